@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * cls-redirect: the one definition of everything the classifier and the
+ * operator tools share: map names, pin paths, the configuration layout and
+ * the metrics layout.  Included by obj/cls_redirect.c (BPF) and by the
+ * tools and tests (user space); it needs nothing but <linux/types.h>.
+ *
+ * Changing a layout here changes what is pinned in bpffs.  The config map
+ * carries CLS_REDIRECT_CONFIG_VERSION; bump it whenever struct
+ * cls_redirect_config changes meaning.  The metrics map is identified by its
+ * value size: counters are append-only, so a new counter changes the size and
+ * an old tool refuses the new map instead of mislabelling counters.
+ */
+#ifndef CLS_REDIRECT_H
+#define CLS_REDIRECT_H
+
+#include <linux/types.h>
+
+/* Where tc pins the maps: ${TC_BPF_MNT:-/sys/fs/bpf}/tc/globals/<name>. */
+#define CLS_REDIRECT_BPFFS_DEFAULT "/sys/fs/bpf"
+#define CLS_REDIRECT_PIN_SUBDIR "tc/globals"
+#define CLS_REDIRECT_CONFIG_MAP "cls_redirect_config"
+#define CLS_REDIRECT_METRICS_MAP "cls_redirect_metrics"
+
+/* Default GUE port of GitHub's GLB ("LB" as a u16, plus one). */
+#define CLS_REDIRECT_GLB_PORT 19523
+
+/* ---- configuration: BPF_MAP_TYPE_ARRAY, key __u32 0, one entry ---- */
+
+#define CLS_REDIRECT_CONFIG_VERSION 1
+
+/*
+ * Forwarding-mode flags (cls_redirect_config.flags).
+ *
+ * NO_FORWARD: never forward.  Every packet is handled as if this server were
+ * the last hop of its list: valid packets are delivered locally (counted as
+ * accepted_packets_total_last_hop unless they are SYNs or echo requests),
+ * malformed ones are still dropped.  For a fleet whose alternatives are known
+ * to be unreachable, or to take a server out of a chain without touching the
+ * director.
+ */
+#define CLS_REDIRECT_F_NO_FORWARD (1u << 0)
+#define CLS_REDIRECT_F_ALL (CLS_REDIRECT_F_NO_FORWARD)
+
+struct cls_redirect_config {
+	/* CLS_REDIRECT_CONFIG_VERSION once written; 0 = never configured. */
+	__u32 version;
+	/* This server's encapsulation endpoint, network order; 0 = unconfigured:
+	 * the classifier then passes every packet untouched. */
+	__be32 addr;
+	/* UDP destination port of GUE packets, network order. */
+	__be16 port;
+	/* CLS_REDIRECT_F_*; unknown bits must be zero. */
+	__u16 flags;
+	/* Largest IPv4 packet (outer header included) that may be forwarded, in
+	 * bytes; 0 = no limit.  Forwarding leaves a packet's size unchanged
+	 * (GUE) or shrinks it (GRE), so this only matters where the next hops
+	 * sit behind a smaller MTU than the one the packet arrived on.  GSO
+	 * packets are segmented later by the stack and are not checked. */
+	__u32 mtu;
+	/* Zero; room for later fields without a layout change. */
+	__u32 reserved[4];
+};
+
+/* ---- metrics: BPF_MAP_TYPE_PERCPU_ARRAY, key __u32 0, one entry ---- */
+
+/*
+ * X(enum suffix, counter name, help text).  The order is the layout of the
+ * per-CPU value: append only.  The names are part of the interface (JSON keys,
+ * Prometheus series with a "cls_redirect_" prefix).
+ *
+ * Every packet is counted once in processed_packets_total and once in exactly
+ * one outcome counter (passed, accepted_*, forwarded_*, errors_*); the l3_ and
+ * l4_ counters describe what was inside encapsulated packets and are not
+ * outcomes.
+ */
+#define CLS_REDIRECT_METRICS(X)                                                                    \
+	X(PROCESSED, processed_packets_total,                                                      \
+	  "Packets seen on the wire by the classifier (decapsulated packets re-entering are not counted again)") \
+	X(L3_IPV4, l3_protocol_packets_total_ipv4, "Encapsulated packets with an inner IPv4 header") \
+	X(L3_IPV6, l3_protocol_packets_total_ipv6, "Encapsulated packets with an inner IPv6 header") \
+	X(L4_TCP, l4_protocol_packets_total_tcp, "Encapsulated packets carrying TCP")               \
+	X(L4_UDP, l4_protocol_packets_total_udp, "Encapsulated packets carrying UDP")               \
+	X(L4_ICMP, l4_protocol_packets_total_icmp, "Encapsulated packets carrying ICMP or ICMPv6")  \
+	X(PASSED, passed_packets_total,                                                            \
+	  "Packets left untouched: not IPv4, too short, not for the configured address and port, or unconfigured") \
+	X(ACCEPTED_SYN, accepted_packets_total_syn, "TCP SYNs (without ACK) delivered locally")   \
+	X(ACCEPTED_SYN_COOKIES, accepted_packets_total_syn_cookies,                                \
+	  "TCP ACKs carrying a valid SYN cookie of a local listener, delivered locally")          \
+	X(ACCEPTED_ESTABLISHED, accepted_packets_total_established,                                \
+	  "Packets of a local TCP connection or connected UDP socket (or ICMP errors quoting one), delivered locally") \
+	X(ACCEPTED_ICMP_ECHO_REQUEST, accepted_packets_total_icmp_echo_request,                    \
+	  "ICMP and ICMPv6 echo requests delivered locally")                                       \
+	X(ACCEPTED_LAST_HOP, accepted_packets_total_last_hop,                                      \
+	  "Packets with no alternative left (or with no-forward set) delivered locally without a socket lookup") \
+	X(FORWARDED_GUE, forwarded_packets_total_gue, "Packets forwarded to the next hop, GUE-encapsulated") \
+	X(FORWARDED_GRE, forwarded_packets_total_gre, "Packets forwarded to the final hop as GRE")  \
+	X(ERR_UNKNOWN_L3_PROTO, errors_total_unknown_l3_proto,                                     \
+	  "Dropped: GUE proto/ctype is neither 4 (IPv4) nor 41 (IPv6)")                            \
+	X(ERR_UNKNOWN_L4_PROTO, errors_total_unknown_l4_proto,                                     \
+	  "Dropped: inner packet is not TCP, UDP or ICMP of its IP version")                      \
+	X(ERR_MALFORMED_IP, errors_total_malformed_ip,                                             \
+	  "Dropped: inner IPv4/IPv6 header truncated, wrong version or lengths, bad extension headers") \
+	X(ERR_FRAGMENTED_IP, errors_total_fragmented_ip,                                           \
+	  "Dropped: inner fragment while an alternative is left, or an ICMP error quoting a non-first fragment") \
+	X(ERR_MALFORMED_ICMP, errors_total_malformed_icmp,                                         \
+	  "Dropped: ICMP/ICMPv6 header truncated, or an ICMP error (other than PMTU) with an unreadable quote") \
+	X(ERR_UNWANTED_ICMP, errors_total_unwanted_icmp,                                           \
+	  "Dropped: ICMP/ICMPv6 type not handled (redirect, neighbour discovery, ...) or an error quoting neither TCP nor UDP") \
+	X(ERR_MALFORMED_ICMP_PKT_TOO_BIG, errors_total_malformed_icmp_pkt_too_big,                 \
+	  "Dropped: fragmentation-needed / packet-too-big with an unreadable quoted packet")      \
+	X(ERR_MALFORMED_TCP, errors_total_malformed_tcp, "Dropped: inner TCP header truncated or bad data offset") \
+	X(ERR_MALFORMED_UDP, errors_total_malformed_udp, "Dropped: inner UDP header truncated or bad length") \
+	X(ERR_ICMP_ECHO_REPLIES, errors_total_icmp_echo_replies, "Dropped: ICMP/ICMPv6 echo replies") \
+	X(ERR_MALFORMED_ENCAPSULATION, errors_total_malformed_encapsulation,                       \
+	  "Dropped: bad GUE or private header (variant, control bit, flags, hlen, version, reserved byte, hop list length)") \
+	X(ERR_ENCAP_ADJUST_FAILED, errors_total_encap_adjust_failed,                               \
+	  "Dropped: the kernel refused to resize the packet (decapsulation or GRE conversion)")   \
+	X(ERR_ENCAP_BUFFER_TOO_SMALL, errors_total_encap_buffer_too_small,                         \
+	  "Dropped: headers could not be made linear and writable")                                \
+	X(ERR_REDIRECT_LOOP, errors_total_redirect_loop,                                           \
+	  "Dropped: next hop is this server's own address, or the inner TTL/hop limit ran out on the GRE path") \
+	X(ERR_ENCAP_MTU_VIOLATE, errors_total_encap_mtu_violate,                                   \
+	  "Dropped: forwarded packet would exceed the configured mtu")                             \
+	X(ERR_INVALID_HOP, errors_total_invalid_hop,                                               \
+	  "Dropped: next hop address is 0.0.0.0/8, loopback, multicast, reserved or broadcast")    \
+	X(ERR_INVALID_NEXT_HOP, errors_total_invalid_next_hop,                                     \
+	  "Dropped: private header next_hop is larger than hop_count")                             \
+	X(ERR_MALFORMED_OUTER_IP, errors_total_malformed_outer_ip,                                 \
+	  "Dropped: outer IPv4 version, options, total length or UDP length inconsistent with the packet") \
+	X(ERR_FRAGMENTED_OUTER_IP, errors_total_fragmented_outer_ip, "Dropped: outer IPv4 fragment")
+
+enum cls_redirect_metric {
+#define CLS_REDIRECT_METRIC_ENUM(id, name, help) CLS_REDIRECT_METRIC_##id,
+	CLS_REDIRECT_METRICS(CLS_REDIRECT_METRIC_ENUM)
+#undef CLS_REDIRECT_METRIC_ENUM
+	CLS_REDIRECT_METRIC_COUNT
+};
+
+struct cls_redirect_metrics {
+	__u64 counters[CLS_REDIRECT_METRIC_COUNT];
+};
+
+/* Outcome classes, for tools that check processed = passed + accepted +
+ * forwarded + errors. */
+#define CLS_REDIRECT_METRIC_FIRST_OUTCOME CLS_REDIRECT_METRIC_PASSED
+#define CLS_REDIRECT_METRIC_FIRST_ACCEPTED CLS_REDIRECT_METRIC_ACCEPTED_SYN
+#define CLS_REDIRECT_METRIC_FIRST_FORWARDED CLS_REDIRECT_METRIC_FORWARDED_GUE
+#define CLS_REDIRECT_METRIC_FIRST_ERROR CLS_REDIRECT_METRIC_ERR_UNKNOWN_L3_PROTO
+
+_Static_assert(sizeof(struct cls_redirect_config) == 32, "config layout is pinned ABI");
+_Static_assert(CLS_REDIRECT_METRIC_COUNT == 33, "counters are append-only: update this and the man page");
+_Static_assert(sizeof(struct cls_redirect_metrics) == CLS_REDIRECT_METRIC_COUNT * 8,
+	       "metrics value is a plain array of __u64");
+
+#endif /* CLS_REDIRECT_H */
