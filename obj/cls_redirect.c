@@ -709,10 +709,20 @@ static int outer_not_plain(struct packet *p, __u8 ver_ihl, __be16 port)
 	return drop(p, M(ERR_MALFORMED_OUTER_IP));
 }
 
-/* Validates outer IPv4, UDP, GUE and private header of a packet addressed to
- * us (the first 50 bytes are linear); then classifies and acts. */
-static int handle_encapsulated(struct packet *p)
+/*
+ * Validates outer IPv4, UDP, GUE and private header of a packet addressed to
+ * us (the first 50 bytes are linear); then classifies and acts.
+ *
+ * Never inlined, and it reads the forwarding settings from the config map
+ * itself: iproute2's legacy ELF loader only loads the subprograms in .text
+ * when .text has relocations of its own, and a map reference is the one kind
+ * it accepts there.  The second lookup of a one-entry array costs a few
+ * instructions (the verifier inlines it) and only on our own traffic.
+ */
+static __attribute__((noinline)) int handle_encapsulated(struct packet *p)
 {
+	const struct cls_redirect_config *cfg;
+	__u32 key = 0;
 	struct __sk_buff *skb = p->skb;
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
@@ -723,6 +733,11 @@ static int handle_encapsulated(struct packet *p)
 	__u32 ip_len, n;
 	int verdict;
 
+	cfg = bpf_map_lookup_elem(&cls_redirect_config, &key);
+	if (cfg) {
+		p->mtu = cfg->mtu;
+		p->last_hop = cfg->flags & CLS_REDIRECT_F_NO_FORWARD;
+	}
 	if (data + OFF_HOPS > end)
 		return drop(p, M(ERR_ENCAP_BUFFER_TOO_SMALL));
 	ip = data + OFF_OUTER_IP;
@@ -806,8 +821,6 @@ int cls_redirect(struct __sk_buff *skb)
 		return outer_not_plain(&p, *(__u8 *)ip, cfg->port);
 	if (udp->dest != cfg->port)
 		return finish(&p, M(PASSED), TC_ACT_UNSPEC);
-	p.mtu = cfg->mtu;
-	p.last_hop = cfg->flags & CLS_REDIRECT_F_NO_FORWARD;
 	return handle_encapsulated(&p);
 }
 

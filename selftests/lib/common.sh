@@ -1,0 +1,158 @@
+# Shared helpers of the shell tests; source it, do not run it:
+#
+#	. "$(dirname "$0")/lib/common.sh"
+#	private_bpffs "$@"		# first thing: re-execs the test, see below
+#	netns_add srv; netns_add cli
+#	veth_pair srv veth0 192.0.2.1 cli veth1 192.0.2.2
+#	check "name of case" test "$x" = 3
+#
+# Results are the lines selftests/run.sh counts:
+#	PASS <name> | FAIL <name>: <why> | SKIP <name>: <why>
+# Every namespace, link, qdisc, pin and temporary file a test creates through
+# these helpers is removed when the test exits, however it exits.  Namespaces
+# carry the test's pid in their name, so parallel runs do not collide.
+#
+# Sets: REPO (top of the tree), TC_BPF_MNT (after private_bpffs), FAILED
+# (number of FAIL lines so far; test_done turns it into the exit status).
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+FAILED=0
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; FAILED=$((FAILED + 1)); }
+skip() { echo "SKIP $1: $2"; }
+
+# check NAME CMD...: PASS if CMD succeeds, else FAIL with CMD's own output
+# (stdout and stderr, on one line) as the reason.
+check() {
+	_name=$1
+	shift
+	if _out=$("$@" 2>&1); then
+		pass "$_name"
+	else
+		fail "$_name" "$(printf '%s' "${_out:-$* failed}" | tr '\n' ' ')"
+	fi
+}
+
+# expect_eq NAME WANT GOT [WHAT]: PASS if the two strings are equal.
+expect_eq() {
+	if [ "$2" = "$3" ]; then
+		pass "$1"
+	else
+		fail "$1" "${4:-value}: expected '$2', got '$3'"
+	fi
+}
+
+# The last line of a test: exit 1 if anything failed.
+test_done() { [ "$FAILED" = 0 ]; }
+
+require_root() {
+	[ "$(id -u)" = 0 ] || {
+		skip "$(basename "$0")" "must run as root (network namespaces, BPF)"
+		exit 0
+	}
+}
+
+# ---- cleanup: commands run in reverse order of registration at exit ----
+
+_cleanup_cmds=
+cleanup_add() { _cleanup_cmds="$*
+$_cleanup_cmds"; }
+_cleanup() {
+	printf '%s\n' "$_cleanup_cmds" | while IFS= read -r _c; do
+		[ -n "$_c" ] && eval "$_c" >/dev/null 2>&1
+	done
+	_cleanup_cmds=
+}
+trap '_rc=$?; _cleanup; exit $_rc' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# tmpdir VAR: sets VAR to a new temporary directory, removed at exit.  (Not
+# "$(tmpdir)": a command substitution is a subshell, its cleanup_add lost.)
+tmpdir() {
+	_d=$(mktemp -d "${TMPDIR:-/tmp}/cls-redirect-test.XXXXXX") || exit 2
+	cleanup_add "rm -rf '$_d'"
+	eval "$1=\$_d"
+}
+
+# ---- a private bpffs: tests never see or touch the host's /sys/fs/bpf ----
+
+# private_bpffs "$@": re-executes the test in a new mount namespace whose
+# mounts do not propagate to the host, then mounts an empty bpffs on a
+# temporary directory and exports TC_BPF_MNT to it.  Both tc ELF loaders and
+# the tools put their pins under $TC_BPF_MNT/tc/globals.  When the test exits
+# the mount namespace dies, and with it the bpffs and every pin in it.
+private_bpffs() {
+	if [ -z "${CLS_REDIRECT_PRIVATE_MNT:-}" ]; then
+		command -v unshare >/dev/null || { skip "$(basename "$0")" "unshare(1) missing (util-linux)"; exit 0; }
+		CLS_REDIRECT_PRIVATE_MNT=1 exec unshare -m --propagation private sh "$0" "$@"
+	fi
+	tmpdir TC_BPF_MNT
+	mount -t bpf bpf "$TC_BPF_MNT" || { fail "$(basename "$0")" "cannot mount a bpffs on $TC_BPF_MNT"; exit 1; }
+	cleanup_add "umount '$TC_BPF_MNT'"
+	export TC_BPF_MNT
+}
+
+# bpffs_reset: removes every pin, so a case starts from an empty bpffs.
+bpffs_reset() { rm -rf "${TC_BPF_MNT:?}/tc"; }
+
+# ---- network namespaces and veth pairs ----
+
+# netns_add NAME: creates namespace NAME (prefixed "clsr$$-"; use ns NAME to
+# refer to it) with IPv6 off and loopback up.  IPv6 stays off so that no
+# router solicitation or MLD report reaches a classifier's counters.
+ns() { echo "clsr$$-$1"; }
+netns_add() {
+	ip netns add "$(ns "$1")" || exit 2
+	cleanup_add "ip netns del '$(ns "$1")'"
+	in_ns "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+	in_ns "$1" ip link set lo up
+}
+
+# in_ns NAME CMD...: runs CMD in namespace NAME.
+in_ns() {
+	_n=$1
+	shift
+	ip netns exec "$(ns "$_n")" "$@"
+}
+
+# veth_pair NS_A IF_A ADDR_A NS_B IF_B ADDR_B: a veth pair between two
+# namespaces, addresses in one /24, both ends up, and permanent neighbour
+# entries on both sides: no ARP ever crosses the link, so the only packets a
+# classifier sees are the ones the test sends.
+veth_pair() {
+	ip link add "$2" netns "$(ns "$1")" type veth peer name "$5" netns "$(ns "$4")" || exit 2
+	in_ns "$1" ip addr add "$3/24" dev "$2"
+	in_ns "$4" ip addr add "$6/24" dev "$5"
+	in_ns "$1" ip link set "$2" up
+	in_ns "$4" ip link set "$5" up
+	in_ns "$1" ip neigh replace "$6" lladdr "$(mac_of "$4" "$5")" dev "$2" nud permanent
+	in_ns "$4" ip neigh replace "$3" lladdr "$(mac_of "$1" "$2")" dev "$5" nud permanent
+}
+
+# mac_of NS IF: the MAC address of IF, as aa:bb:cc:dd:ee:ff.
+mac_of() { in_ns "$1" cat "/sys/class/net/$2/address"; }
+
+# ---- packets ----
+
+# ip4hex A.B.C.D: the address as 8 hex digits.
+ip4hex() {
+	echo "$1" | { IFS=. read -r _a _b _c _d; printf '%02x%02x%02x%02x' "$_a" "$_b" "$_c" "$_d"; }
+}
+
+# csum16 HEX: the Internet checksum (RFC 1071) of the bytes, as 4 hex digits,
+# to put into a header whose checksum field was given as 0000.
+csum16() {
+	_h=$(printf '%s' "$1" | tr -d ' :\n')
+	[ $((${#_h} % 4)) = 0 ] || _h=${_h}00
+	_s=0
+	while [ -n "$_h" ]; do
+		_w=${_h%"${_h#????}"}
+		_h=${_h#????}
+		_s=$((_s + 0x$_w))
+	done
+	while [ $((_s >> 16)) != 0 ]; do _s=$(((_s & 0xffff) + (_s >> 16))); done
+	printf '%04x' $((~_s & 0xffff))
+}
