@@ -1,0 +1,482 @@
+#!/bin/sh
+# Tests of cls-redirect-config and cls-redirect-stat (SPEC.md sections 4, 7
+# and 8): every command and option, every bad input (exit status, a one-line
+# error naming the value at fault, maps byte for byte unchanged), foreign and
+# stale maps, a user without privileges, read-only opens and the pin
+# directory lock.
+#
+# Everything runs in a private mount namespace (unshare -m) on a bpffs
+# mounted for the test; the host's /sys/fs/bpf is never touched (the
+# default-path case mounts a fresh bpffs over /sys/fs/bpf inside the
+# namespace).  Run as root: sh selftests/test_tools.sh
+set -u
+cd "$(dirname "$0")/.." || exit 2
+
+if [ "${CLS_REDIRECT_TOOLS_NS:-}" != 1 ]; then
+	CLS_REDIRECT_TOOLS_NS=1 exec unshare -m sh "$0" "$@"
+	echo "SKIP tools: unshare -m failed (no mount namespaces?)"
+	exit 0
+fi
+
+C=$PWD/tools/cls-redirect-config
+S=$PWD/tools/cls-redirect-stat
+for t in "$C" "$S"; do
+	[ -x "$t" ] || { echo "FAIL build: $t missing (make tools/${t##*/})"; exit 1; }
+done
+VERSION=$(sed -n 's/^VERSION := //p' Makefile)
+NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
+# Root without the capabilities that bypass file modes: a read-write open of
+# a 0400 pin then fails, a read-only one succeeds.
+NODAC="setpriv --bounding-set=-dac_override,-dac_read_search"
+
+# The counter names, in layout order, straight from the X-macro.
+NAMES=$(sed -n 's/^[[:space:]]*X([A-Z0-9_]*, *\([a-z0-9_]*\),.*/\1/p' include/cls_redirect.h)
+NCOUNTERS=$(echo "$NAMES" | wc -l)
+# Possible CPUs, as the kernel sizes per-CPU values ("0-3", "0,2-5"...).
+NCPUS=$(awk -F, '{ n = 0; for (i = 1; i <= NF; i++) { split($i, r, "-");
+	n += (r[2] == "" ? 1 : r[2] - r[1] + 1) } print n }' /sys/devices/system/cpu/possible)
+
+tmp=$(mktemp -d) || exit 2
+chmod 755 "$tmp"
+cleanup() {
+	umount "$tmp/bpffs" 2>/dev/null
+	[ -n "${sys_mounted:-}" ] && umount /sys/fs/bpf 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+mkdir "$tmp/bpffs" "$tmp/plain"
+if ! mount -t bpf bpf "$tmp/bpffs"; then
+	echo "SKIP tools: cannot mount a bpffs (no CONFIG_BPF_SYSCALL?)"
+	exit 0
+fi
+B=$tmp/bpffs
+G=$B/tc/globals
+export TC_BPF_MNT=$B
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+
+# State of every pinned map under the bpffs: names, shapes, bytes.
+snapshot() {
+	find "$B" -type f ! -name '*.debug' | sort | while read -r f; do
+		echo "== $f $(stat -c %a "$f")"
+		bpftool map show pinned "$f" | sed 's/^[0-9]*: //'
+		bpftool map dump pinned "$f"
+	done 2>&1
+}
+
+# expect NAME STATUS NEEDLE CMD...: CMD exits STATUS, prints nothing on
+# stdout and exactly one line on stderr containing NEEDLE, and leaves every
+# map as it was.
+expect() {
+	name=$1 want=$2 needle=$3
+	shift 3
+	before=$(snapshot)
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	after=$(snapshot)
+	if [ "$rc" != "$want" ]; then
+		fail "$name" "exit status $rc, expected $want; stderr: $(head -c 300 "$tmp/err")"
+	elif [ "$(wc -l <"$tmp/err")" != 1 ]; then
+		fail "$name" "stderr is $(wc -l <"$tmp/err") lines, expected 1: $(head -c 300 "$tmp/err")"
+	elif ! grep -qF -- "$needle" "$tmp/err"; then
+		fail "$name" "stderr does not say '$needle': $(cat "$tmp/err")"
+	elif [ -s "$tmp/out" ]; then
+		fail "$name" "printed on stdout: $(head -c 200 "$tmp/out")"
+	elif [ "$before" != "$after" ]; then
+		fail "$name" "maps changed"
+	else
+		pass "$name"
+	fi
+}
+
+# ok NAME EXPECTED CMD...: CMD exits 0, prints nothing on stderr and
+# exactly EXPECTED on stdout.
+ok() {
+	name=$1 want=$2
+	shift 2
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ "$rc" != 0 ]; then
+		fail "$name" "exit status $rc; stderr: $(head -c 300 "$tmp/err")"
+	elif [ -s "$tmp/err" ]; then
+		fail "$name" "stderr: $(head -c 300 "$tmp/err")"
+	elif [ "$(cat "$tmp/out")" != "$want" ]; then
+		fail "$name" "printed '$(head -c 600 "$tmp/out")', expected '$want'"
+	else
+		pass "$name"
+	fi
+}
+
+# check NAME CONDITION-COMMAND... : PASS when the command succeeds.
+check() {
+	name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name" "$*"; fi
+}
+
+# The bytes of key 0 of a pinned array, as bpftool prints them.
+value_of() {
+	bpftool -j map dump pinned "$1" | jq -r '.[0].value | map(.[2:]) | join(" ")'
+}
+
+hexle32() { printf '%02x %02x %02x %02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255)); }
+hexle64() { echo "$(hexle32 $(($1 & 4294967295))) $(hexle32 $(($1 >> 32)))"; }
+
+# ---- help and version (no privileges, no maps needed) -----------------------
+
+for tool in "$C" "$S"; do
+	n=${tool##*/}
+	"$tool" --help >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ "$rc" = 0 ] && [ ! -s "$tmp/err" ] && grep -q "^Usage: $n" "$tmp/out" &&
+		grep -q 'Exit status: 0' "$tmp/out"; then
+		pass "$n --help"
+	else
+		fail "$n --help" "exit $rc, stdout $(head -c 100 "$tmp/out")"
+	fi
+	ok "$n -h equals --help" "$(cat "$tmp/out")" "$tool" -h
+	v=$("$tool" -V)
+	case $v in
+	"$n $VERSION (config layout 1, $NCOUNTERS counters, libbpf v"*")") pass "$n -V" ;;
+	*) fail "$n -V" "printed '$v'" ;;
+	esac
+	ok "$n --version as nobody" "$("$tool" -V)" $NOBODY "$tool" --version
+done
+check "config --help names every keyword" sh -c \
+	"$C --help | grep -q 'addr ADDR' && $C --help | grep -q 'port PORT' &&
+	 $C --help | grep -q 'no-forward' && $C --help | grep -q 'mtu MTU'"
+
+# ---- usage errors: exit 1 before anything is touched ------------------------
+
+expect "config: no command" 1 "missing command" "$C"
+expect "config: unknown command" 1 "'frob'" "$C" frob
+expect "config: unknown long option" 1 "'--frob'" "$C" --frob show
+expect "config: unknown short option" 1 "'-x'" "$C" show -x
+expect "config: -d without a value" 1 "'-d'" "$C" -d
+expect "config: --pin-dir without a value" 1 "'--pin-dir'" "$C" show --pin-dir
+expect "config: --json with a value" 1 "'--json'" "$C" --json=1 show
+expect "config: show with an argument" 1 "'extra'" "$C" show extra
+expect "config: reset with an argument" 1 "'extra'" "$C" reset extra
+expect "config: -j with set" 1 "show only" "$C" -j set addr 192.0.2.10 port 19523
+expect "stat: unknown long option" 1 "'--frob'" "$S" --frob
+expect "stat: unknown short option" 1 "'-x'" "$S" -x
+expect "stat: argument" 1 "'table'" "$S" table
+expect "stat: -w without a value" 1 "'-w'" "$S" -w
+expect "stat: --watch without a value" 1 "'--watch'" "$S" --watch
+for w in 0 3601 99999999999999999999; do
+	expect "stat: -w $w" 1 "-w $w: out of range 1..3600" "$S" -w "$w"
+done
+for w in abc 1x -1 " 1" "" 1.5; do
+	expect "stat: -w '$w'" 1 "-w '$w': not a decimal number" "$S" -w "$w"
+done
+expect "stat: -j and --prometheus" 1 "one of" "$S" -j --prometheus
+expect "stat: --reset and -w" 1 "one of" "$S" --reset -w 1
+expect "stat: -p and --reset" 1 "one of" "$S" -p --reset
+
+# ---- environment errors: exit 2 ----------------------------------------------
+
+expect "config show: pin dir missing (TC_BPF_MNT)" 2 "$G not found" "$C" show
+expect "config reset: pin dir missing" 2 "$G not found" "$C" reset
+expect "stat: pin dir missing" 2 "$G not found: is cls_redirect.o attached with tc?" "$S"
+expect "config: -d DIR missing" 2 "$tmp/nope not found" "$C" -d "$tmp/nope" show
+expect "config set: -d DIR missing" 2 "$tmp/nope not found" "$C" -d "$tmp/nope" set addr 192.0.2.10 port 19523
+expect "stat: --pin-dir DIR missing" 2 "$tmp/nope not found" "$S" --pin-dir "$tmp/nope"
+expect "config: -d not on a bpffs" 2 "$tmp/plain is not on a bpffs" "$C" -d "$tmp/plain" show
+expect "config set: TC_BPF_MNT not a bpffs" 2 "bpffs not mounted at $tmp/plain? mount -t bpf bpf $tmp/plain" \
+	env TC_BPF_MNT="$tmp/plain" "$C" set addr 192.0.2.10 port 19523
+check "config set: nothing created outside bpffs" [ -z "$(ls -A "$tmp/plain")" ]
+expect "config set as nobody" 2 "must be run as root" $NOBODY "$C" set addr 192.0.2.10 port 19523
+check "config set as nobody: nothing created" [ ! -e "$B/tc" ]
+
+# ---- set before the filter exists: create and pin -----------------------------
+
+CFG=$G/cls_redirect_config
+ok "config set creates the map" "" "$C" set addr 192.0.2.10 port 19523
+ok "created map: type, name, flags, key, value, entries" "array cls_redirect_co 0 4 32 1" \
+	sh -c "bpftool -j map show pinned '$CFG' |
+	jq -r '\"\\(.type) \\(.name) \\(.flags) \\(.bytes_key) \\(.bytes_value) \\(.max_entries)\"'"
+check "created tc/globals 0700" [ "$(stat -c %a "$B/tc") $(stat -c %a "$G")" = "700 700" ]
+ok "set: value bytes" "01 00 00 00 c0 00 02 0a 4c 43 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
+	value_of "$CFG"
+ok "show" "addr 192.0.2.10 port 19523" "$C" show
+ok "show -j" '{"configured":true,"addr":"192.0.2.10","port":19523,"no_forward":false,"mtu":0}' "$C" show -j
+ok "show -p" '{
+    "configured": true,
+    "addr": "192.0.2.10",
+    "port": 19523,
+    "no_forward": false,
+    "mtu": 0
+}' "$C" -p show
+ok "show -p parses as JSON" "$("$C" show -j | jq -S .)" sh -c "$C show -p | jq -S ."
+
+ok "set no-forward mtu" "" "$C" set mtu 1400 no-forward port 6080 addr 198.51.100.7
+ok "set no-forward mtu: value bytes" "01 00 00 00 c6 33 64 07 17 c0 01 00 78 05 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
+	value_of "$CFG"
+ok "show no-forward mtu" "addr 198.51.100.7 port 6080 no-forward mtu 1400" "$C" show
+ok "show -j no-forward mtu" '{"configured":true,"addr":"198.51.100.7","port":6080,"no_forward":true,"mtu":1400}' "$C" show --json
+ok "set limits: port 65535 mtu 65535" "" "$C" set addr 203.0.113.255 port 65535 mtu 65535
+ok "set limits: bytes" "01 00 00 00 cb 00 71 ff ff ff 00 00 ff ff 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
+	value_of "$CFG"
+ok "set replaces every field" "" "$C" set addr 192.0.2.10 port 1 mtu 0
+ok "show after replace" '{"configured":true,"addr":"192.0.2.10","port":1,"no_forward":false,"mtu":0}' "$C" show -j
+ok "set via -d" "" "$C" -d "$G" set addr 192.0.2.10 port 19523
+ok "show via --pin-dir, options after the command" "addr 192.0.2.10 port 19523" "$C" show --pin-dir "$G"
+
+# ---- bad set input: exit 1, config unchanged -----------------------------------
+
+expect "set: missing addr" 1 "missing 'addr ADDR'" "$C" set port 19523
+expect "set: missing port" 1 "missing 'port PORT'" "$C" set addr 192.0.2.10
+expect "set: nothing" 1 "missing 'addr ADDR'" "$C" set
+expect "set: addr without value" 1 "'addr' needs a value" "$C" set port 19523 addr
+expect "set: port without value" 1 "'port' needs a value" "$C" set addr 192.0.2.10 port
+expect "set: mtu without value" 1 "'mtu' needs a value" "$C" set addr 192.0.2.10 port 1 mtu
+for a in 192.0.2 192.0.2.256 192.0.2.1x 192.0.2.1.5 ::1 "" " 192.0.2.1" 0x01020304; do
+	expect "set: addr '$a'" 1 "addr '$a': not an IPv4 address" "$C" set addr "$a" port 19523
+done
+for a in 0.0.0.0 0.1.2.3 127.0.0.1 224.0.0.1 239.1.2.3 240.0.0.1 255.255.255.255; do
+	expect "set: addr $a" 1 "addr $a: not a unicast address" "$C" set addr "$a" port 19523
+done
+for p in 0 65536 70000 99999999999999999999; do
+	expect "set: port $p" 1 "port $p: out of range 1..65535" "$C" set addr 192.0.2.10 port "$p"
+done
+for p in 12ab -1 +5 "" " 5" 0x10 5.0; do
+	expect "set: port '$p'" 1 "port '$p': not a decimal number" "$C" set addr 192.0.2.10 port "$p"
+done
+expect "set: mtu 65536" 1 "mtu 65536: out of range 0..65535" "$C" set addr 192.0.2.10 port 1 mtu 65536
+expect "set: mtu 'x'" 1 "mtu 'x': not a decimal number" "$C" set addr 192.0.2.10 port 1 mtu x
+expect "set: unknown flag" 1 "unknown keyword 'forward-syn'" "$C" set addr 192.0.2.10 port 1 forward-syn
+expect "set: unknown flag NO-FORWARD" 1 "unknown keyword 'NO-FORWARD'" "$C" set addr 192.0.2.10 port 1 NO-FORWARD
+expect "set: addr twice" 1 "'addr' given twice" "$C" set addr 192.0.2.10 port 1 addr 192.0.2.11
+expect "set: no-forward twice" 1 "'no-forward' given twice" "$C" set addr 192.0.2.10 port 1 no-forward no-forward
+expect "set: option after keywords" 1 "unknown keyword '-d'" "$C" set addr 192.0.2.10 port 1 -d "$G"
+expect "set as nobody" 2 "must be run as root (uid 65534" $NOBODY "$C" set addr 192.0.2.11 port 1
+expect "show as nobody" 2 "must be run as root" $NOBODY "$C" show
+expect "reset as nobody" 2 "must be run as root" $NOBODY "$C" reset
+ok "config unchanged by all of the above" "addr 192.0.2.10 port 19523" "$C" show
+
+# ---- read-only opens ------------------------------------------------------------
+
+chmod 0400 "$CFG"
+ok "show opens read-only (0400 pin, no DAC override)" "addr 192.0.2.10 port 19523" $NODAC "$C" show
+expect "set needs write access (0400 pin, no DAC override)" 2 "$CFG: Permission denied" \
+	$NODAC "$C" set addr 192.0.2.11 port 1
+chmod 0600 "$CFG"
+
+# ---- the lock on the pin directory ------------------------------------------------
+
+flock "$G" sleep 2 &
+holder=$!
+sleep 0.3
+"$C" set addr 192.0.2.99 port 99 &
+writer=$!
+sleep 1
+check "set waits for the pin directory lock" [ "$("$C" show)" = "addr 192.0.2.10 port 19523" ]
+wait "$holder"
+wait "$writer"
+check "set writes once the lock is free" [ "$("$C" show)" = "addr 192.0.2.99 port 99" ]
+
+# ---- reset ----------------------------------------------------------------------
+
+ok "reset" "" "$C" reset
+ok "reset: all-zero value" "$(echo 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00)" value_of "$CFG"
+ok "show after reset" "unconfigured" "$C" show
+ok "show -j after reset" '{"configured":false,"addr":"0.0.0.0","port":0,"no_forward":false,"mtu":0}' "$C" show -j
+ok "reset twice" "" "$C" reset
+ok "set after reset" "" "$C" set addr 192.0.2.10 port 19523
+
+# ---- foreign, stale and missing maps ----------------------------------------------
+
+F=$B/foreign
+mkdir "$F"
+expect "show: map absent" 2 "$F/cls_redirect_config not found: run cls-redirect-config set" "$C" -d "$F" show
+expect "reset: map absent" 2 "$F/cls_redirect_config not found" "$C" -d "$F" reset
+check "reset: map absent, nothing created" [ -z "$(ls -A "$F")" ]
+
+# foreign PIN BPFTOOL-MAP-CREATE-ARGS...: pin a foreign map in $F.
+foreign() {
+	pin=$F/$1
+	shift
+	rm -f "$pin"
+	bpftool map create "$pin" "$@" || echo "FAIL setup: bpftool map create $pin $*"
+}
+# foreign_value PIN SIZE: key 0 = bytes 0 1 2 ... SIZE-1.
+foreign_value() {
+	bpftool map update pinned "$1" key 0 0 0 0 value $(i=0; while [ $i -lt "$2" ]; do printf '%d ' $((i % 256)); i=$((i + 1)); done)
+}
+# refused WHAT NEEDLE: show, set and reset all refuse the map in $F.
+refused() {
+	for cmd in show "set addr 192.0.2.10 port 19523" reset; do
+		# shellcheck disable=SC2086
+		expect "config ${cmd%%" "*}: $1 refused" 2 "$2" "$C" -d "$F" $cmd
+	done
+}
+shape="expects array key 4 value 32 entries 1 flags 0x0, found"
+foreign cls_redirect_config type hash key 4 value 32 entries 1 name cls_redirect_config &&
+	foreign_value "$F/cls_redirect_config" 32
+refused "hash map" "$shape hash key 4 value 32 entries 1 flags 0x0"
+foreign cls_redirect_config type hash key 8 value 32 entries 1 name cls_redirect_config
+refused "key size 8" "$shape hash key 8 value 32 entries 1 flags 0x0"
+foreign cls_redirect_config type array key 4 value 16 entries 1 name cls_redirect_config &&
+	foreign_value "$F/cls_redirect_config" 16
+refused "value size 16" "$shape array key 4 value 16 entries 1 flags 0x0"
+foreign cls_redirect_config type array key 4 value 32 entries 2 name cls_redirect_config
+refused "2 entries" "$shape array key 4 value 32 entries 2 flags 0x0"
+foreign cls_redirect_config type array key 4 value 32 entries 1 flags 1024 name cls_redirect_config
+refused "mmapable flag" "$shape array key 4 value 32 entries 1 flags 0x400"
+# The right shape with another layout version, or unknown flag bits.
+foreign cls_redirect_config type array key 4 value 32 entries 1 name cls_redirect_config &&
+	bpftool map update pinned "$F/cls_redirect_config" key 0 0 0 0 value 2 0 0 0 192 0 2 10 76 67 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
+refused "layout version 2" "config layout version 2, cls-redirect-config $VERSION knows version 1"
+bpftool map update pinned "$F/cls_redirect_config" key 0 0 0 0 value 1 0 0 0 192 0 2 10 76 67 2 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
+refused "unknown flag bits" "unknown flags 0x2"
+rm -f "$F/cls_redirect_config"
+
+# ---- cls-redirect-stat ------------------------------------------------------------
+
+M=$G/cls_redirect_metrics
+expect "stat: metrics map absent" 2 "$M not found: is cls_redirect.o attached with tc?" "$S"
+expect "stat --reset: metrics map absent" 2 "$M not found: is cls_redirect.o attached with tc?" "$S" --reset
+check "stat never creates the metrics map" [ ! -e "$M" ]
+
+VSIZE=$((NCOUNTERS * 8))
+bpftool map create "$M" type percpu_array key 4 value $VSIZE entries 1 name cls_redirect_metrics
+# Counter i holds i + 1 on every CPU; the last one 2^32 + 1, to catch a
+# truncation to 32 bits.
+BIG=4294967297
+vals=
+i=0
+while [ $i -lt "$NCOUNTERS" ]; do
+	v=$((i + 1))
+	[ $i = $((NCOUNTERS - 1)) ] && v=$BIG
+	vals="$vals $(hexle64 $v)"
+	i=$((i + 1))
+done
+# shellcheck disable=SC2086
+bpftool map update pinned "$M" key 0 0 0 0 value hex $vals
+expected_sum() { # index
+	if [ "$1" = $((NCOUNTERS - 1)) ]; then echo $((BIG * NCPUS)); else echo $((($1 + 1) * NCPUS)); fi
+}
+
+want=$(printf '%-40s %16s\n' counter packets
+	i=0
+	for n in $NAMES; do printf '%-40s %16s\n' "$n" "$(expected_sum $i)"; i=$((i + 1)); done)
+ok "stat: table, summed over $NCPUS CPUs" "$want" "$S"
+
+want=$(i=0; printf '{'; for n in $NAMES; do
+	[ $i = 0 ] || printf ','
+	printf '"%s":%s' "$n" "$(expected_sum $i)"
+	i=$((i + 1))
+done; printf '}')
+ok "stat -j: every counter, in order, exact values" "$want" "$S" -j
+ok "stat -j: keys are exactly the counters of cls_redirect.h" "$NAMES" sh -c "$S -j | jq -r 'keys_unsorted[]'"
+ok "stat -p: same object" "$("$S" -j | jq -S .)" sh -c "$S --pretty | jq -S ."
+
+"$S" --prometheus >"$tmp/prom" 2>"$tmp/err"
+rc=$?
+check "stat --prometheus: exit 0, no stderr" sh -c "[ $rc = 0 ] && [ ! -s '$tmp/err' ]"
+if promtool check metrics <"$tmp/prom" >"$tmp/promtool" 2>&1; then
+	if [ -s "$tmp/promtool" ]; then
+		fail "stat --prometheus: promtool check metrics" "$(cat "$tmp/promtool")"
+	else
+		pass "stat --prometheus: promtool check metrics"
+	fi
+else
+	fail "stat --prometheus: promtool check metrics" "$(cat "$tmp/promtool")"
+fi
+# cls_redirect_ prefix, "_total" moved to the end of the name.
+prom_name() { echo "cls_redirect_$(echo "$1" | sed 's/_total//')_total"; }
+want=$(i=0; for n in $NAMES; do echo "$(prom_name "$n") $(expected_sum $i)"; i=$((i + 1)); done)
+ok "stat --prometheus: samples" "$want" grep -v '^#' "$tmp/prom"
+want=$(for n in $NAMES; do echo "# TYPE $(prom_name "$n") counter"; done)
+ok "stat --prometheus: TYPE counter for each" "$want" grep '^# TYPE' "$tmp/prom"
+ok "stat --prometheus: HELP for each" "$(for n in $NAMES; do prom_name "$n"; done)" \
+	sh -c "grep '^# HELP' '$tmp/prom' | cut -d' ' -f3"
+ok "stat --prometheus: HELP text from cls_redirect.h" \
+	"# HELP cls_redirect_errors_fragmented_outer_ip_total Dropped: outer IPv4 fragment" \
+	grep '^# HELP cls_redirect_errors_fragmented_outer_ip_total' "$tmp/prom"
+
+# -w: the first table has no rates, the next ones rates per second.
+timeout --preserve-status -s INT 2.5 "$S" -w 1 >"$tmp/watch" 2>"$tmp/err"
+rc=$?
+check "stat -w 1: Ctrl-C exits 0" sh -c "[ $rc = 0 ] && [ ! -s '$tmp/err' ]"
+ok "stat -w 1: 3 tables in 2.5 s" 3 grep -c '^counter .* per-second$' "$tmp/watch"
+ok "stat -w 1: first table without rates" \
+	"$(printf '%-40s %16s %12s' processed_packets_total "$(expected_sum 0)" -)" \
+	sh -c "grep '^processed_packets_total ' '$tmp/watch' | head -1"
+ok "stat -w 1: rate 0.0 while nothing changes" \
+	"$(printf '%-40s %16s %12s' processed_packets_total "$(expected_sum 0)" 0.0)" \
+	sh -c "grep '^processed_packets_total ' '$tmp/watch' | sed -n 3p"
+# Add 1000 per CPU to processed_packets_total between the first and the
+# second table: its rate there is 1000 * NCPUS per second (the interval is
+# measured, so allow 10%).
+"$S" --watch 1 >"$tmp/watch" 2>"$tmp/err" &
+watcher=$!
+sleep 0.4
+# shellcheck disable=SC2086
+bpftool map update pinned "$M" key 0 0 0 0 value hex $(hexle64 1001) $(echo "$vals" | cut -d' ' -f10-)
+sleep 1.8
+kill -INT "$watcher"
+wait "$watcher"
+rc=$?
+check "stat --watch: SIGINT exits 0" [ "$rc" = 0 ]
+rate=$(grep '^processed_packets_total ' "$tmp/watch" | sed -n 2p | awk '{ print $3 }')
+check "stat --watch: rate $rate ~ $((1000 * NCPUS))/s" \
+	awk -v r="$rate" -v w=$((1000 * NCPUS)) 'BEGIN { exit !(r > w * 0.9 && r < w * 1.1) }'
+ok "stat --watch: other counters rate 0.0" "0.0" \
+	sh -c "grep '^passed_packets_total ' '$tmp/watch' | sed -n 2p | awk '{ print \$3 }'"
+bpftool map update pinned "$M" key 0 0 0 0 value hex $vals
+
+# Read-only open, and --reset needs write access.
+chmod 0400 "$M"
+ok "stat opens read-only (0400 pin, no DAC override)" "$("$S" -j)" $NODAC "$S" -j
+expect "stat --reset needs write access" 2 "$M: Permission denied" $NODAC "$S" --reset
+chmod 0600 "$M"
+expect "stat as nobody" 2 "must be run as root" $NOBODY "$S"
+expect "stat --reset as nobody" 2 "must be run as root" $NOBODY "$S" --reset
+
+cfg_before=$(value_of "$CFG")
+ok "stat --reset" "" "$S" --reset
+zero=$(i=0; while [ $i -lt "$VSIZE" ]; do printf '0x00 '; i=$((i + 1)); done)
+ok "stat --reset: every CPU zero" "$NCPUS" sh -c "bpftool -j map dump pinned '$M' |
+	jq '[.[0].values[] | select((.value | join(\" \")) + \" \" == \"$zero\")] | length'"
+ok "stat --reset: -j all zero" "$(for n in $NAMES; do echo "$n 0"; done)" \
+	sh -c "$S -j | jq -r 'to_entries[] | \"\\(.key) \\(.value)\"'"
+ok "stat --reset: config survives" "$cfg_before" value_of "$CFG"
+ok "show after stat --reset" "addr 192.0.2.10 port 19523" "$C" show
+
+# Foreign metrics maps: an older layout (one counter fewer) and a plain array.
+bpftool map pin pinned "$M" "$B/metrics_good"
+rm "$M"
+bpftool map create "$M" type percpu_array key 4 value $((VSIZE - 8)) entries 1 name cls_redirect_metrics
+expect "stat: older metrics layout refused" 2 \
+	"expects percpu_array key 4 value $VSIZE entries 1 flags 0x0, found percpu_array key 4 value $((VSIZE - 8))" "$S"
+expect "stat --reset: older metrics layout refused" 2 "found percpu_array key 4 value $((VSIZE - 8))" "$S" --reset
+rm -f "$M"
+bpftool map create "$M" type array key 4 value $VSIZE entries 1 name cls_redirect_metrics
+bpftool map update pinned "$M" key 0 0 0 0 value hex $vals
+expect "stat -j: plain array refused" 2 "found array key 4 value $VSIZE" "$S" -j
+expect "stat --reset: plain array refused" 2 "found array key 4 value $VSIZE" "$S" --reset
+rm -f "$M"
+bpftool map pin pinned "$B/metrics_good" "$M"
+rm "$B/metrics_good"
+
+# ---- the default pin directory: /sys/fs/bpf/tc/globals ---------------------------
+
+# Only in our own mount namespace: a fresh bpffs over /sys/fs/bpf hides the
+# host's pins from this test and this test from the host.
+if [ "$(readlink /proc/self/ns/mnt)" != "$(readlink /proc/1/ns/mnt)" ] &&
+	mount -t bpf bpf /sys/fs/bpf; then
+	sys_mounted=1
+	unset TC_BPF_MNT
+	ok "default path: set" "" "$C" set addr 192.0.2.10 port 19523
+	check "default path: pinned in /sys/fs/bpf/tc/globals" [ -e /sys/fs/bpf/tc/globals/cls_redirect_config ]
+	ok "default path: show" "addr 192.0.2.10 port 19523" "$C" show
+	expect "default path: stat" 2 "/sys/fs/bpf/tc/globals/cls_redirect_metrics not found" "$S"
+	ok "empty TC_BPF_MNT means the default" "addr 192.0.2.10 port 19523" env TC_BPF_MNT= "$C" show
+	umount /sys/fs/bpf && sys_mounted=
+else
+	echo "SKIP default path: not in a private mount namespace"
+fi
+exit 0

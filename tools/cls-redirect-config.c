@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * cls-redirect-config: show, set and reset the configuration of the
+ * cls_redirect classifier, the one-entry array pinned as
+ * <pin dir>/cls_redirect_config (SPEC.md sections 4 and 8).
+ *
+ * `set` may run before the filter is attached: it then creates the map with
+ * exactly the type, sizes, entry count and flags the classifier declares and
+ * pins it, and tc reuses that pin instead of creating an empty map, so the
+ * classifier never runs unconfigured.  The value is written before the map is
+ * pinned, so nobody can see a half-made map either.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "common.h"
+
+#define MISSING_HINT                                                                               \
+	"run cls-redirect-config set, or attach cls_redirect.o with tc (tc filter add dev DEV "  \
+	"ingress bpf da obj cls_redirect.o)"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %1$s [OPTIONS] show\n"
+		"       %1$s [OPTIONS] set addr ADDR port PORT [no-forward] [mtu MTU]\n"
+		"       %1$s [OPTIONS] reset\n"
+		"\n"
+		"Read and write the configuration of the cls_redirect tc classifier, the map\n"
+		"pinned as PIN_DIR/" CLS_REDIRECT_CONFIG_MAP ".\n"
+		"\n"
+		"Commands:\n"
+		"  show             print the configuration, as the keywords set takes\n"
+		"                   (\"unconfigured\" when no address is set)\n"
+		"  set              replace the whole configuration; creates and pins the map\n"
+		"                   if the filter is not attached yet (tc then reuses it)\n"
+		"    addr ADDR      this server's GUE endpoint: an IPv4 unicast address\n"
+		"    port PORT      UDP destination port of the GUE packets, 1..65535\n"
+		"                   (GLB's default is %2$d)\n"
+		"    no-forward     never forward: every packet is handled as at its last hop\n"
+		"    mtu MTU        largest packet, in bytes, that may be forwarded,\n"
+		"                   0..65535; 0 (the default) = no limit\n"
+		"  reset            back to unconfigured: the classifier passes every packet\n"
+		"\n"
+		"Options (before the command, or right after it):\n"
+		"  -d, --pin-dir DIR  the maps are pinned in DIR\n"
+		"                     (default ${TC_BPF_MNT:-" CLS_REDIRECT_BPFFS_DEFAULT
+		"}/" CLS_REDIRECT_PIN_SUBDIR ")\n"
+		"  -j, --json         show: print one JSON object\n"
+		"  -p, --pretty       show: print indented JSON (implies -j)\n"
+		"  -h, --help         print this help and exit\n"
+		"  -V, --version      print the version and exit\n"
+		"\n"
+		"Exit status: 0 success; 1 usage or input error; 2 system or bpf() error\n"
+		"(not root, bpffs or pin directory missing, map missing or not matching).\n",
+		prog_name, CLS_REDIRECT_GLB_PORT);
+}
+
+/* Addresses a packet can never be sent to as its unicast destination; the
+ * classifier refuses the same ones as next hops. */
+static bool addr_is_unicast(__u32 host)
+{
+	__u8 first = host >> 24;
+
+	return first != 0 && first != 127 && first < 224;
+}
+
+static int parse_addr(const char *s, __be32 *addr)
+{
+	struct in_addr in;
+
+	if (inet_pton(AF_INET, s, &in) != 1)
+		return errorf(EXIT_USAGE, "addr '%s': not an IPv4 address (dotted quad, as 192.0.2.10)",
+			      s);
+	if (!addr_is_unicast(ntohl(in.s_addr)))
+		return errorf(EXIT_USAGE,
+			      "addr %s: not a unicast address (0/8, 127/8, 224/4 and 240/4 are not "
+			      "allowed; reset unconfigures)",
+			      s);
+	*addr = in.s_addr;
+	return EXIT_OK;
+}
+
+/* set addr A port P [no-forward] [mtu M], keywords in any order, each once. */
+static int parse_set(int argc, char **argv, struct cls_redirect_config *cfg)
+{
+	bool have_addr = false, have_port = false, have_mtu = false;
+	unsigned long v;
+	int i, ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->version = CLS_REDIRECT_CONFIG_VERSION;
+	for (i = 0; i < argc; i++) {
+		const char *kw = argv[i];
+		bool takes_value = !strcmp(kw, "addr") || !strcmp(kw, "port") || !strcmp(kw, "mtu");
+
+		if (takes_value && i + 1 >= argc)
+			return errorf(EXIT_USAGE, "set: '%s' needs a value", kw);
+		if ((!strcmp(kw, "addr") && have_addr) || (!strcmp(kw, "port") && have_port) ||
+		    (!strcmp(kw, "mtu") && have_mtu) ||
+		    (!strcmp(kw, "no-forward") && (cfg->flags & CLS_REDIRECT_F_NO_FORWARD)))
+			return errorf(EXIT_USAGE, "set: '%s' given twice", kw);
+
+		if (!strcmp(kw, "addr")) {
+			ret = parse_addr(argv[++i], &cfg->addr);
+			have_addr = true;
+		} else if (!strcmp(kw, "port")) {
+			ret = parse_ulong("port", argv[++i], 1, 65535, &v);
+			cfg->port = htons(v);
+			have_port = true;
+		} else if (!strcmp(kw, "mtu")) {
+			ret = parse_ulong("mtu", argv[++i], 0, 65535, &v);
+			cfg->mtu = v;
+			have_mtu = true;
+		} else if (!strcmp(kw, "no-forward")) {
+			cfg->flags |= CLS_REDIRECT_F_NO_FORWARD;
+			ret = EXIT_OK;
+		} else {
+			ret = errorf(EXIT_USAGE,
+				     "set: unknown keyword '%s' (expected addr, port, no-forward or mtu)",
+				     kw);
+		}
+		if (ret)
+			return ret;
+	}
+	if (!have_addr)
+		return errorf(EXIT_USAGE, "set: missing 'addr ADDR' (this server's GUE endpoint)");
+	if (!have_port)
+		return errorf(EXIT_USAGE, "set: missing 'port PORT' (GLB's default is %d)",
+			      CLS_REDIRECT_GLB_PORT);
+	return EXIT_OK;
+}
+
+/* A config map's value must be of a layout this tool knows before it is
+ * shown or overwritten: version 0 (never written, or reset) or ours. */
+static int check_value(const char *dir, const struct cls_redirect_config *cfg)
+{
+	static const __u32 zero[4];
+
+	if (cfg->version != 0 && cfg->version != CLS_REDIRECT_CONFIG_VERSION)
+		return errorf(EXIT_SYSTEM,
+			      "%s/%s: refusing this map: config layout version %u, %s %s knows "
+			      "version %d (use the cls-redirect-config of the attached classifier)",
+			      dir, CLS_REDIRECT_CONFIG_MAP, cfg->version, prog_name,
+			      CLS_REDIRECT_VERSION, CLS_REDIRECT_CONFIG_VERSION);
+	if ((cfg->flags & ~CLS_REDIRECT_F_ALL) || memcmp(cfg->reserved, zero, sizeof(zero)))
+		return errorf(EXIT_SYSTEM,
+			      "%s/%s: refusing this map: unknown flags 0x%x or non-zero reserved "
+			      "bytes in a version %u layout (written by a newer cls-redirect-config?)",
+			      dir, CLS_REDIRECT_CONFIG_MAP, cfg->flags & ~CLS_REDIRECT_F_ALL,
+			      cfg->version);
+	return EXIT_OK;
+}
+
+static int read_value(int fd, const char *dir, struct cls_redirect_config *cfg)
+{
+	__u32 key = 0;
+
+	if (bpf_map_lookup_elem(fd, &key, cfg))
+		return syserr(errno, "%s/%s: cannot read the configuration", dir,
+			      CLS_REDIRECT_CONFIG_MAP);
+	return check_value(dir, cfg);
+}
+
+static int write_value(int fd, const char *dir, const struct cls_redirect_config *cfg)
+{
+	__u32 key = 0;
+
+	if (bpf_map_update_elem(fd, &key, cfg, BPF_ANY))
+		return syserr(errno, "%s/%s: cannot write the configuration", dir,
+			      CLS_REDIRECT_CONFIG_MAP);
+	return EXIT_OK;
+}
+
+static int cmd_show(const struct common_opts *o, const char *dir)
+{
+	struct cls_redirect_config cfg;
+	char addr[INET_ADDRSTRLEN];
+	bool configured;
+	int fd, ret;
+
+	ret = map_open(dir, &config_map_desc, true, false, MISSING_HINT, &fd);
+	if (ret)
+		return ret;
+	ret = read_value(fd, dir, &cfg);
+	close(fd);
+	if (ret)
+		return ret;
+
+	/* The classifier's own test (behaviour.md, check 1). */
+	configured = cfg.version == CLS_REDIRECT_CONFIG_VERSION && cfg.addr != 0;
+	inet_ntop(AF_INET, &cfg.addr, addr, sizeof(addr));
+	if (o->json) {
+		struct json j;
+
+		json_begin(&j, stdout, o->pretty);
+		json_bool(&j, "configured", configured);
+		json_str(&j, "addr", addr);
+		json_u64(&j, "port", ntohs(cfg.port));
+		json_bool(&j, "no_forward", cfg.flags & CLS_REDIRECT_F_NO_FORWARD);
+		json_u64(&j, "mtu", cfg.mtu);
+		json_end(&j);
+	} else if (!configured) {
+		printf("unconfigured\n");
+	} else {
+		printf("addr %s port %u", addr, ntohs(cfg.port));
+		if (cfg.flags & CLS_REDIRECT_F_NO_FORWARD)
+			printf(" no-forward");
+		if (cfg.mtu)
+			printf(" mtu %u", cfg.mtu);
+		printf("\n");
+	}
+	return EXIT_OK;
+}
+
+/* Write cfg to an existing map, after checking what it holds. */
+static int update_existing(int fd, const char *dir, const struct cls_redirect_config *cfg)
+{
+	struct cls_redirect_config old;
+	int ret;
+
+	ret = read_value(fd, dir, &old);
+	return ret ? ret : write_value(fd, dir, cfg);
+}
+
+/* Called with the pin directory locked. */
+static int store(const char *dir, const struct cls_redirect_config *cfg, bool create)
+{
+	char path[PATH_MAX + sizeof(CLS_REDIRECT_CONFIG_MAP)];
+	int fd, ret;
+
+	ret = map_open(dir, &config_map_desc, false, create, MISSING_HINT, &fd);
+	if (ret)
+		return ret;
+	if (fd >= 0)
+		goto update;
+
+	/* Not pinned yet: make it, fill it, then publish it. */
+	ret = map_create(&config_map_desc, &fd);
+	if (ret)
+		return ret;
+	ret = write_value(fd, dir, cfg);
+	if (ret)
+		goto out;
+	snprintf(path, sizeof(path), "%s/%s", dir, CLS_REDIRECT_CONFIG_MAP);
+	if (bpf_obj_pin(fd, path) == 0)
+		goto out;
+	if (errno != EEXIST) {
+		ret = syserr(errno, "cannot pin the configuration map at %s", path);
+		goto out;
+	}
+	/* tc does not take our lock: it pinned its map in the meantime. */
+	close(fd);
+	ret = map_open(dir, &config_map_desc, false, false, MISSING_HINT, &fd);
+	if (ret)
+		return ret;
+update:
+	ret = update_existing(fd, dir, cfg);
+out:
+	close(fd);
+	return ret;
+}
+
+static int cmd_write(const char *dir, const struct cls_redirect_config *cfg, bool create)
+{
+	int lock_fd, ret;
+
+	ret = pin_dir_lock(dir, &lock_fd);
+	if (ret)
+		return ret;
+	ret = store(dir, cfg, create);
+	pin_dir_unlock(lock_fd);
+	return ret;
+}
+
+static const struct option long_opts[] = { COMMON_LONG_OPTS, {} };
+
+/* getopt_long over argv; returns -1 to go on, or the exit status. */
+static int parse_opts(int argc, char **argv, struct common_opts *o)
+{
+	int c, ret;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:" COMMON_SHORT_OPTS, long_opts, NULL)) != -1) {
+		if (c == '?' || c == ':')
+			return bad_option(c, argv);
+		ret = common_opt(c, optarg, o, usage);
+		if (ret >= 0)
+			return ret;
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct common_opts o = {};
+	struct cls_redirect_config cfg;
+	char dir[PATH_MAX];
+	const char *cmd;
+	int ret;
+
+	prog_name = "cls-redirect-config";
+	ret = parse_opts(argc, argv, &o);
+	if (ret >= 0)
+		return ret;
+	if (optind >= argc)
+		return errorf(EXIT_USAGE, "missing command: show, set or reset (see %s --help)",
+			      prog_name);
+	/* Options may follow the command word too: parse again from there. */
+	argc -= optind;
+	argv += optind;
+	cmd = argv[0];
+	optind = 0;
+	ret = parse_opts(argc, argv, &o);
+	if (ret >= 0)
+		return ret;
+	argc -= optind;
+	argv += optind;
+
+	if (!strcmp(cmd, "set")) {
+		ret = parse_set(argc, argv, &cfg);
+	} else if (!strcmp(cmd, "show") || !strcmp(cmd, "reset")) {
+		memset(&cfg, 0, sizeof(cfg));
+		ret = argc ? errorf(EXIT_USAGE, "%s: unexpected argument '%s'", cmd, argv[0]) : 0;
+	} else {
+		ret = errorf(EXIT_USAGE, "unknown command '%s' (expected show, set or reset)", cmd);
+	}
+	if (!ret && o.json && strcmp(cmd, "show"))
+		ret = errorf(EXIT_USAGE, "%s: -j and -p apply to show only", cmd);
+	if (ret)
+		return ret;
+
+	ret = check_privileges();
+	if (!ret)
+		ret = pin_dir_resolve(&o, !strcmp(cmd, "set"), MISSING_HINT, dir, sizeof(dir));
+	if (ret)
+		return ret;
+	if (!strcmp(cmd, "show"))
+		return cmd_show(&o, dir);
+	return cmd_write(dir, &cfg, !strcmp(cmd, "set"));
+}

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * What cls-redirect-config and cls-redirect-stat share: exit status, error
+ * reporting, strict number parsing, finding and checking the pin directory,
+ * opening and validating the pinned maps, the pin-directory lock, and a small
+ * JSON writer.
+ *
+ * Every function that can fail prints one line to stderr naming the file or
+ * value at fault and returns the exit status the tool should end with, so a
+ * caller can simply "return" it.
+ */
+#ifndef CLS_REDIRECT_TOOLS_COMMON_H
+#define CLS_REDIRECT_TOOLS_COMMON_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <linux/bpf.h>
+
+#include "cls_redirect.h"
+
+/* SPEC.md section 8. */
+enum {
+	EXIT_OK = 0,
+	EXIT_USAGE = 1,  /* bad command line or bad value */
+	EXIT_SYSTEM = 2, /* environment, pinned map, bpf() */
+};
+
+/* Set by each tool's main() before anything else; prefixes every message. */
+extern const char *prog_name;
+
+/* Print "prog: <message>" to stderr and return status. */
+int errorf(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print "prog: <message>: <strerror(err)>" plus a hint for common errnos. */
+int syserr(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Decimal digits only (no sign, blanks, base prefix or trailing junk), within
+ * [min, max].  "what" names the value in the error ("port", "-w"). */
+int parse_ulong(const char *what, const char *s, unsigned long min, unsigned long max,
+		unsigned long *out);
+
+void print_version(void);
+
+/* Options every tool takes; each tool's getopt table starts with these. */
+#define COMMON_SHORT_OPTS "d:hVjp"
+#define COMMON_LONG_OPTS                                                                           \
+	{ "pin-dir", required_argument, NULL, 'd' }, { "help", no_argument, NULL, 'h' },           \
+		{ "version", no_argument, NULL, 'V' }, { "json", no_argument, NULL, 'j' },         \
+		{ "pretty", no_argument, NULL, 'p' }
+
+struct common_opts {
+	const char *pin_dir; /* -d, or NULL */
+	bool json;
+	bool pretty;
+};
+
+/* Handle one option of COMMON_SHORT_OPTS.  Returns -1 if c was consumed and
+ * parsing goes on, EXIT_OK after -h/-V (printed), EXIT_USAGE for anything
+ * unknown (getopt has printed why). */
+int common_opt(int c, const char *arg, struct common_opts *o, void (*usage)(FILE *));
+
+/* After getopt_long returned c = '?' or ':' (option string starting with
+ * "+:", opterr = 0): one line on stderr naming the bad option; returns 1. */
+int bad_option(int c, char *const argv[]);
+
+/* Refuse early (exit 2) when bpf() on pinned maps cannot work: neither root
+ * nor CAP_BPF / CAP_SYS_ADMIN in the effective set. */
+int check_privileges(void);
+
+/*
+ * The pin directory: -d DIR, else ${TC_BPF_MNT:-/sys/fs/bpf}/tc/globals.
+ * With create (cls-redirect-config set only) and no -d, make tc/globals when
+ * the bpffs root is mounted; otherwise the directory must exist on a bpffs,
+ * and "hint" says what to do when it does not.
+ */
+int pin_dir_resolve(const struct common_opts *o, bool create, const char *hint, char *dir,
+		    size_t size);
+
+/* flock(LOCK_EX) on the pin directory around every write; the lock is
+ * released when the process exits or pin_dir_unlock() closes the fd. */
+int pin_dir_lock(const char *dir, int *lock_fd);
+void pin_dir_unlock(int lock_fd);
+
+/* What a pinned map must look like for this build of the tools. */
+struct map_desc {
+	const char *name; /* pin name under the pin directory */
+	enum bpf_map_type type;
+	__u32 key_size;
+	__u32 value_size;
+	__u32 max_entries;
+	__u32 map_flags;
+};
+
+extern const struct map_desc config_map_desc;
+extern const struct map_desc metrics_map_desc;
+
+/* Open <dir>/<desc->name> (read-only with BPF_F_RDONLY when rdonly) and
+ * check it against desc.  *fd = -1 and status 0 when missing_ok and the pin
+ * does not exist.  A missing pin otherwise fails with "hint" appended. */
+int map_open(const char *dir, const struct map_desc *desc, bool rdonly, bool missing_ok,
+	     const char *hint, int *fd);
+
+/* Create an unpinned map as described (flags 0, no BTF: tc's loaders reuse
+ * a pinned map when type, sizes, entries and flags match). */
+int map_create(const struct map_desc *desc, int *fd);
+
+/* A minimal JSON writer for flat objects. */
+struct json {
+	FILE *f;
+	bool pretty;
+	int members;
+};
+
+void json_begin(struct json *j, FILE *f, bool pretty);
+void json_u64(struct json *j, const char *key, unsigned long long v);
+void json_bool(struct json *j, const char *key, bool v);
+void json_str(struct json *j, const char *key, const char *v); /* v needs no escaping */
+void json_end(struct json *j);
+
+#endif /* CLS_REDIRECT_TOOLS_COMMON_H */
