@@ -82,14 +82,47 @@ bench: deps
 	@$(MAKE) --no-print-directory all tests
 	@sh selftests/bench.sh
 
+# ---- make install / make uninstall ----
+#
+# Layout (PREFIX=/usr/local by default):
+#   $(PREFIX)/sbin/cls-redirect-{config,stat}
+#   $(PREFIX)/lib/bpf/cls_redirect{,_btf,_legacy}.o
+#   $(PREFIX)/share/man/man8/tc-cls-redirect.8
+#   $(PREFIX)/share/cls-redirect/{deploy,undeploy}.sh     run by the unit
+#   $(UNITDIR)/cls-redirect@.service     /lib/systemd/system when PREFIX=/usr,
+#                                        else $(PREFIX)/lib/systemd/system
+#   $(PREFIX)/share/doc/cls-redirect/examples/cls-redirect.default
+#                                        example of /etc/default/cls-redirect
+# Nothing is written to /etc.  The unit's paths name /usr/local in the source
+# tree; install rewrites them to $(PREFIX).
+SBINDIR ?= $(PREFIX)/sbin
+BPFDIR ?= $(PREFIX)/lib/bpf
+MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share/cls-redirect
+DOCDIR ?= $(PREFIX)/share/doc/cls-redirect
+UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+MAN8 := tc-cls-redirect.8
+SCRIPTS := examples/deploy.sh examples/undeploy.sh
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/bpf
-	install -m 0755 $(TOOLS) $(DESTDIR)$(PREFIX)/sbin/
-	install -m 0644 $(OBJS) $(DESTDIR)$(PREFIX)/lib/bpf/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BPFDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(DATADIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
+	install -m 0755 $(TOOLS) $(DESTDIR)$(SBINDIR)/
+	install -m 0644 $(OBJS) $(DESTDIR)$(BPFDIR)/
+	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0755 $(SCRIPTS) $(DESTDIR)$(DATADIR)/
+	sed 's|/usr/local/|$(PREFIX)/|g' examples/cls-redirect@.service >$(DESTDIR)$(UNITDIR)/cls-redirect@.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/cls-redirect@.service
+	install -m 0644 examples/cls-redirect.default $(DESTDIR)$(DOCDIR)/examples/
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(PREFIX)/sbin/,$(notdir $(TOOLS)))
-	rm -f $(addprefix $(DESTDIR)$(PREFIX)/lib/bpf/,$(notdir $(OBJS)))
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(TOOLS)))
+	rm -f $(addprefix $(DESTDIR)$(BPFDIR)/,$(notdir $(OBJS)))
+	rm -f $(DESTDIR)$(MANDIR)/man8/$(MAN8)
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/,$(notdir $(SCRIPTS)))
+	rm -f $(DESTDIR)$(UNITDIR)/cls-redirect@.service
+	rm -f $(DESTDIR)$(DOCDIR)/examples/cls-redirect.default
+	-rmdir $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) $(DESTDIR)$(BPFDIR) 2>/dev/null
 
 clean:
 	rm -f $(OBJS) $(TOOLS) $(TEST_BPF) $(TEST_BINS)

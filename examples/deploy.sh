@@ -1,0 +1,348 @@
+#!/bin/sh
+# deploy.sh: attach cls-redirect to the ingress of one interface, or replace
+# the program already attached there, atomically.  Run it as it is; see
+# --help.  Idempotent: running it again with the same arguments loads the
+# object again into the same filter slot, keeping the pinned counters and
+# configuration.
+#
+# Steps, in order; nothing is changed before every argument has been checked:
+#   1. write the configuration (cls-redirect-config set), so the classifier
+#      never runs unconfigured: tc reuses the pinned config map;
+#   2. add the clsact qdisc if the device has none;
+#   3. tc filter replace at the fixed slot pref 1000 handle 0xc15d: this adds
+#      the filter, or swaps the program of an existing one in one step, with
+#      no moment where packets miss the classifier;
+#   4. verify: the filter is there with direct-action and a program id, both
+#      maps are pinned, the tools can read them, the config reads back.
+# If a step fails, what this run changed is undone: the previous
+# configuration is written back (or the config map removed if there was
+# none), a filter this run added is deleted, a qdisc this run added is
+# deleted, pins this run created are removed.  A program that replaced an
+# older one cannot be swapped back (the old one is gone); that case says so.
+set -eu
+
+PREF=1000
+HANDLE=0xc15d
+PROG=$(basename "$0")
+MAPS="cls_redirect_config cls_redirect_metrics"
+
+usage() {
+	cat <<EOF
+Usage: $PROG [OPTIONS] DEV ADDR PORT [OBJ]
+
+Attach the cls-redirect classifier to the ingress of DEV, configured for GUE
+packets sent to ADDR, UDP port PORT; if it is attached already, replace the
+program atomically (counters and configuration survive).  Safe to run again.
+
+  DEV    the network device the load balancer's packets arrive on
+  ADDR   this server's GUE endpoint address, an IPv4 dotted quad
+  PORT   UDP destination port of the GUE packets, 1..65535 (GLB: 19523)
+  OBJ    the classifier object; default: the first that exists of
+$(obj_candidates | sed 's/^/         /')
+
+Options:
+  --no-forward   never forward: handle every packet as at its last hop
+  --mtu MTU      largest packet that may be forwarded, 0..65535 (0 = no limit)
+  -h, --help     print this help and exit
+
+The filter is always put at ingress pref $PREF handle $HANDLE, which
+undeploy.sh and a later deploy.sh use to find it; a different filter already
+at that pref is never touched.  The maps are pinned by tc and read by the
+tools under \${TC_BPF_MNT:-/sys/fs/bpf}/tc/globals: one configuration per
+host, shared by every device the classifier is attached to.
+
+Environment: TC (tc binary, default tc), TC_BPF_MNT (bpffs mount point).
+Exit status: 0 deployed and verified; 1 usage or input error, nothing
+changed; 2 system error (what this run changed has been undone).
+EOF
+}
+
+say() { echo "$PROG: $*" >&2; }
+die_usage() { say "$*"; say "see '$PROG --help'"; exit 1; }
+die() { say "$*"; exit 2; }
+
+# Where this script lives tells where the rest is: installed, it is
+# $PREFIX/share/cls-redirect/deploy.sh (tools in $PREFIX/sbin, objects in
+# $PREFIX/lib/bpf); in the source tree, examples/deploy.sh (tools/, obj/).
+HERE=$(cd "$(dirname "$0")" && pwd -P)
+case $HERE in
+*/share/cls-redirect) TOOL_DIRS="$HERE ${HERE%/share/cls-redirect}/sbin" OBJ_DIRS="${HERE%/share/cls-redirect}/lib/bpf" ;;
+*) TOOL_DIRS="$HERE $(dirname "$HERE")/tools" OBJ_DIRS="$(dirname "$HERE")/obj" ;;
+esac
+
+obj_candidates() {
+	for _d in $OBJ_DIRS /usr/local/lib/bpf /usr/lib/bpf; do echo "$_d/cls_redirect.o"; done
+}
+
+# find_tool NAME: next to this script, in the installed sbin or the source
+# tree's tools/, in PATH, in the usual sbin directories.
+find_tool() {
+	for _d in $TOOL_DIRS; do
+		[ -f "$_d/$1" ] && [ -x "$_d/$1" ] && { echo "$_d/$1"; return 0; }
+	done
+	command -v "$1" 2>/dev/null && return 0
+	for _d in /usr/local/sbin /usr/sbin /sbin; do
+		[ -x "$_d/$1" ] && { echo "$_d/$1"; return 0; }
+	done
+	return 1
+}
+
+# ---- arguments ----
+
+NOFWD='' MTU='' DEV='' ADDR='' PORT='' OBJ=''
+n=0
+# Options may come anywhere (the systemd unit passes $OPTIONS first).
+positional() {
+	n=$((n + 1))
+	case $n in
+	1) DEV=$1 ;;
+	2) ADDR=$1 ;;
+	3) PORT=$1 ;;
+	4) OBJ=$1 ;;
+	*) die_usage "too many arguments ('$1'): expected DEV ADDR PORT [OBJ]" ;;
+	esac
+}
+while [ $# -gt 0 ]; do
+	case $1 in
+	-h | --help) usage; exit 0 ;;
+	--no-forward) NOFWD=1 ;;
+	--mtu)
+		[ $# -ge 2 ] || die_usage "--mtu needs a value (bytes, 0..65535)"
+		MTU=$2
+		shift
+		;;
+	--mtu=*) MTU=${1#--mtu=} ;;
+	--)
+		shift
+		for a in "$@"; do positional "$a"; done
+		break
+		;;
+	-?*) die_usage "unknown option '$1'" ;;
+	*) positional "$1" ;;
+	esac
+	shift
+done
+[ "$n" -ge 3 ] || die_usage "expected DEV ADDR PORT [OBJ], got $n argument(s)"
+
+TC=${TC:-tc}
+command -v "$TC" >/dev/null 2>&1 || die "tc ('$TC') not found: install iproute2, or set TC to the tc binary"
+command -v ip >/dev/null 2>&1 || die "ip not found: install iproute2"
+
+case $DEV in
+'' | *[!A-Za-z0-9_.:@-]*) die_usage "DEV '$DEV': not a device name" ;;
+esac
+ip link show dev "$DEV" >/dev/null 2>&1 ||
+	die_usage "device '$DEV' not found (ip link show shows the devices of this network namespace)"
+
+is_byte() {
+	case $1 in '' | *[!0-9]* | 0?*) return 1 ;; esac
+	[ "${#1}" -le 3 ] && [ "$1" -le 255 ]
+}
+valid_addr() {
+	case $1 in *.*.*.*.* | *[!0-9.]*) return 1 ;; esac
+	_rest=$1
+	for _i in 1 2 3; do
+		_b=${_rest%%.*}
+		[ "$_b" != "$_rest" ] || return 1
+		is_byte "$_b" || return 1
+		_rest=${_rest#*.}
+	done
+	is_byte "$_rest"
+}
+valid_addr "$ADDR" || die_usage "ADDR '$ADDR': not an IPv4 address (a dotted quad, as 192.0.2.10)"
+
+in_range() {
+	case $1 in '' | *[!0-9]*) return 1 ;; esac
+	[ "${#1}" -le 5 ] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]
+}
+in_range "$PORT" 1 65535 || die_usage "PORT '$PORT': not a UDP port (1..65535; GLB's default is 19523)"
+[ -z "$MTU" ] || in_range "$MTU" 0 65535 || die_usage "--mtu '$MTU': not a packet size (0..65535 bytes; 0 = no limit)"
+
+if [ -z "$OBJ" ]; then
+	OBJ=$(obj_candidates | while read -r _o; do [ -f "$_o" ] && { echo "$_o"; break; }; done)
+	[ -n "$OBJ" ] || die_usage "no cls_redirect.o found in: $(obj_candidates | tr '\n' ' ')(run 'make', or give OBJ)"
+fi
+{ [ -f "$OBJ" ] && [ -r "$OBJ" ]; } || die_usage "OBJ '$OBJ': no such readable file (run 'make' for obj/cls_redirect.o, or give its path)"
+
+CONFIG_TOOL=$(find_tool cls-redirect-config) ||
+	die "cls-redirect-config not found in $TOOL_DIRS, PATH, /usr/local/sbin, /usr/sbin: run 'make' (or 'make install')"
+STAT_TOOL=$(find_tool cls-redirect-stat) ||
+	die "cls-redirect-stat not found in $TOOL_DIRS, PATH, /usr/local/sbin, /usr/sbin: run 'make' (or 'make install')"
+
+[ "$(id -u)" = 0 ] || die "must run as root: tc and the tools need CAP_NET_ADMIN and CAP_BPF"
+
+BPFFS=${TC_BPF_MNT:-/sys/fs/bpf}
+PIN=$BPFFS/tc/globals
+[ -d "$BPFFS" ] || die "bpffs mount point $BPFFS not found: mount -t bpf bpf $BPFFS (or set TC_BPF_MNT)"
+
+CONFIG_ARGS="addr $ADDR port $PORT${NOFWD:+ no-forward}${MTU:+ mtu $MTU}"
+
+# ---- state before ----
+
+# our_filter_lines: the lines tc prints for the filter at our pref.
+our_filter_lines() {
+	"$TC" filter show dev "$DEV" ingress 2>/dev/null | grep "^filter .* pref $PREF " || true
+}
+# prog_id: the program id of the filter at our slot, empty if none.
+prog_id() {
+	our_filter_lines | grep " handle $HANDLE " | sed -n 's/.* id \([0-9][0-9]*\).*/\1/p' | head -n 1
+}
+has_clsact() { "$TC" qdisc show dev "$DEV" | grep -q '^qdisc clsact '; }
+
+existing=$(our_filter_lines | grep ' handle ' || true)
+if [ -n "$existing" ]; then
+	case $existing in
+	*" bpf "*" handle $HANDLE "*) ;;
+	*) die "ingress of $DEV has a filter at pref $PREF that is not ours (not bpf handle $HANDLE): $existing; remove it (tc filter del dev $DEV ingress pref $PREF) or move it" ;;
+	esac
+	# The program's name, when the loader set one (tc's legacy loader does
+	# not): a bpf filter at our slot running something else is not ours.
+	name=$(printf '%s\n' "$existing" | sed -n 's/.* name \([^ ]*\) .*/\1/p')
+	case $name in
+	'' | cls_redirect) ;;
+	*) die "ingress of $DEV pref $PREF handle $HANDLE runs another program ($name): $existing; remove it (tc filter del dev $DEV ingress pref $PREF handle $HANDLE bpf) first" ;;
+	esac
+fi
+old_id=$(prog_id)
+
+# cls_redirect attached by hand at another slot (tc filter add without pref
+# gives pref 49152 handle 0x1) would run as well: every packet counted twice,
+# decapsulated packets seen again.  Have the operator remove it first.
+stray=$("$TC" filter show dev "$DEV" ingress 2>/dev/null | grep ' handle ' |
+	grep -v "^filter .* pref $PREF bpf .*handle $HANDLE " |
+	grep -e ' name cls_redirect ' -e ' cls_redirect[A-Za-z0-9_]*\.o:\[' || true)
+if [ -n "$stray" ]; then
+	spref=$(printf '%s\n' "$stray" | sed -n '1s/.* pref \([0-9]*\) .*/\1/p')
+	die "ingress of $DEV already runs cls_redirect outside pref $PREF handle $HANDLE: $stray; it would see every packet too: remove it (tc filter del dev $DEV ingress pref $spref) and run $PROG again; nothing changed"
+fi
+
+prev_config=absent
+if [ -e "$PIN/cls_redirect_config" ]; then
+	prev_config=$("$CONFIG_TOOL" show) ||
+		die "cannot read the configuration pinned at $PIN/cls_redirect_config (see above); nothing changed"
+fi
+had_pin_dir=; [ -d "$PIN" ] && had_pin_dir=1
+had_pins=
+for m in $MAPS; do [ -e "$PIN/$m" ] && had_pins="$had_pins $m"; done
+had_qdisc=; has_clsact && had_qdisc=1
+
+# ---- rollback ----
+
+added_qdisc=
+attached=
+rollback() {
+	say "rolling back"
+	if [ -n "$attached" ] && [ -z "$old_id" ]; then
+		"$TC" filter del dev "$DEV" ingress pref "$PREF" handle "$HANDLE" bpf 2>/dev/null ||
+			"$TC" filter del dev "$DEV" ingress pref "$PREF" 2>/dev/null ||
+			say "could not delete the filter this run added: tc filter del dev $DEV ingress pref $PREF"
+	elif [ -n "$attached" ]; then
+		say "the program that was attached before (id $old_id) has been replaced and cannot be restored; the new one (id $(prog_id)) stays attached: fix the problem and run $PROG again"
+	fi
+	# The configuration goes back to what it was, also under a program that
+	# could not be swapped back: that one ran with it.
+	case $prev_config in
+	absent)
+		# Still in use by a program that stays: unconfigure it (it then
+		# passes every packet) rather than pull the map from under it.
+		if [ -n "$(prog_id)" ]; then
+			"$CONFIG_TOOL" reset >/dev/null || say "could not reset the configuration: run cls-redirect-config reset"
+		else
+			rm -f "$PIN/cls_redirect_config"
+		fi
+		;;
+	unconfigured) "$CONFIG_TOOL" reset >/dev/null || say "could not reset the configuration: run cls-redirect-config reset" ;;
+	*)
+		# shellcheck disable=SC2086 # "show" prints the words "set" takes
+		"$CONFIG_TOOL" set $prev_config ||
+			say "could not restore the configuration: run cls-redirect-config set $prev_config"
+		;;
+	esac
+	if [ -z "$old_id" ] && [ -z "$(prog_id)" ]; then
+		# Pins this run created (tc pins the maps even when a later step fails).
+		for m in $MAPS; do
+			case " $had_pins " in *" $m "*) ;; *) rm -f "$PIN/$m" ;; esac
+		done
+		[ -n "$had_pin_dir" ] || { rmdir "$PIN" "$BPFFS/tc" 2>/dev/null || true; }
+	fi
+	if [ -n "$added_qdisc" ] && [ -z "$("$TC" filter show dev "$DEV" ingress)" ] &&
+		[ -z "$("$TC" filter show dev "$DEV" egress)" ]; then
+		"$TC" qdisc del dev "$DEV" clsact ||
+			say "could not delete the clsact qdisc this run added: tc qdisc del dev $DEV clsact"
+	fi
+	if [ "$prev_config" = absent ]; then
+		say "previous state restored: no configuration was pinned, none is"
+	else
+		say "previous state restored: configuration '$prev_config'"
+	fi
+}
+
+fail() {
+	say "$*"
+	rollback
+	exit 2
+}
+
+# ---- 1. configuration ----
+
+rc=0
+# shellcheck disable=SC2086 # CONFIG_ARGS is the keyword list of "set"
+"$CONFIG_TOOL" set $CONFIG_ARGS || rc=$?
+if [ "$rc" != 0 ]; then
+	say "cls-redirect-config set $CONFIG_ARGS failed (see above); nothing changed"
+	[ "$rc" = 1 ] && exit 1
+	exit 2
+fi
+
+# ---- 2. qdisc ----
+
+if [ -z "$had_qdisc" ]; then
+	"$TC" qdisc add dev "$DEV" clsact || fail "cannot add the clsact qdisc to $DEV (tc qdisc add dev $DEV clsact, see above; is the sch_ingress module available?)"
+	added_qdisc=1
+fi
+
+# ---- 3. filter ----
+
+# "replace" adds the filter when the slot is empty, and otherwise swaps the
+# program in one netlink request: packets see the old or the new program,
+# never none.
+if ! "$TC" filter replace dev "$DEV" ingress protocol all pref "$PREF" handle "$HANDLE" \
+	bpf direct-action object-file "$OBJ"; then
+	fail "tc could not load $OBJ onto $DEV (see above): is it a cls_redirect object built for this tc (make MAPS=btf|legacy)? Do the pinned maps in $PIN match it?"
+fi
+attached=1
+
+# ---- 4. verify ----
+
+line=$(our_filter_lines | grep " handle $HANDLE " || true)
+case $line in
+*" direct-action "*) ;;
+*) fail "after tc filter replace, ingress of $DEV pref $PREF handle $HANDLE shows no direct-action bpf filter: '$line'" ;;
+esac
+new_id=$(prog_id)
+[ -n "$new_id" ] || fail "the filter at $DEV ingress pref $PREF shows no program id: '$line'"
+for m in $MAPS; do
+	[ -e "$PIN/$m" ] || fail "$PIN/$m is not pinned after loading $OBJ: was tc built with a loader other than the one $OBJ was made for (make MAPS=btf|legacy), or does tc use another TC_BPF_MNT?"
+done
+"$STAT_TOOL" -j >/dev/null || fail "cls-redirect-stat cannot read the pinned metrics (see above)"
+got=$("$CONFIG_TOOL" show) || fail "cls-redirect-config cannot read the pinned configuration (see above)"
+[ "$got" = "$CONFIG_ARGS" ] || fail "the configuration reads back as '$got', not '$CONFIG_ARGS'"
+
+# The program must use the maps that are pinned (not private copies), when
+# bpftool is there to tell.
+if command -v bpftool >/dev/null 2>&1; then
+	used=$(bpftool prog show id "$new_id" 2>/dev/null | sed -n 's/.*map_ids \([0-9,]*\).*/,\1,/p')
+	for m in $MAPS; do
+		mid=$(bpftool map show pinned "$PIN/$m" 2>/dev/null | sed -n '1s/^\([0-9][0-9]*\):.*/\1/p')
+		[ -z "$used" ] || [ -z "$mid" ] || case $used in *",$mid,"*) ;; *)
+			fail "program $new_id does not use the map pinned at $PIN/$m (id $mid; it uses$used)"
+			;;
+		esac
+	done
+fi
+
+if [ -n "$old_id" ]; then
+	echo "$PROG: $DEV: replaced program $old_id with $new_id ($OBJ) at ingress pref $PREF handle $HANDLE; $CONFIG_ARGS"
+else
+	echo "$PROG: $DEV: attached program $new_id ($OBJ) at ingress pref $PREF handle $HANDLE; $CONFIG_ARGS"
+fi

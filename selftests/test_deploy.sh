@@ -1,0 +1,315 @@
+#!/bin/sh
+# test_deploy: examples/deploy.sh and examples/undeploy.sh, run as an
+# operator runs them, on a veth device in a throwaway network namespace,
+# with the maps in a private bpffs (TC_BPF_MNT).
+#
+#   srv: srv0 192.0.2.1 (the device deployed on), srv1 (a second device)
+#   cli: cli0 192.0.2.2 (sends UDP frames with selftests/sendraw through
+#        srv0's ingress: IPv6 is off and neighbours are static, so these are
+#        the only packets the classifier sees and its counters are exact)
+#
+# Asserts, after each step, the exact state: the qdisc, the one filter at
+# ingress pref 1000 handle 0xc15d with direct-action, its program id, the
+# pins, the configuration (cls-redirect-config show -j) and the counters
+# (cls-redirect-stat -j).
+set -u
+. "$(dirname "$0")/lib/common.sh"
+require_root
+private_bpffs "$@"
+
+PIN=$TC_BPF_MNT/tc/globals
+DEPLOY=$REPO/examples/deploy.sh
+UNDEPLOY=$REPO/examples/undeploy.sh
+CONFIG_TOOL=$REPO/tools/cls-redirect-config
+STAT_TOOL=$REPO/tools/cls-redirect-stat
+OBJ=$REPO/obj/cls_redirect.o
+PREF=1000 HANDLE=0xc15d
+DEV=srv0 SRV=192.0.2.1 CLI=192.0.2.2
+
+missing=
+for f in obj/cls_redirect.o tools/cls-redirect-config tools/cls-redirect-stat \
+	examples/deploy.sh examples/undeploy.sh selftests/sendraw; do
+	[ -e "$REPO/$f" ] || missing="$missing $f"
+done
+for c in jq bpftool; do
+	command -v "$c" >/dev/null || missing="$missing $c"
+done
+if [ -n "$missing" ]; then
+	fail test_deploy "missing:$missing (run 'make' and 'make deps')"
+	exit 1
+fi
+
+tmpdir T
+netns_add srv
+netns_add cli
+veth_pair srv "$DEV" "$SRV" cli cli0 "$CLI"
+SRV_MAC=$(mac_of srv "$DEV" | tr -d :)
+CLI_MAC=$(mac_of cli cli0 | tr -d :)
+in_ns srv ip link add srv1 type veth peer name srv2
+in_ns srv ip link set srv1 up
+in_ns srv ip link set srv2 up
+
+# ---- helpers: everything runs inside srv ----
+
+S() { in_ns srv "$@"; }
+# run_deploy/run_undeploy ARGS...: output in $T/out, exit status in $rc.
+run_deploy() { rc=0; S sh "$DEPLOY" "$@" >"$T/out" 2>&1 || rc=$?; }
+run_undeploy() { rc=0; S sh "$UNDEPLOY" "$@" >"$T/out" 2>&1 || rc=$?; }
+out() { tr '\n' ' ' <"$T/out"; }
+
+# filters DEV DIR: the filter lines with a handle (one per filter).
+filters() { S tc filter show dev "$1" "$2" | grep ' handle ' || true; }
+# ours DEV: the line of the deployed filter.
+ours() { filters "$1" ingress | grep "^filter protocol all pref $PREF bpf chain 0 handle $HANDLE " || true; }
+prog_id() { ours "$DEV" | sed -n 's/.* id \([0-9]*\) .*/\1/p'; }
+qdiscs() { S tc qdisc show dev "$1" | grep -c '^qdisc clsact ' || true; }
+config_json() { S "$CONFIG_TOOL" show -j 2>&1; }
+counter() { S "$STAT_TOOL" -j | jq -r ".$1"; }
+pins() { ls "$PIN" 2>/dev/null | tr '\n' ' '; }
+# state: everything a run may change, to compare before and after.
+state() {
+	for d in "$DEV" srv1; do
+		S tc qdisc show dev "$d"
+		S tc filter show dev "$d" ingress
+		S tc filter show dev "$d" egress
+	done
+	pins
+	[ -e "$PIN/cls_redirect_config" ] && S "$CONFIG_TOOL" show
+}
+# send N: N plain UDP packets (port 9, not GUE) from cli to srv0, which the
+# classifier counts as processed and passed.
+send() {
+	_ip=$(ipv4_udp "$CLI" "$SRV")
+	in_ns cli "$REPO/selftests/sendraw" cli0 "$SRV_MAC $CLI_MAC 0800 $_ip" "$1"
+}
+ipv4_udp() {
+	_h="4500 0020 0001 0000 4011"
+	_a="$(ip4hex "$1") $(ip4hex "$2")"
+	echo "$_h $(csum16 "$_h 0000 $_a") $_a 3039 0009 000c 0000 74657374"
+}
+json() { printf '{"configured":true,"addr":"%s","port":%s,"no_forward":%s,"mtu":%s}' "$1" "$2" "${3:-false}" "${4:-0}"; }
+
+# expect_deploy NAME: the deployed state on DEV, all of it.
+expect_deployed() {
+	_case=$1 _want=$2
+	_l=$(ours "$DEV")
+	_why=
+	[ "$rc" = 0 ] || _why="exit status $rc: $(out)"
+	[ -n "$_why" ] || [ -n "$_l" ] || _why="no filter at ingress pref $PREF handle $HANDLE: $(filters "$DEV" ingress)"
+	[ -n "$_why" ] || case $_l in *" direct-action "*" id "*) ;; *) _why="filter not direct-action with a program: $_l" ;; esac
+	[ -n "$_why" ] || [ "$(filters "$DEV" ingress | wc -l)" = 1 ] || _why="more than one ingress filter: $(filters "$DEV" ingress)"
+	[ -n "$_why" ] || [ "$(qdiscs "$DEV")" = 1 ] || _why="no clsact qdisc: $(S tc qdisc show dev "$DEV")"
+	[ -n "$_why" ] || [ "$(pins)" = "cls_redirect_config cls_redirect_metrics " ] || _why="pins in $PIN: '$(pins)'"
+	[ -n "$_why" ] || [ "$(config_json)" = "$_want" ] || _why="config: expected $_want, got $(config_json)"
+	if [ -z "$_why" ]; then
+		# The program uses the pinned maps, not copies of its own.
+		_used=$(bpftool prog show id "$(prog_id)" | sed -n 's/.*map_ids \([0-9,]*\).*/,\1,/p')
+		for _m in cls_redirect_config cls_redirect_metrics; do
+			_id=$(bpftool map show pinned "$PIN/$_m" | sed -n '1s/^\([0-9]*\):.*/\1/p')
+			case $_used in *",$_id,"*) ;; *) _why="program $(prog_id) uses maps $_used, not the pinned $_m (id $_id)" ;; esac
+		done
+	fi
+	if [ -z "$_why" ]; then pass "$_case"; else fail "$_case" "$_why"; fi
+}
+
+# expect_unchanged NAME WANT_RC ARGS...: deploy.sh ARGS exits WANT_RC and
+# changes nothing.
+expect_refused() {
+	_case=$1 _want=$2
+	shift 2
+	_before=$(state)
+	run_deploy "$@"
+	_after=$(state)
+	if [ "$rc" != "$_want" ]; then
+		fail "$_case" "deploy.sh $* exited $rc, not $_want: $(out)"
+	elif [ "$_before" != "$_after" ]; then
+		fail "$_case" "state changed: before: $(echo "$_before" | tr '\n' ' ') after: $(echo "$_after" | tr '\n' ' ')"
+	elif ! grep -q . "$T/out"; then
+		fail "$_case" "no error message"
+	else
+		pass "$_case"
+	fi
+}
+
+# ---- usage ----
+
+rc=0
+sh "$DEPLOY" --help >"$T/out" 2>&1 || rc=$?
+check "deploy --help" sh -c "[ $rc = 0 ] && grep -q '^Usage: deploy.sh .*DEV ADDR PORT \[OBJ\]' '$T/out'"
+rc=0
+sh "$UNDEPLOY" --help >"$T/out" 2>&1 || rc=$?
+check "undeploy --help" sh -c "[ $rc = 0 ] && grep -q '^Usage: undeploy.sh .*DEV' '$T/out' && grep -q -- --keep-maps '$T/out'"
+
+# ---- bad arguments on a fresh device: exit 1, nothing created ----
+
+expect_refused "deploy no arguments" 1
+expect_refused "deploy missing PORT" 1 "$DEV" "$SRV"
+expect_refused "deploy too many arguments" 1 "$DEV" "$SRV" 19523 "$OBJ" extra
+expect_refused "deploy unknown option" 1 --frobnicate "$DEV" "$SRV" 19523
+expect_refused "deploy bad DEV" 1 nosuch0 "$SRV" 19523
+expect_refused "deploy bad ADDR 192.0.2.256" 1 "$DEV" 192.0.2.256 19523
+expect_refused "deploy bad ADDR 192.0.2" 1 "$DEV" 192.0.2 19523
+expect_refused "deploy bad ADDR 01.2.3.4" 1 "$DEV" 01.2.3.4 19523
+expect_refused "deploy bad ADDR name" 1 "$DEV" server.example 19523
+expect_refused "deploy bad ADDR loopback" 1 "$DEV" 127.0.0.1 19523
+expect_refused "deploy bad PORT 0" 1 "$DEV" "$SRV" 0
+expect_refused "deploy bad PORT 65536" 1 "$DEV" "$SRV" 65536
+expect_refused "deploy bad PORT text" 1 "$DEV" "$SRV" gue
+expect_refused "deploy bad --mtu" 1 --mtu 70000 "$DEV" "$SRV" 19523
+expect_refused "deploy missing OBJ" 1 "$DEV" "$SRV" 19523 "$T/nosuch.o"
+check "fresh device untouched" sh -c "[ -z '$(pins)' ] && [ '$(qdiscs "$DEV")' = 0 ]"
+
+# ---- rollback on a fresh device ----
+
+printf 'not an ELF object\n' >"$T/bad.o"
+expect_refused "rollback fresh: unloadable OBJ, no pins before" 2 "$DEV" "$SRV" 19523 "$T/bad.o"
+
+S "$CONFIG_TOOL" set addr 203.0.113.9 port 5555 mtu 1300
+expect_refused "rollback fresh: unloadable OBJ, config before" 2 "$DEV" "$SRV" 19523 "$T/bad.o"
+expect_eq "rollback fresh: config restored" "$(json 203.0.113.9 5555 false 1300)" "$(config_json)"
+S "$CONFIG_TOOL" reset
+expect_refused "rollback fresh: unloadable OBJ, unconfigured before" 2 "$DEV" "$SRV" 19523 "$T/bad.o"
+rm -f "$PIN/cls_redirect_config"
+rmdir "$PIN" "$TC_BPF_MNT/tc"
+
+# A clsact qdisc that was there before stays.
+S tc qdisc add dev "$DEV" clsact
+expect_refused "rollback fresh: unloadable OBJ, qdisc before" 2 "$DEV" "$SRV" 19523 "$T/bad.o"
+S tc qdisc del dev "$DEV" clsact
+
+# cls_redirect attached by hand at another slot: refused, it would run twice.
+S tc qdisc add dev "$DEV" clsact
+S tc filter add dev "$DEV" ingress bpf da obj "$OBJ"
+expect_refused "deploy refused: cls_redirect attached by hand at pref 49152" 2 "$DEV" "$SRV" 19523
+S tc qdisc del dev "$DEV" clsact
+rm -rf "${PIN:?}" "$TC_BPF_MNT/tc"
+
+# ---- deploy on a fresh device ----
+
+run_deploy "$DEV" "$SRV" 19523
+expect_deployed "deploy fresh" "$(json "$SRV" 19523)"
+id1=$(prog_id)
+send 3
+expect_eq "deploy fresh: classifier counts packets" 3 "$(counter processed_packets_total)" processed_packets_total
+expect_eq "deploy fresh: and passes them" 3 "$(counter passed_packets_total)" passed_packets_total
+seen=3
+
+# Bad arguments against a deployed device change nothing either.
+expect_refused "deployed: bad ADDR changes nothing" 1 "$DEV" 10.0.0.256 19523
+expect_refused "deployed: bad PORT changes nothing" 1 "$DEV" "$SRV" 99999
+expect_refused "deployed: bad DEV changes nothing" 1 nosuch0 "$SRV" 19523
+
+# ---- deploy again: idempotent, program replaced, counters kept ----
+
+run_deploy "$DEV" "$SRV" 19523
+expect_deployed "redeploy same" "$(json "$SRV" 19523)"
+id2=$(prog_id)
+check "redeploy same: new program id" sh -c "[ -n '$id2' ] && [ '$id2' != '$id1' ]"
+expect_eq "redeploy same: counters survive" "$seen" "$(counter processed_packets_total)" processed_packets_total
+send 2
+expect_eq "redeploy same: new program counts into the pinned map" "$((seen + 2))" "$(counter processed_packets_total)" processed_packets_total
+seen=$(counter processed_packets_total)
+
+# ---- deploy with a new address: config changes, filter replaced in place ----
+
+# tc monitor sees every filter event; an atomic replace is one "replaced
+# filter" event and never a "deleted filter".
+S tc monitor >"$T/monitor" 2>&1 &
+mon=$!
+cleanup_add "kill $mon"
+sleep 0.3
+run_deploy --no-forward --mtu 1400 "$DEV" 198.51.100.7 6080
+sleep 0.3
+kill "$mon" 2>/dev/null
+wait "$mon" 2>/dev/null
+expect_deployed "redeploy new address" "$(json 198.51.100.7 6080 true 1400)"
+id3=$(prog_id)
+check "redeploy new address: new program id" sh -c "[ -n '$id3' ] && [ '$id3' != '$id2' ]"
+check "redeploy new address: replaced, never deleted" sh -c \
+	"grep -q '^replaced filter dev $DEV ingress .*pref $PREF .*handle $HANDLE .* id $id3 ' '$T/monitor' && ! grep -q '^deleted filter' '$T/monitor'"
+expect_eq "redeploy new address: counters survive" "$seen" "$(counter processed_packets_total)" processed_packets_total
+
+# ---- a failed redeploy leaves the running program and config ----
+
+expect_refused "rollback redeploy: unloadable OBJ" 2 "$DEV" "$SRV" 19523 "$T/bad.o"
+expect_eq "rollback redeploy: same program" "$id3" "$(prog_id)"
+expect_eq "rollback redeploy: config restored" "$(json 198.51.100.7 6080 true 1400)" "$(config_json)"
+
+# ---- a foreign filter at our pref is never replaced ----
+
+S tc qdisc add dev srv1 clsact
+S tc filter add dev srv1 ingress protocol all pref "$PREF" bpf bytecode '1,6 0 0 0,'
+expect_refused "foreign filter at pref $PREF" 2 srv1 "$SRV" 19523
+S tc qdisc del dev srv1 clsact 2>/dev/null || true
+
+# ---- undeploy --keep-maps ----
+
+run_undeploy "$DEV" --keep-maps
+check "undeploy --keep-maps" sh -c "[ $rc = 0 ] && [ -z '$(ours "$DEV")' ] && [ '$(qdiscs "$DEV")' = 0 ]"
+expect_eq "undeploy --keep-maps: pins kept" "cls_redirect_config cls_redirect_metrics " "$(pins)"
+expect_eq "undeploy --keep-maps: config kept" "$(json 198.51.100.7 6080 true 1400)" "$(config_json)"
+expect_eq "undeploy --keep-maps: counters kept" "$seen" "$(counter processed_packets_total)"
+
+run_undeploy "$DEV" --keep-maps
+check "undeploy again: nothing to do" sh -c "[ $rc = 0 ] && grep -q 'no cls-redirect filter' '$T/out'"
+
+# A later deploy starts from the kept counters.
+run_deploy "$DEV" "$SRV" 19523
+expect_deployed "deploy after undeploy --keep-maps" "$(json "$SRV" 19523)"
+expect_eq "deploy after undeploy --keep-maps: counters kept" "$seen" "$(counter processed_packets_total)"
+
+# ---- undeploy with other filters and other devices ----
+
+# Another filter on the qdisc: the qdisc stays.
+S tc filter add dev "$DEV" egress protocol all pref 7 bpf bytecode '1,6 0 0 0,'
+run_deploy "$DEV" "$SRV" 19523 "$OBJ"
+run_deploy srv1 "$SRV" 19523
+expect_eq "deploy second device" 0 "$rc" "exit status ($(out))"
+run_undeploy "$DEV"
+check "undeploy: other filter keeps the qdisc" sh -c \
+	"[ $rc = 0 ] && [ -z '$(ours "$DEV")' ] && [ '$(qdiscs "$DEV")' = 1 ] && [ \$(echo '$(filters "$DEV" egress)' | grep -c 'pref 7 ') = 1 ]"
+expect_eq "undeploy: maps kept while another device has the classifier" \
+	"cls_redirect_config cls_redirect_metrics " "$(pins)"
+check "undeploy: other device untouched" [ -n "$(ours srv1)" ]
+S tc filter del dev "$DEV" egress pref 7
+S tc qdisc del dev "$DEV" clsact
+
+# ---- undeploy, maps removed ----
+
+run_undeploy srv1
+check "undeploy" sh -c "[ $rc = 0 ] && [ -z '$(ours srv1)' ] && [ '$(qdiscs srv1)' = 0 ]"
+expect_eq "undeploy: pins removed" "" "$(pins)"
+rc=0
+S "$STAT_TOOL" -j >/dev/null 2>&1 || rc=$?
+expect_eq "undeploy: stat finds no maps" 2 "$rc" "cls-redirect-stat exit status"
+
+# ---- the legacy flavour with a tc built without libbpf (TC=...) ----
+
+if LEGACY_TC=$(sh "$REPO/selftests/lib/legacy-tc.sh" 2>"$T/legacy.err"); then
+	LOBJ=$REPO/obj/cls_redirect_legacy.o
+	rc=0
+	S env TC="$LEGACY_TC" sh "$DEPLOY" "$DEV" "$SRV" 19523 "$LOBJ" >"$T/out" 2>&1 || rc=$?
+	expect_deployed "legacy tc: deploy" "$(json "$SRV" 19523)"
+	lid1=$(prog_id)
+	send 4
+	rc=0
+	S env TC="$LEGACY_TC" sh "$DEPLOY" "$DEV" "$SRV" 19523 "$LOBJ" >"$T/out" 2>&1 || rc=$?
+	expect_deployed "legacy tc: redeploy" "$(json "$SRV" 19523)"
+	lid2=$(prog_id)
+	check "legacy tc: redeploy: new program id" sh -c "[ -n '$lid2' ] && [ '$lid2' != '$lid1' ]"
+	expect_eq "legacy tc: redeploy: counters survive" 4 "$(counter processed_packets_total)" processed_packets_total
+	rc=0
+	S env TC="$LEGACY_TC" sh "$UNDEPLOY" "$DEV" >"$T/out" 2>&1 || rc=$?
+	check "legacy tc: undeploy" sh -c "[ $rc = 0 ] && [ -z '$(ours "$DEV")' ] && [ '$(qdiscs "$DEV")' = 0 ] && [ -z '$(pins)' ]"
+else
+	skip "legacy tc" "no tc without libbpf: $(tr '\n' ' ' <"$T/legacy.err")"
+fi
+
+run_undeploy nosuch0
+expect_eq "undeploy bad DEV" 1 "$rc" "exit status ($(out))"
+run_undeploy
+expect_eq "undeploy no arguments" 1 "$rc" "exit status ($(out))"
+run_undeploy "$DEV" --bogus
+expect_eq "undeploy unknown option" 1 "$rc" "exit status ($(out))"
+
+test_done
