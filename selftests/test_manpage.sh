@@ -16,7 +16,7 @@ trap 'rm -rf "$tmp"' EXIT
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }
 
-for t in "$C" "$S"; do
+for t in "$C" "$S" examples/deploy.sh examples/undeploy.sh; do
 	[ -x "$t" ] || { echo "FAIL build: $t missing (make ${t})"; exit 1; }
 done
 
@@ -55,7 +55,7 @@ sed 's/\\-/-/g' "$MAN" >"$tmp/plain"
 options() { # the options a --help text names, one per line
 	grep -o -- '\(^\|[ ,[]\)--*[a-zA-Z][a-z-]*' | sed 's/^[ ,[]//' | sort -u
 }
-for t in "$C" "$S"; do
+for t in "$C" "$S" examples/deploy.sh examples/undeploy.sh; do
 	n=${t##*/}
 	"$t" --help | options >"$tmp/opts"
 	missing=
@@ -72,7 +72,8 @@ for t in "$C" "$S"; do
 done
 
 # The other way round: every long option of the man page exists.
-{ "$C" --help; "$S" --help; } | options >"$tmp/all"
+# --now belongs to systemctl, in the DEPLOYMENT example.
+{ "$C" --help; "$S" --help; examples/deploy.sh --help; examples/undeploy.sh --help; echo " --now"; } | options >"$tmp/all"
 extra=
 for o in $(grep -o -- '--[a-z][a-z-]*' "$tmp/plain" | sort -u); do
 	grep -qx -- "$o" "$tmp/all" || extra="$extra $o"
