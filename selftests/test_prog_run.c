@@ -2087,10 +2087,11 @@ static void check_coverage(void)
 		if (moved[i])
 			continue;
 		if (i == M(ERR_ENCAP_BUFFER_TOO_SMALL)) {
-			/* BPF_PROG_TEST_RUN hands the program one linear, writable
-			 * skb: bpf_skb_pull_data() cannot fail there. */
-			printf("SKIP coverage_%s: BPF_PROG_TEST_RUN skbs are linear, no fixture can make "
-			       "bpf_skb_pull_data() fail\n", metric_names[i]);
+			/* Only a failing bpf_skb_pull_data() (out of memory) moves
+			 * it; BPF_PROG_TEST_RUN skbs are linear and writable, and
+			 * this kernel has no fault injection.  Not a test: a note. */
+			printf("# note: %s is not exercised: only an allocation failure in "
+			       "bpf_skb_pull_data() moves it\n", metric_names[i]);
 			continue;
 		}
 		printf("FAIL coverage_%s: no fixture moved this counter\n", metric_names[i]);
