@@ -58,7 +58,7 @@ obj/cls_redirect.o: obj/cls_redirect_$(MAPS).o
 tools/cls-redirect-%: tools/cls-redirect-%.c $(TOOL_COMMON) $(HEADERS) $(wildcard tools/*.h)
 	$(CC) $(CFLAGS) -o $@ $< $(TOOL_COMMON) $(LDLIBS)
 
-selftests/%.bpf.o: selftests/%.bpf.c $(HEADERS)
+selftests/%.bpf.o: selftests/%.bpf.c $(HEADERS) $(wildcard selftests/*.h)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 selftests/%: selftests/%.c $(HEADERS) $(wildcard selftests/*.h)

@@ -38,7 +38,7 @@ greeting() {
 
 # counters a|b: the server's non-zero counters, from cls-redirect-stat.
 counters() {
-	echo "  server $(echo "$1" | tr ab AB)# cls-redirect-stat"
+	echo "  server $(echo "$1" | tr ab AB)# cls-redirect-stat      (counters that are not zero)"
 	TC_BPF_MNT=$(srv_mnt "$1") "$STAT_TOOL" | awk '$NF != "0" { print "    " $0 }'
 }
 
