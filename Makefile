@@ -4,6 +4,7 @@
 #   make check      install what is missing, build, run every test (root)
 #   make demo       install what is missing, build, show it working (root)
 #   make bench      measure every verdict against an empty program (root)
+#   make check-kernels  only the kernel matrix (5.10, 6.1, 6.12 under qemu)
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # MAPS=btf|legacy picks the flavour copied to obj/cls_redirect.o; by default
@@ -126,3 +127,7 @@ uninstall:
 
 clean:
 	rm -f $(OBJS) $(TOOLS) $(TEST_BPF) $(TEST_BINS)
+
+# The kernel matrix (SPEC.md section 9): static programs for the qemu
+# guests, `make check-kernels`; see selftests/kernels.mk.
+include selftests/kernels.mk

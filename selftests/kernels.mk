@@ -1,0 +1,55 @@
+# The kernel matrix (SPEC.md section 9): selftests/test_kernels.sh boots
+# Debian's 5.10, 6.1 and 6.12 cloud kernels under qemu and runs the tests
+# there.  This file builds what it puts into their initramfs: static
+# programs (no libraries in the guest) and the incompatible test object.
+#
+# Included by the top Makefile; also usable alone:
+#	make -f selftests/kernels.mk kernels-guest
+#
+#   make check-kernels      the matrix only (also part of `make check`)
+
+ifndef KERNELS_MK
+KERNELS_MK := 1
+# Whichever target the including Makefile has first stays the default goal.
+kernels_saved_goal := $(.DEFAULT_GOAL)
+
+CC ?= gcc
+CLANG ?= clang
+KERNELS_ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
+KERNELS_CFLAGS := -O2 -g -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
+	-Iinclude -Iselftests -DCLS_REDIRECT_VERSION='"$(or $(VERSION),0)"'
+KERNELS_LDLIBS := -static -lbpf -lelf -lz
+
+KERNELS_GUEST := selftests/guest/kload selftests/guest/check_mtu.bpf.o \
+	$(if $(wildcard selftests/test_prog_run.c),selftests/guest/test_prog_run)
+
+.PHONY: kernels-guest check-kernels kernels-clean
+kernels-guest: $(KERNELS_GUEST)
+
+selftests/guest/kload: selftests/lib/kernels/kload.c
+	@mkdir -p $(@D)
+	$(CC) $(KERNELS_CFLAGS) -o $@ $< $(KERNELS_LDLIBS)
+
+# The source of selftests/test_prog_run with the flags of the Makefile, linked
+# statically.
+selftests/guest/test_prog_run: selftests/test_prog_run.c $(wildcard include/*.h selftests/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(KERNELS_CFLAGS) -o $@ $< $(KERNELS_LDLIBS)
+
+selftests/guest/check_mtu.bpf.o: selftests/lib/kernels/check_mtu.bpf.c
+	@mkdir -p $(@D)
+	$(CLANG) -O2 -g -target bpf -Wall -Werror -I$(KERNELS_ARCH_INC) -c $< -o $@
+
+# `make tests` (and so `make check`) builds them too.
+tests: kernels-guest
+
+check-kernels: deps
+	@$(MAKE) --no-print-directory all tests
+	@TESTS=test_kernels.sh sh selftests/run.sh
+
+kernels-clean:
+	rm -rf selftests/guest
+clean: kernels-clean
+
+.DEFAULT_GOAL := $(kernels_saved_goal)
+endif
