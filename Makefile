@@ -5,6 +5,7 @@
 #   make demo       install what is missing, build, show it working (root)
 #   make bench      measure every verdict against an empty program (root)
 #   make check-kernels  only the kernel matrix (5.10, 6.1, 6.12 under qemu)
+#   make fuzz       FUZZ_SECONDS=N: fuzz the classifier and the tools (root)
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # MAPS=btf|legacy picks the flavour copied to obj/cls_redirect.o; by default
@@ -131,3 +132,6 @@ clean:
 # The kernel matrix (SPEC.md section 9): static programs for the qemu
 # guests, `make check-kernels`; see selftests/kernels.mk.
 include selftests/kernels.mk
+
+# Fuzzing: `make fuzz FUZZ_SECONDS=N`; see selftests/fuzz.mk.
+include selftests/fuzz.mk

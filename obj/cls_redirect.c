@@ -93,7 +93,8 @@ struct flow {
 	__u8 l4_proto;
 	bool fragment;        /* any fragment header / MF / offset */
 	bool later_fragment;  /* offset != 0: no L4 header in this packet */
-	/* IPv6: 0x10000 | offset and M flag of the fragment header; 0 if none. */
+	/* IPv6: 0x10000 | the offset and M words of every fragment header, ORed;
+	 * 0 if there is none. */
 	__u32 frag6;
 };
 
@@ -184,11 +185,14 @@ static __always_inline bool is_ext_hdr(__u8 nexthdr)
  * packet.  Extension headers are rare, so they are copied with
  * bpf_skb_load_bytes instead of being pulled into the linear area.
  */
-static int skip_ipv6_ext(struct __sk_buff *skb, __u8 nexthdr, __u32 *off, __u32 end,
+static __always_inline int skip_ipv6_ext(struct __sk_buff *skb, __u8 nexthdr, __u32 *off, __u32 end,
 			 struct flow *f, const int max)
 {
 	__u32 pos = *off;
 
+	/* Unrolled (max is a constant at each call site): 5.10 and 6.1 refuse
+	 * a loop whose back edge is the fall-through of a helper call. */
+#pragma unroll
 	for (int i = 0; i < max + 1; i++) {
 		__u8 hdr[4];
 
@@ -203,8 +207,10 @@ static int skip_ipv6_ext(struct __sk_buff *skb, __u8 nexthdr, __u32 *off, __u32 
 			/* RFC 8200 4.5: fixed 8 bytes; offset in the top 13 bits.
 			 * Kept as packet data, not as a flag set on this branch:
 			 * the verifier then sees one state after the walk, not
-			 * one per position of the fragment header. */
-			f->frag6 = 0x10000 | hdr[2] << 8 | hdr[3];
+			 * one per position of the fragment header.  ORed, so that
+			 * a later header with offset 0 cannot hide an earlier
+			 * non-first fragment. */
+			f->frag6 |= 0x10000 | hdr[2] << 8 | hdr[3];
 			pos += 8;
 		} else {
 			pos += (hdr[1] + 1) * 8;

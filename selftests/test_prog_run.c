@@ -44,6 +44,7 @@
 
 #include "cls_redirect.h"
 #include "cls_redirect_wire.h"
+#include "harness.h"
 #include "pkt.h"
 
 #define M(x) CLS_REDIRECT_METRIC_##x
@@ -54,9 +55,9 @@
 #define L4U M(L4_UDP)
 #define L4I M(L4_ICMP)
 
-#define RET_PASS 0xffffffffu /* TC_ACT_UNSPEC */
-#define RET_DROP 2u          /* TC_ACT_SHOT */
-#define RET_REDIRECT 7u      /* TC_ACT_REDIRECT */
+#define RET_PASS HARNESS_RET_PASS
+#define RET_DROP HARNESS_RET_DROP
+#define RET_REDIRECT HARNESS_RET_REDIRECT
 
 /* Addresses: the director sends to OUR:PORT; hops are 198.51.100.1... */
 #define OUR "192.0.2.10"
@@ -94,16 +95,12 @@ enum {
 
 enum verdict { V_PASS, V_DROP, V_ACCEPT, V_GUE, V_GRE };
 
-static const char *const metric_names[] = {
-#define X(id, name, help) #name,
-	CLS_REDIRECT_METRICS(X)
-#undef X
-};
+#define metric_names harness_metric_names
 
 static int verbose, list_only;
 static char **filters;
 static int n_filters;
-static int prog_fd = -1, cfg_fd = -1, met_fd = -1, ncpus;
+static struct harness H;
 static int n_pass, n_fail, n_run;
 static struct cls_redirect_config g_cfg;
 static struct __sk_buff *g_ctx; /* ctx_in of the next run, or NULL */
@@ -143,16 +140,7 @@ static void why_add(struct why *w, const char *fmt, ...)
 
 static void hexdump(const char *title, const uint8_t *p, size_t len)
 {
-	size_t i;
-
-	printf("# %s (%zu bytes)\n", title, len);
-	for (i = 0; i < len; i++) {
-		if (i % 16 == 0)
-			printf("#  %04zx:", i);
-		printf(" %02x", p[i]);
-		if (i % 16 == 15 || i + 1 == len)
-			printf("\n");
-	}
+	harness_hexdump(stdout, title, p, len);
 }
 
 /* Fixture names built at run time; they live until exit. */
@@ -204,101 +192,28 @@ static void setup_fail(const char *what, const char *fmt, ...)
 
 static int read_metrics(uint64_t *sum)
 {
-	struct cls_redirect_metrics *v = calloc((size_t)ncpus, sizeof(*v));
-	__u32 key = 0;
-	int c, i;
-
-	if (!v)
-		return -1;
-	if (bpf_map_lookup_elem(met_fd, &key, v)) {
-		free(v);
-		return -1;
-	}
-	memset(sum, 0, sizeof(uint64_t) * CLS_REDIRECT_METRIC_COUNT);
-	for (c = 0; c < ncpus; c++)
-		for (i = 0; i < CLS_REDIRECT_METRIC_COUNT; i++)
-			sum[i] += v[c].counters[i];
-	free(v);
-	return 0;
+	return harness_read_metrics(&H, sum);
 }
 
 static int write_config(void)
 {
-	__u32 key = 0;
-
-	return bpf_map_update_elem(cfg_fd, &key, &g_cfg, BPF_ANY);
+	return harness_set_config(&H, &g_cfg);
 }
 
 static void config_default(void)
 {
-	memset(&g_cfg, 0, sizeof(g_cfg));
-	g_cfg.version = CLS_REDIRECT_CONFIG_VERSION;
-	memcpy(&g_cfg.addr, our_addr, 4);
-	g_cfg.port = htons(PORT);
+	g_cfg = harness_config(our_addr, PORT);
 }
 
 static int load(const char *path)
 {
-	struct bpf_object *obj;
-	struct bpf_program *prog;
-	struct bpf_map *map;
-	int err;
-
-	obj = bpf_object__open_file(path, NULL);
-	if (!obj) {
-		setup_fail("load", "cannot open %s: %s (run make obj/cls_redirect_btf.o)", path,
-			   strerror(errno));
+	if (harness_load(&H, path)) {
+		setup_fail("load", "%s", H.err);
 		return -1;
 	}
-	/* Nothing of this test may touch bpffs: private maps only. */
-	bpf_object__for_each_map(map, obj) {
-		if (bpf_map__set_pin_path(map, NULL)) {
-			setup_fail("load", "cannot clear the pin path of map %s", bpf_map__name(map));
-			return -1;
-		}
-	}
-	prog = bpf_object__next_program(obj, NULL);
-	if (!prog || bpf_object__next_program(obj, prog)) {
-		setup_fail("load", "%s must hold exactly one program", path);
-		return -1;
-	}
-	if (strcmp(bpf_program__section_name(prog), "classifier"))
+	if (strcmp(bpf_program__section_name(H.prog), "classifier"))
 		setup_fail("section", "program section is \"%s\", expected \"classifier\"",
-			   bpf_program__section_name(prog));
-	bpf_program__set_type(prog, BPF_PROG_TYPE_SCHED_CLS);
-	err = bpf_object__load(obj);
-	if (err) {
-		setup_fail("load", "loading %s failed: %s", path, strerror(-err));
-		return -1;
-	}
-	prog_fd = bpf_program__fd(prog);
-	map = bpf_object__find_map_by_name(obj, CLS_REDIRECT_CONFIG_MAP);
-	if (!map) {
-		setup_fail("load", "no map %s in %s", CLS_REDIRECT_CONFIG_MAP, path);
-		return -1;
-	}
-	cfg_fd = bpf_map__fd(map);
-	if (bpf_map__value_size(map) != sizeof(struct cls_redirect_config))
-		setup_fail("config_map", "value size %u, expected %zu", bpf_map__value_size(map),
-			   sizeof(struct cls_redirect_config));
-	map = bpf_object__find_map_by_name(obj, CLS_REDIRECT_METRICS_MAP);
-	if (!map) {
-		setup_fail("load", "no map %s in %s", CLS_REDIRECT_METRICS_MAP, path);
-		return -1;
-	}
-	met_fd = bpf_map__fd(map);
-	if (bpf_map__type(map) != BPF_MAP_TYPE_PERCPU_ARRAY ||
-	    bpf_map__value_size(map) != sizeof(struct cls_redirect_metrics)) {
-		setup_fail("load", "map %s: type %d value size %u, expected per-CPU array of %zu",
-			   CLS_REDIRECT_METRICS_MAP, bpf_map__type(map), bpf_map__value_size(map),
-			   sizeof(struct cls_redirect_metrics));
-		return -1;
-	}
-	ncpus = libbpf_num_possible_cpus();
-	if (ncpus <= 0) {
-		setup_fail("load", "libbpf_num_possible_cpus: %d", ncpus);
-		return -1;
-	}
+			   bpf_program__section_name(H.prog));
 	return 0;
 }
 
@@ -308,7 +223,7 @@ static int load(const char *path)
 static void check_counters(struct why *w, const uint64_t *before, const uint64_t *after,
 			   const int64_t *exp)
 {
-	uint64_t sum[4] = { 0 };
+	char inv[256];
 	int i;
 
 	for (i = 0; i < CLS_REDIRECT_METRIC_COUNT; i++) {
@@ -318,15 +233,8 @@ static void check_counters(struct why *w, const uint64_t *before, const uint64_t
 			why_add(w, "counter %s: expected %+lld, got %+lld", metric_names[i],
 				(long long)exp[i], (long long)d);
 	}
-	for (i = M(FIRST_OUTCOME); i < CLS_REDIRECT_METRIC_COUNT; i++)
-		sum[i >= M(FIRST_ERROR) ? 3 : i >= M(FIRST_FORWARDED) ? 2 : i >= M(FIRST_ACCEPTED) ? 1 : 0] +=
-			after[i];
-	if (after[M(PROCESSED)] != sum[0] + sum[1] + sum[2] + sum[3])
-		why_add(w, "invariant broken: processed %llu != passed %llu + accepted %llu + "
-			   "forwarded %llu + errors %llu",
-			(unsigned long long)after[M(PROCESSED)], (unsigned long long)sum[0],
-			(unsigned long long)sum[1], (unsigned long long)sum[2],
-			(unsigned long long)sum[3]);
+	if (harness_invariant(after, inv, sizeof(inv)))
+		why_add(w, "%s", inv);
 }
 
 static void check_bytes(struct why *w, const uint8_t *exp, size_t exp_len, const uint8_t *got,
@@ -372,12 +280,10 @@ static void check(const char *name, const uint8_t *in, size_t len, enum verdict 
 	static uint8_t exp[PKT_MAX], got[PKT_MAX * 2];
 	uint64_t before[CLS_REDIRECT_METRIC_COUNT], after[CLS_REDIRECT_METRIC_COUNT];
 	int64_t dexp[CLS_REDIRECT_METRIC_COUNT] = { 0 };
-	struct __sk_buff ctx_out;
 	struct why w = { .len = 0 };
-	uint32_t exp_ret;
-	size_t exp_len;
-	int i, err, ran = 0;
-	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	uint32_t exp_ret, retval = 0;
+	size_t exp_len, got_len = 0;
+	int i, ran = 0;
 
 	for (i = 0; i < n_names; i++)
 		if (!strcmp(names_seen[i], name)) {
@@ -426,39 +332,17 @@ static void check(const char *name, const uint8_t *in, size_t len, enum verdict 
 	if (l4 >= 0)
 		dexp[l4]++;
 
-	if (write_config()) {
-		why_add(&w, "writing the config map: %s", strerror(errno));
+	if (write_config() || read_metrics(before) ||
+	    harness_run(&H, in, len, got, sizeof(got), &got_len, &retval, g_ctx) ||
+	    read_metrics(after)) {
+		why_add(&w, "%s", H.err);
 		goto out;
 	}
-	if (read_metrics(before)) {
-		why_add(&w, "reading the metrics map: %s", strerror(errno));
-		goto out;
-	}
-	opts.data_in = in;
-	opts.data_size_in = (__u32)len;
-	opts.data_out = got;
-	opts.data_size_out = sizeof(got);
-	opts.repeat = 1;
-	if (g_ctx) {
-		opts.ctx_in = g_ctx;
-		opts.ctx_size_in = sizeof(*g_ctx);
-		opts.ctx_out = &ctx_out;
-		opts.ctx_size_out = sizeof(ctx_out);
-	}
-	err = bpf_prog_test_run_opts(prog_fd, &opts);
-	if (err) {
-		why_add(&w, "BPF_PROG_TEST_RUN failed: %s", strerror(errno));
-		goto out;
-	}
-	if (read_metrics(after)) {
-		why_add(&w, "reading the metrics map: %s", strerror(errno));
-		goto out;
-	}
-	if (opts.retval != exp_ret)
-		why_add(&w, "verdict: expected 0x%x, got 0x%x", exp_ret, opts.retval);
-	check_bytes(&w, exp, exp_len, got, opts.data_size_out);
+	if (retval != exp_ret)
+		why_add(&w, "verdict: expected 0x%x, got 0x%x", exp_ret, retval);
+	check_bytes(&w, exp, exp_len, got, got_len);
 	if (v == V_GUE || v == V_GRE)
-		check_forward_csums(&w, v, got, opts.data_size_out);
+		check_forward_csums(&w, v, got, got_len);
 	check_counters(&w, before, after, dexp);
 	for (i = 0; i < CLS_REDIRECT_METRIC_COUNT; i++)
 		moved[i] += after[i] - before[i];
@@ -474,7 +358,7 @@ out:
 	if (verbose && ran) {
 		hexdump("input", in, len);
 		hexdump("expected", exp, exp_len);
-		hexdump("got", got, opts.data_size_out);
+		hexdump("got", got, got_len);
 	}
 }
 
@@ -1825,39 +1709,14 @@ static int write_file(const char *path, const char *val)
 
 static int setup_netns(void)
 {
-	struct ifreq ifr = { 0 };
-	struct rtentry rt = { 0 };
-	struct sockaddr_in *sin;
-	int fd;
+	const char *what;
+	char err[256];
 
-	if (unshare(CLONE_NEWNET)) {
-		setup_fail("netns", "unshare(CLONE_NEWNET): %s (must run as root)", strerror(errno));
-		return -1;
-	}
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	if (fd < 0) {
-		setup_fail("netns", "socket: %s", strerror(errno));
-		return -1;
-	}
-	strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) || (ifr.ifr_flags |= IFF_UP, ioctl(fd, SIOCSIFFLAGS, &ifr))) {
-		setup_fail("netns", "bringing lo up: %s", strerror(errno));
-		close(fd);
-		return -1;
-	}
-	/* A default route out of lo: replies to peers that are not local
-	 * (SYNRECV_PEER) leave and vanish instead of being answered with a
-	 * RST by our own stack, so a handshake can stay half-open. */
-	sin = (struct sockaddr_in *)&rt.rt_dst;
-	sin->sin_family = AF_INET;
-	sin = (struct sockaddr_in *)&rt.rt_genmask;
-	sin->sin_family = AF_INET;
-	rt.rt_flags = RTF_UP;
-	rt.rt_dev = (char *)"lo";
-	if (ioctl(fd, SIOCADDRT, &rt))
-		setup_fail("default_route", "SIOCADDRT default dev lo: %s", strerror(errno));
-	close(fd);
-	return 0;
+	if (!harness_netns(1, &what, err, sizeof(err)))
+		return 0;
+	setup_fail(what, "%s", err);
+	/* Without the default route only the SYN-received fixtures suffer. */
+	return strcmp(what, "default_route") ? -1 : 0;
 }
 
 static socklen_t mkaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss)

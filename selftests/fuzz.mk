@@ -1,0 +1,36 @@
+# Fuzzing.  Included by the top-level Makefile:
+#
+#	include selftests/fuzz.mk
+#
+#   make fuzz FUZZ_SECONDS=600 [FUZZ_SEED=N]
+#	the packet fuzzer (selftests/test_fuzz) and the tools fuzzer
+#	(selftests/test_fuzz_tools) for FUZZ_SECONDS each; failing packets are
+#	saved in selftests/crashes/, which make check replays.
+#   make -f selftests/fuzz.mk fuzz-tools FUZZ_TOOLS_DIR=DIR
+#	cls-redirect-config and cls-redirect-stat built with clang's
+#	AddressSanitizer (leaks included) and UndefinedBehaviorSanitizer into
+#	DIR; selftests/test_fuzz_tools runs this itself, into a temporary
+#	directory.  Needs libclang-rt-14-dev (selftests/lib/deps.sh).
+
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_TOOLS_DIR ?= selftests/fuzz-tools
+FUZZ_SAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers \
+	-Iinclude -DCLS_REDIRECT_VERSION='"$(or $(VERSION),fuzz)"'
+
+.PHONY: fuzz fuzz-tools
+fuzz-tools: $(FUZZ_TOOLS_DIR)/cls-redirect-config $(FUZZ_TOOLS_DIR)/cls-redirect-stat
+
+$(FUZZ_TOOLS_DIR)/cls-redirect-%: tools/cls-redirect-%.c tools/common.c $(wildcard tools/*.h include/*.h)
+	@mkdir -p $(FUZZ_TOOLS_DIR)
+	$(FUZZ_CC) $(FUZZ_SAN_CFLAGS) -o $@ $< tools/common.c -lbpf -lelf -lz
+
+fuzz: deps
+	@$(MAKE) --no-print-directory all tests
+	@rc=0; \
+	echo "== packet fuzzer, $(FUZZ_SECONDS) s"; \
+	FUZZ_SECONDS=$(FUZZ_SECONDS) selftests/test_fuzz || rc=1; \
+	echo "== tools fuzzer, $(FUZZ_SECONDS) s"; \
+	FUZZ_SECONDS=$(FUZZ_SECONDS) selftests/test_fuzz_tools || rc=1; \
+	exit $$rc

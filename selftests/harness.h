@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * What every BPF_PROG_TEST_RUN test of the classifier needs: load the
+ * object with pinning turned off (a test never touches bpffs), write the
+ * config, run one frame, read the per-CPU metrics summed over CPUs, check the
+ * counter invariant of SPEC.md section 7, and move into a private network
+ * namespace (so socket lookups see only the sockets the test makes).
+ *
+ * Header-only, static functions: the Makefile builds each selftests/NAME.c into
+ * one binary and knows nothing of extra objects.  Functions that fail return
+ * -1 and leave a one-line reason in h->err (or in the buffer given), for the
+ * caller to print in its own "FAIL ..." format.
+ */
+#ifndef CLS_REDIRECT_HARNESS_H
+#define CLS_REDIRECT_HARNESS_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "cls_redirect.h"
+
+/* BPF_PROG_TEST_RUN return values (behaviour.md). */
+#define HARNESS_RET_PASS 0xffffffffu   /* TC_ACT_UNSPEC */
+#define HARNESS_RET_DROP 2u            /* TC_ACT_SHOT */
+#define HARNESS_RET_REDIRECT 7u        /* TC_ACT_REDIRECT */
+
+#define HARNESS_DEFAULT_OBJ "obj/cls_redirect_btf.o"
+
+static const char *const harness_metric_names[CLS_REDIRECT_METRIC_COUNT] __attribute__((unused)) = {
+#define HARNESS_X(id, name, help) [CLS_REDIRECT_METRIC_##id] = #name,
+	CLS_REDIRECT_METRICS(HARNESS_X)
+#undef HARNESS_X
+};
+
+typedef uint64_t harness_metrics_t[CLS_REDIRECT_METRIC_COUNT];
+
+struct harness {
+	struct bpf_object *obj;
+	struct bpf_program *prog;
+	int prog_fd, cfg_fd, met_fd;
+	int ncpus;
+	struct cls_redirect_metrics *percpu; /* ncpus values, scratch of read_metrics */
+	char err[512];
+};
+
+static inline void harness_errf(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static inline void harness_errf(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+}
+
+#define HARNESS_FAIL(h, ...) (harness_errf((h)->err, sizeof((h)->err), __VA_ARGS__), -1)
+
+/* Opens path (NULL: $CLS_REDIRECT_OBJ, else HARNESS_DEFAULT_OBJ), clears the
+ * pin path of every map, loads the one program as SCHED_CLS and finds both
+ * maps, checking their type and value size against include/. */
+static inline int harness_load(struct harness *h, const char *path)
+{
+	struct bpf_program *next;
+	struct bpf_map *map;
+	int err;
+
+	memset(h, 0, sizeof(*h));
+	h->prog_fd = h->cfg_fd = h->met_fd = -1;
+	if (!path)
+		path = getenv("CLS_REDIRECT_OBJ");
+	if (!path)
+		path = HARNESS_DEFAULT_OBJ;
+	h->obj = bpf_object__open_file(path, NULL);
+	if (!h->obj)
+		return HARNESS_FAIL(h, "cannot open %s: %s (run make obj/cls_redirect_btf.o)", path,
+				    strerror(errno));
+	/* Nothing of a test may touch bpffs: private maps only. */
+	bpf_object__for_each_map(map, h->obj) {
+		if (bpf_map__set_pin_path(map, NULL))
+			return HARNESS_FAIL(h, "cannot clear the pin path of map %s",
+					    bpf_map__name(map));
+	}
+	h->prog = bpf_object__next_program(h->obj, NULL);
+	next = h->prog ? bpf_object__next_program(h->obj, h->prog) : NULL;
+	if (!h->prog || next)
+		return HARNESS_FAIL(h, "%s must hold exactly one program", path);
+	bpf_program__set_type(h->prog, BPF_PROG_TYPE_SCHED_CLS);
+	err = bpf_object__load(h->obj);
+	if (err)
+		return HARNESS_FAIL(h, "loading %s failed: %s", path, strerror(-err));
+	h->prog_fd = bpf_program__fd(h->prog);
+
+	map = bpf_object__find_map_by_name(h->obj, CLS_REDIRECT_CONFIG_MAP);
+	if (!map)
+		return HARNESS_FAIL(h, "no map %s in %s", CLS_REDIRECT_CONFIG_MAP, path);
+	if (bpf_map__value_size(map) != sizeof(struct cls_redirect_config))
+		return HARNESS_FAIL(h, "map %s: value size %u, expected %zu", CLS_REDIRECT_CONFIG_MAP,
+				    bpf_map__value_size(map), sizeof(struct cls_redirect_config));
+	h->cfg_fd = bpf_map__fd(map);
+
+	map = bpf_object__find_map_by_name(h->obj, CLS_REDIRECT_METRICS_MAP);
+	if (!map)
+		return HARNESS_FAIL(h, "no map %s in %s", CLS_REDIRECT_METRICS_MAP, path);
+	if (bpf_map__type(map) != BPF_MAP_TYPE_PERCPU_ARRAY ||
+	    bpf_map__value_size(map) != sizeof(struct cls_redirect_metrics))
+		return HARNESS_FAIL(h, "map %s: type %d value size %u, expected per-CPU array of %zu",
+				    CLS_REDIRECT_METRICS_MAP, bpf_map__type(map),
+				    bpf_map__value_size(map), sizeof(struct cls_redirect_metrics));
+	h->met_fd = bpf_map__fd(map);
+
+	h->ncpus = libbpf_num_possible_cpus();
+	if (h->ncpus <= 0)
+		return HARNESS_FAIL(h, "libbpf_num_possible_cpus: %d", h->ncpus);
+	h->percpu = calloc((size_t)h->ncpus, sizeof(*h->percpu));
+	if (!h->percpu)
+		return HARNESS_FAIL(h, "out of memory");
+	return 0;
+}
+
+static inline void harness_close(struct harness *h)
+{
+	free(h->percpu);
+	h->percpu = NULL;
+	bpf_object__close(h->obj);
+	h->obj = NULL;
+}
+
+/* The usual configuration: version 1, addr and port network order. */
+static inline struct cls_redirect_config harness_config(const uint8_t addr[4], uint16_t port)
+{
+	struct cls_redirect_config c;
+
+	memset(&c, 0, sizeof(c));
+	c.version = CLS_REDIRECT_CONFIG_VERSION;
+	memcpy(&c.addr, addr, 4);
+	c.port = htons(port);
+	return c;
+}
+
+static inline int harness_set_config(struct harness *h, const struct cls_redirect_config *cfg)
+{
+	__u32 key = 0;
+
+	if (bpf_map_update_elem(h->cfg_fd, &key, cfg, BPF_ANY))
+		return HARNESS_FAIL(h, "writing the config map: %s", strerror(errno));
+	return 0;
+}
+
+/* Every counter, summed across CPUs. */
+static inline int harness_read_metrics(struct harness *h, uint64_t *sum)
+{
+	__u32 key = 0;
+	int c, i;
+
+	if (bpf_map_lookup_elem(h->met_fd, &key, h->percpu))
+		return HARNESS_FAIL(h, "reading the metrics map: %s", strerror(errno));
+	memset(sum, 0, sizeof(uint64_t) * CLS_REDIRECT_METRIC_COUNT);
+	for (c = 0; c < h->ncpus; c++)
+		for (i = 0; i < CLS_REDIRECT_METRIC_COUNT; i++)
+			sum[i] += h->percpu[c].counters[i];
+	return 0;
+}
+
+/* Sets every counter on every CPU to zero. */
+static inline int harness_reset_metrics(struct harness *h)
+{
+	__u32 key = 0;
+
+	memset(h->percpu, 0, sizeof(*h->percpu) * (size_t)h->ncpus);
+	if (bpf_map_update_elem(h->met_fd, &key, h->percpu, BPF_ANY))
+		return HARNESS_FAIL(h, "zeroing the metrics map: %s", strerror(errno));
+	return 0;
+}
+
+/* The outcome class of a counter: 0 passed, 1 accepted, 2 forwarded,
+ * 3 errors; -1 for processed and the l3 / l4 counters. */
+static inline int harness_outcome_class(int i)
+{
+	if (i < CLS_REDIRECT_METRIC_FIRST_OUTCOME)
+		return -1;
+	if (i >= CLS_REDIRECT_METRIC_FIRST_ERROR)
+		return 3;
+	if (i >= CLS_REDIRECT_METRIC_FIRST_FORWARDED)
+		return 2;
+	if (i >= CLS_REDIRECT_METRIC_FIRST_ACCEPTED)
+		return 1;
+	return 0;
+}
+
+/* processed = passed + accepted + forwarded + errors (SPEC.md section 7);
+ * 0 if it holds, else -1 with the four sums in err. */
+static inline int harness_invariant(const uint64_t *m, char *err, size_t size)
+{
+	uint64_t sum[4] = { 0 };
+	int i;
+
+	for (i = CLS_REDIRECT_METRIC_FIRST_OUTCOME; i < CLS_REDIRECT_METRIC_COUNT; i++)
+		sum[harness_outcome_class(i)] += m[i];
+	if (m[CLS_REDIRECT_METRIC_PROCESSED] == sum[0] + sum[1] + sum[2] + sum[3])
+		return 0;
+	harness_errf(err, size,
+		     "invariant broken: processed %llu != passed %llu + accepted %llu + "
+		     "forwarded %llu + errors %llu",
+		     (unsigned long long)m[CLS_REDIRECT_METRIC_PROCESSED],
+		     (unsigned long long)sum[0], (unsigned long long)sum[1],
+		     (unsigned long long)sum[2], (unsigned long long)sum[3]);
+	return -1;
+}
+
+/* One frame through the program.  out must hold out_size bytes (the kernel
+ * refuses a run whose output does not fit: give 2 * PKT_MAX); on return
+ * *out_len is the output length and *retval the verdict.  ctx (optional) is
+ * the __sk_buff given to the run (gso_size, gso_segs...). */
+static inline int harness_run(struct harness *h, const void *in, size_t len, void *out, size_t out_size,
+		       size_t *out_len, uint32_t *retval, struct __sk_buff *ctx)
+{
+	struct __sk_buff ctx_out;
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+	opts.data_in = in;
+	opts.data_size_in = (__u32)len;
+	opts.data_out = out;
+	opts.data_size_out = (__u32)out_size;
+	opts.repeat = 1;
+	if (ctx) {
+		opts.ctx_in = ctx;
+		opts.ctx_size_in = sizeof(*ctx);
+		opts.ctx_out = &ctx_out;
+		opts.ctx_size_out = sizeof(ctx_out);
+	}
+	if (bpf_prog_test_run_opts(h->prog_fd, &opts))
+		return HARNESS_FAIL(h, "BPF_PROG_TEST_RUN failed: %s", strerror(errno));
+	*out_len = opts.data_size_out;
+	*retval = opts.retval;
+	return 0;
+}
+
+static inline void harness_hexdump(FILE *f, const char *title, const uint8_t *p, size_t len)
+{
+	size_t i;
+
+	fprintf(f, "# %s (%zu bytes)\n", title, len);
+	for (i = 0; i < len; i++) {
+		if (i % 16 == 0)
+			fprintf(f, "#  %04zx:", i);
+		fprintf(f, " %02x", p[i]);
+		if (i % 16 == 15 || i + 1 == len)
+			fprintf(f, "\n");
+	}
+}
+
+/* Moves the process into a new network namespace with lo up.  With
+ * default_route_lo, adds a default route out of lo as well: replies to peers
+ * that are not local leave and vanish instead of being answered with a RST
+ * by our own stack.  Needs root.  Returns 0, or -1 with the reason in err
+ * (*what names the step: "netns" or "default_route"; the namespace is
+ * entered in the second case). */
+static inline int harness_netns(int default_route_lo, const char **what, char *err, size_t size)
+{
+	struct ifreq ifr;
+	struct rtentry rt;
+	struct sockaddr_in *sin;
+	int fd;
+
+	*what = "netns";
+	if (unshare(CLONE_NEWNET)) {
+		harness_errf(err, size, "unshare(CLONE_NEWNET): %s (must run as root)",
+			     strerror(errno));
+		return -1;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0) {
+		harness_errf(err, size, "socket: %s", strerror(errno));
+		return -1;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) || (ifr.ifr_flags |= IFF_UP, ioctl(fd, SIOCSIFFLAGS, &ifr))) {
+		harness_errf(err, size, "bringing lo up: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (default_route_lo) {
+		memset(&rt, 0, sizeof(rt));
+		sin = (struct sockaddr_in *)&rt.rt_dst;
+		sin->sin_family = AF_INET;
+		sin = (struct sockaddr_in *)&rt.rt_genmask;
+		sin->sin_family = AF_INET;
+		rt.rt_flags = RTF_UP;
+		rt.rt_dev = (char *)"lo";
+		if (ioctl(fd, SIOCADDRT, &rt)) {
+			*what = "default_route";
+			harness_errf(err, size, "SIOCADDRT default dev lo: %s", strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+#endif /* CLS_REDIRECT_HARNESS_H */
