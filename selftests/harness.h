@@ -40,6 +40,14 @@
 #define HARNESS_RET_PASS 0xffffffffu   /* TC_ACT_UNSPEC */
 #define HARNESS_RET_DROP 2u            /* TC_ACT_SHOT */
 #define HARNESS_RET_REDIRECT 7u        /* TC_ACT_REDIRECT */
+#define HARNESS_RET_OK 0u              /* TC_ACT_OK: accepted IPv4 goes on */
+
+/* The verdict of an accepted frame: an inner IPv4 packet goes on up the
+ * stack (TC_ACT_OK), an inner IPv6 one is re-injected (TC_ACT_REDIRECT). */
+static inline unsigned int harness_accept_ret(const uint8_t *frame)
+{
+	return frame[OFF_GUE + 1] == 4 ? HARNESS_RET_OK : HARNESS_RET_REDIRECT;
+}
 
 #define HARNESS_DEFAULT_OBJ "obj/cls_redirect_btf.o"
 

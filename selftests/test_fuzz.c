@@ -522,10 +522,11 @@ static int run_case(const struct fcase *c, struct why *w, uint8_t *got, size_t *
 
 	/* Verdict and output bytes. */
 	if (*retval != HARNESS_RET_PASS && *retval != HARNESS_RET_DROP &&
-	    *retval != HARNESS_RET_REDIRECT)
-		why_add(w, "verdict 0x%x is none of pass, drop, redirect", *retval);
+	    *retval != HARNESS_RET_REDIRECT && *retval != HARNESS_RET_OK)
+		why_add(w, "verdict 0x%x is none of pass, drop, ok, redirect", *retval);
 	else if (cls >= 0 && *retval != (cls == 0 ? HARNESS_RET_PASS :
-					  cls == 3 ? HARNESS_RET_DROP : HARNESS_RET_REDIRECT))
+					  cls == 3 ? HARNESS_RET_DROP :
+					  cls == 1 ? harness_accept_ret(c->f) : HARNESS_RET_REDIRECT))
 		why_add(w, "verdict 0x%x does not go with counter %s", *retval, mname(moved));
 	if (*retval == HARNESS_RET_PASS || *retval == HARNESS_RET_DROP) {
 		cmp_bytes(w, c->f, c->len, got, *got_len, NULL);

@@ -313,7 +313,7 @@ static void check(const char *name, const uint8_t *in, size_t len, enum verdict 
 		exp_len = len;
 		break;
 	case V_ACCEPT:
-		exp_ret = RET_REDIRECT;
+		exp_ret = harness_accept_ret(in);
 		exp_len = pkt_expect_accept(exp, in, len);
 		break;
 	case V_GUE:

@@ -120,6 +120,17 @@ gue_echo_frame() {
 		"3039 $(printf %04x "$PORT") 0034 0000 01040000 00000000 $_inner"
 }
 
+# The same with an ICMPv6 echo request inside (fd00::1 -> fd00::2): its
+# decapsulated packet goes round the ingress hook a second time.
+gue_echo6_frame() {
+	_src=fd000000000000000000000000000001 _dst=fd000000000000000000000000000002
+	_icmp_data="1234 0001 636c737265646972"
+	_icmp="8000 $(csum16 "$_src $_dst 00000010 0000003a 8000 0000 $_icmp_data") $_icmp_data"
+	_inner="6000 0000 0010 3a40 $_src $_dst $_icmp"
+	echo "$SRV_MAC $CLI_MAC 0800 $(ipv4_header 92 17 4 "$CLI" "$SRV")" \
+		"3039 $(printf %04x "$PORT") 0048 0000 01290000 00000000 $_inner"
+}
+
 # A plain UDP datagram to srv's discard port: not for the classifier.
 plain_udp_frame() {
 	echo "$SRV_MAC $CLI_MAC 0800 $(ipv4_header 36 17 3 "$CLI" "$SRV")" \
@@ -197,6 +208,7 @@ send_and_wait() {
 }
 
 GUE_DELTAS="accepted_packets_total_icmp_echo_request=+1 l3_protocol_packets_total_ipv4=+1 l4_protocol_packets_total_icmp=+1 processed_packets_total=+1"
+GUE6_DELTAS="accepted_packets_total_icmp_echo_request=+1 l3_protocol_packets_total_ipv6=+1 l4_protocol_packets_total_icmp=+1 processed_packets_total=+1"
 PASS_DELTAS="passed_packets_total=+1 processed_packets_total=+1"
 
 # expect_gue F CASE: sends the GUE echo, asserts the exact counter deltas and
@@ -240,21 +252,28 @@ run_flavour() {
 	expect_eq "$F: config readable" "$SRV $PORT" "$(config_shown)" "cls-redirect-config show -j"
 	expect_gue "$F" "filter first"
 
-	# -- re-entry: the decapsulated packet comes through the hook again --
+	# -- re-entry: an IPv4 inner packet goes straight on to the stack; an
+	# IPv6 one comes through the hook again (skb->protocol must change) --
 	behind_attach || fail "$F: test filter behind the classifier" "tc filter add pref $BEHIND_PREF bpf obj behind.o failed"
 	set -- $(behind_count)
 	b0=$1 b1=$2
 	snap "$T/before"
 	send_and_wait "$(gue_echo_frame)"
 	snap "$T/after"
+	expect_eq "$F: decapsulated IPv4 packet counted once" "$GUE_DELTAS" "$(deltas "$T/before" "$T/after")" "counter deltas"
+	expect_eq "$F: decapsulated IPv4 packet does not come round the hook again" "$b0 $b1" "$(behind_count)" \
+		"packets with tc_index 0 / other seen by the next filter on the hook"
+	snap "$T/before"
+	send_and_wait "$(gue_echo6_frame)"
+	snap "$T/after"
 	d=$(deltas "$T/before" "$T/after")
-	if [ "$d" = "$GUE_DELTAS" ]; then
-		pass "$F: re-entering decapsulated packet not counted again"
+	if [ "$d" = "$GUE6_DELTAS" ]; then
+		pass "$F: re-entering decapsulated IPv6 packet not counted again"
 	else
-		fail "$F: re-entering decapsulated packet not counted again" \
-			"deltas '$d', want '$GUE_DELTAS' (processed +2 and passed +1 would mean the tc_index 0xc15d mark did not survive bpf_redirect(BPF_F_INGRESS) on $(uname -r))"
+		fail "$F: re-entering decapsulated IPv6 packet not counted again" \
+			"deltas '$d', want '$GUE6_DELTAS' (processed +2 and passed +1 would mean the tc_index 0xc15d mark did not survive bpf_redirect(BPF_F_INGRESS) on $(uname -r))"
 	fi
-	expect_eq "$F: decapsulated packet passed on once, tc_index cleared" "$((b0 + 1)) $b1" "$(behind_count)" \
+	expect_eq "$F: decapsulated IPv6 packet passed on once, tc_index cleared" "$((b0 + 1)) $b1" "$(behind_count)" \
 		"packets with tc_index 0 / other seen by the next filter on the hook"
 	in_ns srv tc filter del dev "$DEV" ingress pref $BEHIND_PREF
 
