@@ -1,0 +1,198 @@
+#!/bin/sh
+# The driver of `make bench` (root).  Three parts, one table, one JSON file:
+#
+# 1. selftests/bench run: per-packet cost of every packet class through
+#    BPF_PROG_TEST_RUN, next to an empty tc program (the floor), plus the
+#    verifier's cost and the program sizes (libbpf, pinning off).
+# 2. Load time of each object flavour with the loader that reads it: the
+#    system tc (libbpf) for obj/cls_redirect_btf.o, a tc without libbpf
+#    (selftests/lib/legacy-tc.sh) for obj/cls_redirect_legacy.o.
+#    obj/cls_redirect.o is a copy of one of the two.
+# 3. Real traffic: a veth pair between two namespaces; in "gen",
+#    selftests/xdpgen.bpf.o transmits one packet class as fast as it can
+#    (XDP live frames, XDP_TX); in "srv" the frames arrive in a threaded
+#    NAPI on the other CPU, pass tc ingress and the stack drops them (inner
+#    and plain destinations are not local, forwarding is off; forwarded
+#    packets go back to "gen" and are dropped there).  Every class runs with
+#    no filter, with the empty program and with the classifier, one after
+#    the other, and reports received packets per second.  With
+#    kernel.bpf_stats_enabled set for the run (restored after), the
+#    classifier's run_time_ns / run_cnt gives its cost per run in the real
+#    datapath (accepted packets run it twice: the re-entry pass is cheap).
+#
+#   sh selftests/bench.sh [RESULTS.json]     (default bench/results.json;
+#                                             the text goes next to it, .txt)
+# BENCH_SAMPLES (default 5000) runs per class and program in part 1;
+# BENCH_SECONDS (default 2) traffic per class and setup in part 3;
+# BENCH_TRAFFIC=0 skips part 3.
+set -u
+. "$(dirname "$0")/lib/common.sh"
+cd "$REPO" || exit 2
+[ "$(id -u)" = 0 ] || { echo "make bench must run as root (sudo make bench): it loads BPF programs and creates network namespaces" >&2; exit 2; }
+private_bpffs "$@"
+# Our own namespace prefix: other runs clean up clsr* namespaces.
+ns() { echo "clsbench$$-$1"; }
+
+JSON=${1:-bench/results.json}
+TXT=${JSON%.json}.txt
+SAMPLES=${BENCH_SAMPLES:-5000}
+SECONDS_PER=${BENCH_SECONDS:-2}
+BENCH=$REPO/selftests/bench
+mkdir -p "$(dirname "$JSON")" || exit 2
+for f in selftests/bench selftests/floor.bpf.o selftests/xdpgen.bpf.o obj/cls_redirect_btf.o \
+	obj/cls_redirect_legacy.o tools/cls-redirect-config tools/cls-redirect-stat; do
+	[ -e "$f" ] || { echo "bench: $f missing: run make (make bench builds everything)" >&2; exit 2; }
+done
+tmpdir T
+
+say() { echo "$*" | tee -a "$T/out.txt"; }
+
+# ---- 1. BPF_PROG_TEST_RUN ----
+"$BENCH" run -n "$SAMPLES" -o "$T/run.json" >"$T/run.txt" || exit 2
+{
+	echo "cls-redirect benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
+		"$(awk '/MemTotal/ {printf "%d GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r)," \
+		"$(systemd-detect-virt 2>/dev/null || echo unknown virtualisation)," \
+		"SRSO: $(cat /sys/devices/system/cpu/vulnerabilities/spec_rstack_overflow 2>/dev/null || echo n/a)"
+	echo "object: obj/cls_redirect.c at $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')" \
+		"$(git -C "$REPO" diff --quiet HEAD -- obj include 2>/dev/null || echo '(modified)')"
+	echo
+	echo "== 1. per-packet cost, BPF_PROG_TEST_RUN"
+	cat "$T/run.txt"
+} >"$T/out.txt"
+cat "$T/out.txt"
+
+# ---- 2. load time with tc ----
+# load_with TC OBJ: median of 3 loads in a fresh namespace, in ms; sets
+# LOAD_MS and LOAD_INFO ("verified_insns xlated jited ...").
+netns_add load
+in_ns load tc qdisc add dev lo clsact
+load_with() {
+	_ms=
+	for _i in 1 2 3; do
+		bpffs_reset
+		_t0=$(date +%s%N)
+		in_ns load "$1" filter replace dev lo ingress pref 1 bpf da obj "$2" sec classifier >/dev/null 2>&1 || return 1
+		_t1=$(date +%s%N)
+		_ms="$_ms $(((_t1 - _t0) / 10000))"
+	done
+	LOAD_MS=$(printf '%s\n' $_ms | sort -n | sed -n 2p | awk '{printf "%.1f", $1 / 100}')
+	_id=$(in_ns load bpftool net -j | jq '.[0].tc[0].id')
+	LOAD_INFO=$("$BENCH" proginfo "$_id")
+	in_ns load tc filter del dev lo ingress pref 1
+	bpffs_reset
+}
+echo "[]" >"$T/loads.json"
+say ""
+say "== 2. load time with tc (median of 3, tc process included)"
+printf '%-28s %-22s %14s %10s %10s %9s\n' object loader verified_insns xlated jited load | tee -a "$T/out.txt"
+legacy_tc=$(sh selftests/lib/legacy-tc.sh 2>/dev/null) || legacy_tc=
+for flavour in btf legacy; do
+	obj=obj/cls_redirect_$flavour.o
+	if [ $flavour = btf ]; then tcbin=tc loader="tc (libbpf $(tc -V | sed -n 's/.*libbpf \([0-9.]*\).*/\1/p'))"
+	else tcbin=$legacy_tc loader="tc (legacy ELF loader)"; fi
+	if [ -z "$tcbin" ] || ! load_with "$tcbin" "$obj"; then
+		say "$obj: not loaded (no $loader available)"
+		continue
+	fi
+	set -- $LOAD_INFO
+	printf '%-28s %-22s %14s %8s B %8s B %6s ms\n' "$obj" "$loader" "$1" "$2" "$3" "$LOAD_MS" | tee -a "$T/out.txt"
+	jq --arg o "$obj" --arg l "$loader" --argjson v "$1" --argjson x "$2" --argjson j "$3" --argjson ms "$LOAD_MS" \
+		'. + [{object: $o, loader: $l, verified_insns: $v, xlated_bytes: $x, jited_bytes: $j, load_ms: $ms}]' \
+		"$T/loads.json" >"$T/l" && mv "$T/l" "$T/loads.json"
+done
+say "obj/cls_redirect.o is a copy of obj/cls_redirect_$(cmp -s obj/cls_redirect.o obj/cls_redirect_btf.o && echo btf || echo legacy).o"
+
+# ---- 3. real traffic ----
+echo "[]" >"$T/traffic.json"
+if [ "${BENCH_TRAFFIC:-1}" != 0 ]; then
+	netns_add gen
+	netns_add srv
+	veth_pair gen g0 192.0.2.2 srv s0 192.0.2.1
+	# NAPI on s0 (GRO on) is what lets veth accept XDP frames from g0;
+	# threaded NAPI on the other CPU keeps receiving apart from sending.
+	in_ns srv ethtool -K s0 gro on >/dev/null 2>&1
+	in_ns srv sh -c 'echo 1 >/sys/class/net/s0/threaded'
+	napi=$(ps -eo pid=,comm= | awk '$2 ~ /^napi\/s0-/ {print $1; exit}')
+	[ -n "$napi" ] && taskset -pc 1 "$napi" >/dev/null
+	mac=$(mac_of srv s0)
+	in_ns srv tc qdisc add dev s0 clsact
+	"$REPO/tools/cls-redirect-config" set addr 192.0.2.1 port 19523 >/dev/null || exit 2
+
+	# The known flow, held open in srv for the whole run.
+	# (ip netns exec execs bench: $! is the pid to kill.)
+	ip netns exec "$(ns srv)" "$BENCH" tcpflow >"$T/flow" 2>/dev/null </dev/null &
+	flowpid=$!
+	cleanup_add "kill $flowpid"
+	for _i in 1 2 3 4 5 6 7 8 9 10; do [ -s "$T/flow" ] && break; sleep 0.1; done
+	read -r cport sport <"$T/flow" || exit 2
+
+	old_stats=$(sysctl -n kernel.bpf_stats_enabled)
+	cleanup_add "sysctl -qw kernel.bpf_stats_enabled=$old_stats"
+	sysctl -qw kernel.bpf_stats_enabled=1
+
+	rx() { in_ns srv ip -s -j link show s0 2>/dev/null | jq '.[0].stats64.rx.packets'; }
+	progid() { in_ns srv bpftool net -j | jq '.[0].tc[0].id'; }
+	# run CLASS: traffic for SECONDS_PER; sets SENT, RX_PPS, TX_PPS.
+	run() {
+		_a=$(rx)
+		set -- $(in_ns gen taskset -c 0 "$BENCH" gen g0 "$1" "$SECONDS_PER" "$mac" "$cport" "$sport")
+		_b=$(rx)
+		RX_PPS=$(((_b - _a) * 1000000000 / $2))
+		TX_PPS=$(($1 * 1000000000 / $2))
+	}
+	say ""
+	say "== 3. real traffic: veth, XDP generator on CPU 0, threaded NAPI receiver on CPU 1, ${SECONDS_PER} s per run"
+	say "pps received by s0; ns/pkt = run_time_ns delta / packets received (kernel.bpf_stats_enabled);"
+	say "runs/pkt = run_cnt / packets (decapsulated packets pass the classifier a second time)"
+	printf '%-17s %9s %9s %9s %10s %7s %12s %10s %8s\n' class offered no-filter floor classifier "cls/nf" \
+		"floor ns/pkt" "cls ns/pkt" "runs/pkt" | tee -a "$T/out.txt"
+	for class in $("$BENCH" classes | cut -f1); do
+		[ -e "/var/run/netns/$(ns srv)" ] && [ -e "/var/run/netns/$(ns gen)" ] || {
+			say "bench: namespace $(ns srv) or $(ns gen) vanished (removed by someone else): traffic part stopped"
+			break
+		}
+		run "$class"; nf=$RX_PPS; offered=$TX_PPS
+
+		in_ns srv tc filter add dev s0 ingress pref 1 bpf da obj selftests/floor.bpf.o sec classifier
+		id=$(progid); set -- $("$BENCH" proginfo "$id"); t0=$4 c0=$5
+		_a=$(rx)
+		run "$class"; fl=$RX_PPS
+		_b=$(rx)
+		set -- $("$BENCH" proginfo "$id"); fl_ns=$(((($4 - t0) * 10 / (_b - _a + (_a == _b))) ))
+		in_ns srv tc filter del dev s0 ingress pref 1
+
+		in_ns srv tc filter add dev s0 ingress pref 1 bpf da obj obj/cls_redirect.o sec classifier
+		id=$(progid); set -- $("$BENCH" proginfo "$id"); t0=$4 c0=$5
+		_a=$(rx)
+		run "$class"; cl=$RX_PPS
+		_b=$(rx)
+		set -- $("$BENCH" proginfo "$id")
+		runs=$(($5 - c0)) cl_ns=$(((($4 - t0) * 10 / (_b - _a + (_a == _b))) ))
+		in_ns srv tc filter del dev s0 ingress pref 1
+
+		ratio=$(awk -v a="$cl" -v b="$nf" 'BEGIN {printf "%.2f", b ? a / b : 0}')
+		rpp=$(awk -v r="$runs" -v p="$((_b - _a))" 'BEGIN {printf "%.2f", p ? r / p : 0}')
+		fl_ns=$(awk -v v="$fl_ns" 'BEGIN {printf "%.1f", v / 10}')
+		cl_ns=$(awk -v v="$cl_ns" 'BEGIN {printf "%.1f", v / 10}')
+		printf '%-17s %9s %9s %9s %10s %7s %12s %10s %8s\n' "$class" "$offered" "$nf" "$fl" "$cl" "$ratio" \
+			"$fl_ns" "$cl_ns" "$rpp" | tee -a "$T/out.txt"
+		jq --arg c "$class" --argjson o "$offered" --argjson nf "$nf" --argjson fl "$fl" --argjson cl "$cl" \
+			--argjson fns "$fl_ns" --argjson cns "$cl_ns" --argjson rpp "$rpp" \
+			'. + [{class: $c, offered_pps: $o, no_filter_pps: $nf, floor_pps: $fl, classifier_pps: $cl,
+			       floor_ns_per_packet: $fns, classifier_ns_per_packet: $cns, classifier_runs_per_packet: $rpp}]' \
+			"$T/traffic.json" >"$T/t" && mv "$T/t" "$T/traffic.json"
+	done
+	say "classifier outcome counters over the whole traffic run:"
+	"$REPO/tools/cls-redirect-stat" | awk '$2 != 0' | sed 's/^/  /' | tee -a "$T/out.txt"
+fi
+
+# ---- results ----
+jq --slurpfile l "$T/loads.json" --slurpfile t "$T/traffic.json" \
+	--arg machine "$(sed -n 2p "$T/out.txt" | sed 's/^machine: //')" \
+	--arg date "$(date -u '+%Y-%m-%dT%H:%M:%SZ')" \
+	'. + {date: $date, machine: $machine, tc_loads: $l[0], traffic: $t[0]}' "$T/run.json" >"$JSON" || exit 2
+cp "$T/out.txt" "$TXT"
+echo
+echo "bench: wrote $TXT and $JSON"
