@@ -43,12 +43,12 @@ CLS_REDIRECT_MAP(cls_redirect_config, BPF_MAP_TYPE_ARRAY, __u32, struct cls_redi
 CLS_REDIRECT_MAP(cls_redirect_metrics, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct cls_redirect_metrics, 1);
 
 /*
- * A decapsulated packet is handed back to the ingress path of the same
- * device, so this program sees it a second time.  tc_index is the one field
- * that survives the re-injection, is writable from tc, and means nothing on a
- * clsact ingress hook; we mark the packet with it and clear the mark on the
- * second pass, so the packet is counted once and later filters see it as it
- * would have arrived without encapsulation.
+ * A decapsulated IPv6 packet is handed back to the ingress path of the same
+ * device (see accept_locally), so this program sees it a second time.
+ * tc_index is the one field that survives the re-injection, is writable from
+ * tc, and means nothing on a clsact ingress hook; we mark the packet with it
+ * and clear the mark on the second pass, so the packet is counted once and
+ * later filters see it as it would have arrived without encapsulation.
  */
 #define REENTRY_MARK 0xc15d
 
@@ -116,19 +116,6 @@ static __always_inline int finish(struct packet *p, int counter, int verdict)
  * callers re-derive them after each call.  Forced inline because it returns a
  * packet pointer whose range the verifier must see at the call site.
  */
-/* Like pkt_ptr(), for bytes already made linear: never pulls, so packet
- * pointers the caller holds stay valid. */
-static __always_inline void *pkt_ptr_linear(struct __sk_buff *skb, __u32 off, __u32 len)
-{
-	void *data = (void *)(long)skb->data;
-	void *end = (void *)(long)skb->data_end;
-
-	barrier_var(off);
-	if (off > MAX_PARSE_OFF || data + off + len > end)
-		return NULL;
-	return data + off;
-}
-
 static __always_inline void *pkt_ptr(struct __sk_buff *skb, __u32 off, __u32 len)
 {
 	void *data = (void *)(long)skb->data;
@@ -148,6 +135,19 @@ static __always_inline void *pkt_ptr(struct __sk_buff *skb, __u32 off, __u32 len
 	data = (void *)(long)skb->data;
 	end = (void *)(long)skb->data_end;
 	if (data + off + len > end)
+		return NULL;
+	return data + off;
+}
+
+/* Like pkt_ptr(), for bytes already made linear: never pulls, so packet
+ * pointers the caller holds stay valid. */
+static __always_inline void *pkt_ptr_linear(struct __sk_buff *skb, __u32 off, __u32 len)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+
+	barrier_var(off);
+	if (off > MAX_PARSE_OFF || data + off + len > end)
 		return NULL;
 	return data + off;
 }
