@@ -42,7 +42,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -55,6 +54,7 @@
 
 #include "cls_redirect.h"
 #include "cls_redirect_wire.h"
+#include "harness.h"
 #include "pkt.h"
 
 #define SRV_ADDR "192.0.2.1"
@@ -107,12 +107,6 @@ static const struct pkt_class classes[C_COUNT] = {
 			  MC(ACCEPTED_ESTABLISHED), 0, 0 },
 	[C_MALFORMED] = { "malformed", "GUE hlen != 1 + hop count: drop", TC_ACT_SHOT,
 			  MC(ERR_MALFORMED_ENCAPSULATION), 0, 0 },
-};
-
-static const char *metric_names[] = {
-#define NAME(id, name, help) #name,
-	CLS_REDIRECT_METRICS(NAME)
-#undef NAME
 };
 
 static void die(const char *fmt, const char *arg)
@@ -351,20 +345,6 @@ static void obj_cost(const char *path, struct obj_cost *oc)
 	oc->load_ms = cmp_dbl_med(ms, 5);
 }
 
-static void lo_up(void)
-{
-	struct ifreq ifr = {};
-	int s = socket(AF_INET, SOCK_DGRAM, 0);
-
-	strcpy(ifr.ifr_name, "lo");
-	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-		die("cannot read the flags of lo%s", "");
-	ifr.ifr_flags |= IFF_UP;
-	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-		die("cannot set lo up%s", "");
-	close(s);
-}
-
 /* A real established connection on 127.0.0.1; the sockets stay open until
  * the process exits. */
 static struct flowports tcp_flow(void)
@@ -387,20 +367,6 @@ static struct flowports tcp_flow(void)
 	fp.sport = ntohs(a.sin_port);
 	fp.cport = ntohs(b.sin_port);
 	return fp;
-}
-
-static void read_metrics(int fd, int ncpu, __u64 *sum)
-{
-	struct cls_redirect_metrics *v = calloc(ncpu, sizeof(*v));
-	__u32 key = 0;
-
-	if (!v || bpf_map_lookup_elem(fd, &key, v))
-		die("cannot read the metrics map%s", "");
-	memset(sum, 0, sizeof(__u64) * CLS_REDIRECT_METRIC_COUNT);
-	for (int c = 0; c < ncpu; c++)
-		for (int i = 0; i < CLS_REDIRECT_METRIC_COUNT; i++)
-			sum[i] += v[c].counters[i];
-	free(v);
 }
 
 static int run_once(int fd, const uint8_t *pkt, size_t len, __u32 *dur, __u32 *ret)
@@ -438,13 +404,15 @@ static int cmd_run(int argc, char **argv)
 	double tm[C_COUNT], ftm[C_COUNT];
 	double floor_med, floor_p10, floor_p90;
 	struct obj_cost oc_cls, oc_floor;
-	struct cls_redirect_config cfg = {};
-	struct bpf_object *cobj, *fobj;
+	struct cls_redirect_config cfg;
+	struct harness h;
 	struct flowports fp;
-	__u64 before[CLS_REDIRECT_METRIC_COUNT], after[CLS_REDIRECT_METRIC_COUNT];
-	int n = 5000, opt, cfd, ffd, cfgfd, metfd, ncpu, cpu, bad = 0;
+	harness_metrics_t before, after;
+	uint8_t srv[4];
+	const char *what;
+	char err[256];
+	int n = 5000, opt, cfd, ffd, cpu, bad = 0;
 	cpu_set_t set;
-	__u32 key = 0;
 
 	while ((opt = getopt(argc, argv, "n:o:O:F:")) != -1) {
 		switch (opt) {
@@ -459,9 +427,8 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (n < 100)
 		n = 100;
-	if (unshare(CLONE_NEWNET))
-		die("unshare(CLONE_NEWNET): %s (must run as root)", strerror(errno));
-	lo_up();
+	if (harness_netns(0, &what, err, sizeof(err)))
+		die("%s", err);
 	fp = tcp_flow();
 	libbpf_set_print(libbpf_quiet);
 
@@ -469,20 +436,16 @@ static int cmd_run(int argc, char **argv)
 	obj_cost(objpath, &oc_cls);
 	obj_cost(floorpath, &oc_floor);
 
-	cobj = load_obj(objpath, NULL);
-	fobj = load_obj(floorpath, NULL);
-	cfd = first_prog_fd(cobj);
-	ffd = first_prog_fd(fobj);
-	cfgfd = bpf_object__find_map_fd_by_name(cobj, CLS_REDIRECT_CONFIG_MAP);
-	metfd = bpf_object__find_map_fd_by_name(cobj, CLS_REDIRECT_METRICS_MAP);
-	if (cfd < 0 || ffd < 0 || cfgfd < 0 || metfd < 0)
-		die("program or maps missing in %s", objpath);
-	cfg.version = CLS_REDIRECT_CONFIG_VERSION;
-	inet_pton(AF_INET, SRV_ADDR, &cfg.addr);
-	cfg.port = htons(GUE_PORT);
-	if (bpf_map_update_elem(cfgfd, &key, &cfg, BPF_ANY))
-		die("cannot write the config map: %s", strerror(errno));
-	ncpu = libbpf_num_possible_cpus();
+	if (harness_load(&h, objpath))
+		die("%s", h.err);
+	cfd = h.prog_fd;
+	ffd = first_prog_fd(load_obj(floorpath, NULL));
+	if (ffd < 0)
+		die("no program in %s", floorpath);
+	inet_pton(AF_INET, SRV_ADDR, srv);
+	cfg = harness_config(srv, GUE_PORT);
+	if (harness_set_config(&h, &cfg))
+		die("%s", h.err);
 
 	/* Pin to the CPU we are on: per-CPU counters and caches stay put. */
 	cpu = sched_getcpu();
@@ -494,10 +457,12 @@ static int cmd_run(int argc, char **argv)
 		__u32 d, ret;
 
 		lens[c] = build_class(c, pkts[c], &fp, NULL);
-		read_metrics(metfd, ncpu, before);
+		if (harness_read_metrics(&h, before))
+			die("%s", h.err);
 		if (run_once(cfd, pkts[c], lens[c], &d, &ret))
 			die("BPF_PROG_TEST_RUN: %s", strerror(errno));
-		read_metrics(metfd, ncpu, after);
+		if (harness_read_metrics(&h, after))
+			die("%s", h.err);
 		for (int i = 0; i < CLS_REDIRECT_METRIC_COUNT; i++) {
 			__u64 want = i == MC(PROCESSED) || i == classes[c].counter;
 
@@ -506,7 +471,7 @@ static int cmd_run(int argc, char **argv)
 				continue;
 			if (after[i] - before[i] != want) {
 				fprintf(stderr, "bench: class %s moved %s by %llu (expected %llu)\n",
-					classes[c].name, metric_names[i],
+					classes[c].name, harness_metric_names[i],
 					(unsigned long long)(after[i] - before[i]), (unsigned long long)want);
 				bad = 1;
 			}
@@ -600,7 +565,7 @@ static int cmd_run(int argc, char **argv)
 			fprintf(f, ",\"path\":");
 			json_str(f, classes[c].what);
 			fprintf(f, ",\"counter\":");
-			json_str(f, metric_names[classes[c].counter]);
+			json_str(f, harness_metric_names[classes[c].counter]);
 			fprintf(f, ",\"retval\":%d,\"median_ns\":%.0f,\"p10_ns\":%.0f,\"p90_ns\":%.0f,"
 				   "\"floor_median_ns\":%.0f,\"ratio\":%.3f,\"tmean_ns\":%.1f,\"floor_tmean_ns\":%.1f,"
 				   "\"tmean_ratio\":%.3f",

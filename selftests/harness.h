@@ -4,7 +4,9 @@
  * object with pinning turned off (a test never touches bpffs), write the
  * config, run one frame, read the per-CPU metrics summed over CPUs, check the
  * counter invariant of SPEC.md section 7, and move into a private network
- * namespace (so socket lookups see only the sockets the test makes).
+ * namespace (so socket lookups see only the sockets the test makes).  And
+ * what the C tests report with: a failure reason built check by check
+ * (struct why, why_add) and a hexdump.
  *
  * Header-only, static functions: the Makefile builds each selftests/NAME.c into
  * one binary and knows nothing of extra objects.  Functions that fail return
@@ -35,6 +37,7 @@
 #include <bpf/libbpf.h>
 
 #include "cls_redirect.h"
+#include "cls_redirect_wire.h" /* OFF_GUE */
 
 /* BPF_PROG_TEST_RUN return values (behaviour.md). */
 #define HARNESS_RET_PASS 0xffffffffu   /* TC_ACT_UNSPEC */
@@ -259,6 +262,34 @@ static inline int harness_run(struct harness *h, const void *in, size_t len, voi
 	*out_len = opts.data_size_out;
 	*retval = opts.retval;
 	return 0;
+}
+
+/* The reason a case failed, built up as checks fail: "a; b; c", cut at
+ * the end of buf rather than overflowing it. */
+struct why {
+	char buf[2048];
+	size_t len;
+};
+
+static inline void why_add(struct why *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline void why_add(struct why *w, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (w->len >= sizeof(w->buf) - 1)
+		return;
+	if (w->len) {
+		w->buf[w->len++] = ';';
+		w->buf[w->len++] = ' ';
+	}
+	va_start(ap, fmt);
+	r = vsnprintf(w->buf + w->len, sizeof(w->buf) - w->len, fmt, ap);
+	va_end(ap);
+	if (r > 0)
+		w->len += (size_t)r;
+	if (w->len > sizeof(w->buf) - 1)
+		w->len = sizeof(w->buf) - 1;
 }
 
 static inline void harness_hexdump(FILE *f, const char *title, const uint8_t *p, size_t len)

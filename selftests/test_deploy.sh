@@ -26,25 +26,11 @@ OBJ=$REPO/obj/cls_redirect.o
 PREF=1000 HANDLE=0xc15d
 DEV=srv0 SRV=192.0.2.1 CLI=192.0.2.2
 
-missing=
-for f in obj/cls_redirect.o tools/cls-redirect-config tools/cls-redirect-stat \
-	examples/deploy.sh examples/undeploy.sh selftests/sendraw; do
-	[ -e "$REPO/$f" ] || missing="$missing $f"
-done
-for c in jq bpftool; do
-	command -v "$c" >/dev/null || missing="$missing $c"
-done
-if [ -n "$missing" ]; then
-	fail test_deploy "missing:$missing (run 'make' and 'make deps')"
-	exit 1
-fi
+require_present test_deploy obj/cls_redirect.o tools/cls-redirect-config tools/cls-redirect-stat \
+	examples/deploy.sh examples/undeploy.sh selftests/sendraw -- jq bpftool
 
 tmpdir T
-netns_add srv
-netns_add cli
-veth_pair srv "$DEV" "$SRV" cli cli0 "$CLI"
-SRV_MAC=$(mac_of srv "$DEV" | tr -d :)
-CLI_MAC=$(mac_of cli cli0 | tr -d :)
+srv_cli_pair "$DEV" "$SRV" "$CLI"
 in_ns srv ip link add srv1 type veth peer name srv2
 in_ns srv ip link set srv1 up
 in_ns srv ip link set srv2 up

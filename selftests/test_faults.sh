@@ -29,28 +29,15 @@ STAT_TOOL=$REPO/tools/cls-redirect-stat
 OBJ=$REPO/obj/cls_redirect_btf.o
 FLOOD=${FAULTS_FLOOD:-300000}
 
-missing=
-for f in obj/cls_redirect_btf.o selftests/sendraw tools/cls-redirect-config tools/cls-redirect-stat; do
-	[ -e "$REPO/$f" ] || missing="$missing $f"
-done
-for c in bpftool jq timeout; do
-	command -v "$c" >/dev/null || missing="$missing $c"
-done
-if [ -n "$missing" ]; then
-	fail test_faults "missing:$missing (run 'make' and 'make deps')"
-	exit 1
-fi
+require_present test_faults obj/cls_redirect_btf.o selftests/sendraw tools/cls-redirect-config \
+	tools/cls-redirect-stat -- bpftool jq timeout
 if ! tc -V | grep -q libbpf; then
 	skip test_faults "the system tc ($(tc -V)) has no libbpf: it cannot load $OBJ"
 	exit 0
 fi
 
 tmpdir T
-netns_add srv
-netns_add cli
-veth_pair srv "$DEV" "$SRV" cli cli0 "$CLI"
-SRV_MAC=$(mac_of srv "$DEV" | tr -d :)
-CLI_MAC=$(mac_of cli cli0 | tr -d :)
+srv_cli_pair "$DEV" "$SRV" "$CLI"
 
 # ---- frames (see test_tc.sh) ----
 

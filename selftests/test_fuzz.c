@@ -389,32 +389,6 @@ accept_last_hop:
 /* ---------------------------------------------------------------------- */
 /* running and checking one case                                           */
 
-struct why {
-	char buf[1024];
-	size_t len;
-};
-
-static void why_add(struct why *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void why_add(struct why *w, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	if (w->len >= sizeof(w->buf) - 1)
-		return;
-	if (w->len) {
-		w->buf[w->len++] = ';';
-		w->buf[w->len++] = ' ';
-	}
-	va_start(ap, fmt);
-	r = vsnprintf(w->buf + w->len, sizeof(w->buf) - w->len, fmt, ap);
-	va_end(ap);
-	if (r > 0)
-		w->len += (size_t)r;
-	if (w->len > sizeof(w->buf) - 1)
-		w->len = sizeof(w->buf) - 1;
-}
-
 static const char *mname(int i)
 {
 	return i < 0 ? "none" : harness_metric_names[i];

@@ -46,6 +46,7 @@
 #include <bpf/libbpf.h>
 
 #include "cls_redirect.h"
+#include "harness.h"
 
 #define PIN_SUB "tc/globals"
 #define CFG CLS_REDIRECT_CONFIG_MAP
@@ -502,32 +503,6 @@ static int run_tool(int stat, const char *const *av, struct result *res)
 	close(pe[0]);
 	res->status = WIFEXITED(wst) ? WEXITSTATUS(wst) : -WTERMSIG(wst);
 	return 0;
-}
-
-struct why {
-	char buf[1024];
-	size_t len;
-};
-
-static void why_add(struct why *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void why_add(struct why *w, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	if (w->len >= sizeof(w->buf) - 1)
-		return;
-	if (w->len) {
-		w->buf[w->len++] = ';';
-		w->buf[w->len++] = ' ';
-	}
-	va_start(ap, fmt);
-	r = vsnprintf(w->buf + w->len, sizeof(w->buf) - w->len, fmt, ap);
-	va_end(ap);
-	if (r > 0)
-		w->len += (size_t)r;
-	if (w->len > sizeof(w->buf) - 1)
-		w->len = sizeof(w->buf) - 1;
 }
 
 static int has_word(const char *const *av, const char *w)

@@ -113,36 +113,6 @@ static int n_names;
 /* ---------------------------------------------------------------------- */
 /* reporting                                                               */
 
-struct why {
-	char buf[2048];
-	size_t len;
-};
-
-static void why_add(struct why *w, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	if (w->len >= sizeof(w->buf) - 1)
-		return;
-	if (w->len) {
-		w->buf[w->len++] = ';';
-		w->buf[w->len++] = ' ';
-	}
-	va_start(ap, fmt);
-	r = vsnprintf(w->buf + w->len, sizeof(w->buf) - w->len, fmt, ap);
-	va_end(ap);
-	if (r > 0)
-		w->len += (size_t)r;
-	if (w->len > sizeof(w->buf) - 1)
-		w->len = sizeof(w->buf) - 1;
-}
-
-static void hexdump(const char *title, const uint8_t *p, size_t len)
-{
-	harness_hexdump(stdout, title, p, len);
-}
-
 /* Fixture names built at run time; they live until exit. */
 static const char *nm(const char *fmt, ...)
 {
@@ -356,9 +326,9 @@ out:
 		n_pass++;
 	}
 	if (verbose && ran) {
-		hexdump("input", in, len);
-		hexdump("expected", exp, exp_len);
-		hexdump("got", got, got_len);
+		harness_hexdump(stdout, "input", in, len);
+		harness_hexdump(stdout, "expected", exp, exp_len);
+		harness_hexdump(stdout, "got", got, got_len);
 	}
 }
 

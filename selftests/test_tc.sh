@@ -29,18 +29,8 @@ STAT_TOOL=$REPO/tools/cls-redirect-stat
 # A second filter behind the classifier (see behind.c below).
 BEHIND_PREF=65000
 
-missing=
-for f in obj/cls_redirect_btf.o obj/cls_redirect_legacy.o selftests/sendraw \
-	tools/cls-redirect-config tools/cls-redirect-stat; do
-	[ -e "$REPO/$f" ] || missing="$missing $f"
-done
-for c in bpftool jq cc; do
-	command -v "$c" >/dev/null || missing="$missing $c"
-done
-if [ -n "$missing" ]; then
-	fail test_tc "missing:$missing (run 'make' and 'make deps')"
-	exit 1
-fi
+require_present test_tc obj/cls_redirect_btf.o obj/cls_redirect_legacy.o selftests/sendraw \
+	tools/cls-redirect-config tools/cls-redirect-stat -- bpftool jq cc
 
 tmpdir T
 
@@ -89,11 +79,7 @@ EOF
 clang -O2 -g -target bpf -I"/usr/include/$(cc -dumpmachine)" -c "$T/behind.c" -o "$T/behind.o" ||
 	{ fail test_tc "cannot compile the helper BPF program $T/behind.c"; exit 1; }
 
-netns_add srv
-netns_add cli
-veth_pair srv "$DEV" "$SRV" cli cli0 "$CLI"
-SRV_MAC=$(mac_of srv "$DEV" | tr -d :)
-CLI_MAC=$(mac_of cli cli0 | tr -d :)
+srv_cli_pair "$DEV" "$SRV" "$CLI"
 
 # ---- packets ----
 

@@ -43,6 +43,26 @@ expect_eq() {
 	fi
 }
 
+# require_present NAME FILE... [-- COMMAND...]: unless every FILE (relative
+# to REPO) exists and every COMMAND is on PATH, FAIL NAME naming all that is
+# missing, and exit 1.
+require_present() {
+	_name=$1
+	shift
+	_missing=
+	_files=1
+	for _a; do
+		if [ "$_a" = -- ]; then
+			_files=
+		elif [ -n "$_files" ]; then
+			[ -e "$REPO/$_a" ] || _missing="$_missing $_a"
+		else
+			command -v "$_a" >/dev/null || _missing="$_missing $_a"
+		fi
+	done
+	[ -z "$_missing" ] || { fail "$_name" "missing:$_missing (run 'make' and 'make deps')"; exit 1; }
+}
+
 # The last line of a test: exit 1 if anything failed.
 test_done() { [ "$FAILED" = 0 ]; }
 
@@ -130,6 +150,18 @@ veth_pair() {
 	in_ns "$4" ip link set "$5" up
 	in_ns "$1" ip neigh replace "$6" lladdr "$(mac_of "$4" "$5")" dev "$2" nud permanent
 	in_ns "$4" ip neigh replace "$3" lladdr "$(mac_of "$1" "$2")" dev "$5" nud permanent
+}
+
+# srv_cli_pair DEV SRV_ADDR CLI_ADDR: the usual two namespaces, srv (the
+# server under test, device DEV) and cli (the sender, device cli0), joined by
+# veth_pair; sets SRV_MAC and CLI_MAC to the two ends' addresses as 12 hex
+# digits, ready for a hand-made frame.
+srv_cli_pair() {
+	netns_add srv
+	netns_add cli
+	veth_pair srv "$1" "$2" cli cli0 "$3"
+	SRV_MAC=$(mac_of srv "$1" | tr -d :)
+	CLI_MAC=$(mac_of cli cli0 | tr -d :)
 }
 
 # mac_of NS IF: the MAC address of IF, as aa:bb:cc:dd:ee:ff.
