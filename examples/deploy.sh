@@ -42,7 +42,7 @@ $(obj_candidates | sed 's/^/         /')
 
 Options:
   --no-forward   never forward: handle every packet as at its last hop
-  --mtu MTU      largest packet that may be forwarded, 0..65535 (0 = no limit)
+  --mtu MTU      largest packet that may be forwarded, 68..65535 (0 = no limit)
   -h, --help     print this help and exit
 
 The filter is always put at ingress pref $PREF handle $HANDLE, which
@@ -107,7 +107,7 @@ while [ $# -gt 0 ]; do
 	-h | --help) usage; exit 0 ;;
 	--no-forward) NOFWD=1 ;;
 	--mtu)
-		[ $# -ge 2 ] || die_usage "--mtu needs a value (bytes, 0..65535)"
+		[ $# -ge 2 ] || die_usage "--mtu needs a value (bytes, 68..65535, or 0)"
 		MTU=$2
 		shift
 		;;
@@ -156,7 +156,7 @@ in_range() {
 	[ "${#1}" -le 5 ] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]
 }
 in_range "$PORT" 1 65535 || die_usage "PORT '$PORT': not a UDP port (1..65535; GLB's default is 19523)"
-[ -z "$MTU" ] || in_range "$MTU" 0 65535 || die_usage "--mtu '$MTU': not a packet size (0..65535 bytes; 0 = no limit)"
+[ -z "$MTU" ] || [ "$MTU" = 0 ] || in_range "$MTU" 68 65535 || die_usage "--mtu '$MTU': not a packet size (68..65535 bytes; 0 = no limit)"
 
 if [ -z "$OBJ" ]; then
 	OBJ=$(obj_candidates | while read -r _o; do [ -f "$_o" ] && { echo "$_o"; break; }; done)

@@ -142,6 +142,7 @@ expect_refused "deploy bad PORT 0" 1 "$DEV" "$SRV" 0
 expect_refused "deploy bad PORT 65536" 1 "$DEV" "$SRV" 65536
 expect_refused "deploy bad PORT text" 1 "$DEV" "$SRV" gue
 expect_refused "deploy bad --mtu" 1 --mtu 70000 "$DEV" "$SRV" 19523
+expect_refused "deploy --mtu below 68" 1 --mtu 67 "$DEV" "$SRV" 19523
 expect_refused "deploy missing OBJ" 1 "$DEV" "$SRV" 19523 "$T/nosuch.o"
 check "fresh device untouched" sh -c "[ -z '$(pins)' ] && [ '$(qdiscs "$DEV")' = 0 ]"
 

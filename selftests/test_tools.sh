@@ -219,6 +219,9 @@ ok "show -j no-forward mtu" '{"configured":true,"addr":"198.51.100.7","port":608
 ok "set limits: port 65535 mtu 65535" "" "$C" set addr 203.0.113.255 port 65535 mtu 65535
 ok "set limits: bytes" "01 00 00 00 cb 00 71 ff ff ff 00 00 ff ff 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
 	value_of "$CFG"
+ok "set limits: mtu 68" "" "$C" set addr 203.0.113.255 port 65535 mtu 68
+ok "set limits: mtu 68 bytes" "01 00 00 00 cb 00 71 ff ff ff 00 00 44 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
+	value_of "$CFG"
 ok "set replaces every field" "" "$C" set addr 192.0.2.10 port 1 mtu 0
 ok "show after replace" '{"configured":true,"addr":"192.0.2.10","port":1,"no_forward":false,"mtu":0}' "$C" show -j
 ok "set via -d" "" "$C" -d "$G" set addr 192.0.2.10 port 19523
@@ -245,6 +248,7 @@ for p in 12ab -1 +5 "" " 5" 0x10 5.0; do
 	expect "set: port '$p'" 1 "port '$p': not a decimal number" "$C" set addr 192.0.2.10 port "$p"
 done
 expect "set: mtu 65536" 1 "mtu 65536: out of range 0..65535" "$C" set addr 192.0.2.10 port 1 mtu 65536
+expect "set: mtu 67" 1 "mtu 67: below 68, the smallest IPv4 MTU" "$C" set addr 192.0.2.10 port 1 mtu 67
 expect "set: mtu 'x'" 1 "mtu 'x': not a decimal number" "$C" set addr 192.0.2.10 port 1 mtu x
 expect "set: unknown flag" 1 "unknown keyword 'forward-syn'" "$C" set addr 192.0.2.10 port 1 forward-syn
 expect "set: unknown flag NO-FORWARD" 1 "unknown keyword 'NO-FORWARD'" "$C" set addr 192.0.2.10 port 1 NO-FORWARD

@@ -44,7 +44,7 @@ static void usage(FILE *f)
 		"                   (GLB's default is %2$d)\n"
 		"    no-forward     never forward: every packet is handled as at its last hop\n"
 		"    mtu MTU        largest packet, in bytes, that may be forwarded,\n"
-		"                   0..65535; 0 (the default) = no limit\n"
+		"                   0 or 68..65535; 0 (the default) = no limit\n"
 		"  reset            back to unconfigured: the classifier passes every packet\n"
 		"\n"
 		"Options (before the command, or right after it):\n"
@@ -115,6 +115,12 @@ static int parse_set(int argc, char **argv, struct cls_redirect_config *cfg)
 			have_port = true;
 		} else if (!strcmp(kw, "mtu")) {
 			ret = parse_ulong("mtu", argv[++i], 0, 65535, &v);
+			/* A typo such as "mtu 1" would drop every forwarded packet. */
+			if (!ret && v && v < 68)
+				ret = errorf(EXIT_USAGE,
+					     "mtu %lu: below 68, the smallest IPv4 MTU (RFC 791); "
+					     "0 means no limit",
+					     v);
 			cfg->mtu = v;
 			have_mtu = true;
 		} else if (!strcmp(kw, "no-forward")) {
