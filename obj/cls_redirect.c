@@ -8,8 +8,10 @@
  *
  *   not for us                     -> pass untouched (TC_ACT_UNSPEC)
  *   malformed or unwanted          -> drop (TC_ACT_SHOT), counted by cause
- *   the flow lives here, or no     -> decapsulate and re-inject into the
- *   alternative is left               ingress of the same interface
+ *   the flow lives here, or no     -> decapsulate: IPv4 inside goes on up
+ *   alternative is left               the stack (TC_ACT_OK), IPv6 inside is
+ *                                     re-injected into the ingress of the
+ *                                     same interface
  *   otherwise                      -> forward to the next hop ("second
  *                                     chance"), GUE or, for the final hop,
  *                                     GRE, out of the same interface
