@@ -39,7 +39,7 @@
 #include "cls_redirect.h"
 #include "cls_redirect_wire.h" /* OFF_GUE */
 
-/* BPF_PROG_TEST_RUN return values (behaviour.md). */
+/* BPF_PROG_TEST_RUN return values (tc-cls-redirect.8, DECISION TABLE). */
 #define HARNESS_RET_PASS 0xffffffffu   /* TC_ACT_UNSPEC */
 #define HARNESS_RET_DROP 2u            /* TC_ACT_SHOT */
 #define HARNESS_RET_REDIRECT 7u        /* TC_ACT_REDIRECT */

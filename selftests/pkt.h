@@ -491,7 +491,7 @@ static inline size_t pkt_frame_build(uint8_t *out, const struct pkt_encap *e, co
 	return ETH_HDR_LEN + ip_len + e->pad;
 }
 
-/* ---- what the classifier must emit (behaviour.md sections 14, 15) ---- */
+/* ---- what the classifier must emit (tc-cls-redirect.8, DECISION TABLE: forward and accept) ---- */
 
 /* Accept: the frame minus the 36 + 4N bytes after the Ethernet header, with
  * EtherType 0x86dd for proto_ctype 41. */

@@ -22,9 +22,9 @@
  *     (MACs swapped, outer saddr / daddr, next_hop; GRE: the header swap and
  *     the inner TTL) and its checksums are valid (when the input's were);
  *   - the outcome, and the l3 / l4 counters, are the ones a reference model
- *     of /work/notes/behaviour.md computes for the input.  The test runs in a
- *     network namespace of its own with no socket in it, so every socket
- *     lookup misses and the model is exact.  Where behaviour.md leaves an
+ *     of the DECISION TABLE of tc-cls-redirect.8 computes for the input.
+ *     The test runs in a network namespace of its own with no socket in it,
+ *     so every socket lookup misses and the model is exact.  Where the man page leaves an
  *     order of checks open, the model allows each reading.
  *
  * First replays every file in selftests/crashes/ (PASS/FAIL replay-NAME);
@@ -111,20 +111,20 @@ struct fcase {
 };
 
 /* ---------------------------------------------------------------------- */
-/* reference model of behaviour.md, with no local sockets                  */
+/* reference model of the man page's DECISION TABLE, with no local sockets                  */
 
 struct exp {
 	int out, l3, l4;
 };
 
-/* Orders of checks behaviour.md leaves open; the model runs once per
+/* Orders of checks the man page leaves open; the model runs once per
  * combination and allows each result. */
 enum {
 	A_UDP_UNREADABLE = 1 << 0, /* dport beyond the frame: pass (else check 2) */
 	A_FRAG_STOP = 1 << 1,      /* IPv6 walk stops at a fragment header */
 	A_GRE_TTL_FIRST = 1 << 2,  /* GRE: TTL checked before the MTU */
 	A_QPORTS_LAST = 1 << 3,    /* quote: fragment and protocol checked before the
-				    * 4 port bytes (behaviour.md lists the ports first) */
+				    * 4 port bytes (one reading lists the ports first) */
 	A_ALL = (1 << 4) - 1,
 };
 
@@ -569,7 +569,7 @@ static int run_case(const struct fcase *c, struct why *w, uint8_t *got, size_t *
 		int l4 = d[M(L4_TCP)] ? M(L4_TCP) : d[M(L4_UDP)] ? M(L4_UDP) :
 			 d[M(L4_ICMP)] ? M(L4_ICMP) : NO;
 
-		why_add(w, "behaviour.md says %s (l3 %s, l4 %s)%s, the classifier counted %s (l3 %s, l4 %s)",
+		why_add(w, "the model says %s (l3 %s, l4 %s)%s, the classifier counted %s (l3 %s, l4 %s)",
 			mname(want[0].out), mname(want[0].l3), mname(want[0].l4),
 			n_want > 1 ? " or another reading" : "", n_moved == 1 ? mname(moved) : "?",
 			mname(l3), mname(l4));

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * BPF_PROG_TEST_RUN suite of the classifier (SPEC.md sections 6, 7, 10;
- * the exact behaviour is /work/notes/behaviour.md).
+ * the exact behaviour and order of checks: tc-cls-redirect.8, DECISION TABLE).
  *
  * Loads obj/cls_redirect_btf.o with pinning turned off, moves into a
  * private network namespace (so the classifier's socket lookups see the

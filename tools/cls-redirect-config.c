@@ -198,7 +198,7 @@ static int cmd_show(const struct common_opts *o, const char *dir)
 	if (ret)
 		return ret;
 
-	/* The classifier's own test (behaviour.md, check 1). */
+	/* The classifier's own test (tc-cls-redirect.8, DECISION TABLE, check 1). */
 	configured = cfg.version == CLS_REDIRECT_CONFIG_VERSION && cfg.addr != 0;
 	inet_ntop(AF_INET, &cfg.addr, addr, sizeof(addr));
 	if (o->json) {
