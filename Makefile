@@ -129,7 +129,7 @@ uninstall:
 clean:
 	rm -f $(OBJS) $(TOOLS) $(TEST_BPF) $(TEST_BINS)
 
-# The kernel matrix (SPEC.md section 9): static programs for the qemu
+# The kernel matrix (README, Kernels): static programs for the qemu
 # guests, `make check-kernels`; see selftests/kernels.mk.
 include selftests/kernels.mk
 

@@ -79,8 +79,10 @@ struct cls_redirect_config {
 	  "Packets seen on the wire by the classifier (decapsulated packets re-entering are not counted again)") \
 	X(L3_IPV4, l3_protocol_packets_total_ipv4, "Encapsulated packets with an inner IPv4 header") \
 	X(L3_IPV6, l3_protocol_packets_total_ipv6, "Encapsulated packets with an inner IPv6 header") \
-	X(L4_TCP, l4_protocol_packets_total_tcp, "Encapsulated packets carrying TCP")               \
-	X(L4_UDP, l4_protocol_packets_total_udp, "Encapsulated packets carrying UDP")               \
+	X(L4_TCP, l4_protocol_packets_total_tcp,                                                    \
+	  "Encapsulated packets carrying TCP (not counted for fragments or ICMP quotes)")           \
+	X(L4_UDP, l4_protocol_packets_total_udp,                                                    \
+	  "Encapsulated packets carrying UDP (not counted for fragments or ICMP quotes)")           \
 	X(L4_ICMP, l4_protocol_packets_total_icmp, "Encapsulated packets carrying ICMP or ICMPv6")  \
 	X(PASSED, passed_packets_total,                                                            \
 	  "Packets left untouched: not IPv4, too short, not for the configured address and port, or unconfigured") \
@@ -96,7 +98,7 @@ struct cls_redirect_config {
 	X(FORWARDED_GUE, forwarded_packets_total_gue, "Packets forwarded to the next hop, GUE-encapsulated") \
 	X(FORWARDED_GRE, forwarded_packets_total_gre, "Packets forwarded to the final hop as GRE")  \
 	X(ERR_UNKNOWN_L3_PROTO, errors_total_unknown_l3_proto,                                     \
-	  "Dropped: GUE proto/ctype is neither 4 (IPv4) nor 41 (IPv6)")                            \
+	  "Dropped: GUE inner protocol (proto/ctype) is neither 4 (IPv4) nor 41 (IPv6)")            \
 	X(ERR_UNKNOWN_L4_PROTO, errors_total_unknown_l4_proto,                                     \
 	  "Dropped: inner packet is not TCP, UDP or ICMP of its IP version")                      \
 	X(ERR_MALFORMED_IP, errors_total_malformed_ip,                                             \

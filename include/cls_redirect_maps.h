@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Map declarations for the two ELF loaders of tc (SPEC.md section 3).
+ * Map declarations for the two ELF loaders of tc (man page, LEGACY TC).
  *
  * tc built without libbpf reads "struct bpf_elf_map" records from a section
  * named "maps" and pins PIN_GLOBAL_NS maps at <bpffs>/tc/globals/<name>.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The GUE wire format the director sends (SPEC.md section 5), byte by byte.
+ * The GUE wire format the director sends (man page, WIRE FORMAT), byte by byte.
  * Used by the classifier, the tests and the test encapsulator.
  *
  *   Ethernet | IPv4 (no options) | UDP (dst = configured port) |

@@ -4,7 +4,7 @@
  *
  * The director sends every client packet GUE-encapsulated to its first-choice
  * server, with a list of alternative servers ("hops").  Per packet this
- * program decides (SPEC.md section 6, the check order is in the man page):
+ * program decides (the man page, DECISION TABLE, has every check in order):
  *
  *   not for us                     -> pass untouched (TC_ACT_UNSPEC)
  *   malformed or unwanted          -> drop (TC_ACT_SHOT), counted by cause
@@ -50,7 +50,9 @@ CLS_REDIRECT_MAP(cls_redirect_metrics, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct 
  * tc_index is the one field that survives the re-injection, is writable from
  * tc, and means nothing on a clsact ingress hook; we mark the packet with it
  * and clear the mark on the second pass, so the packet is counted once and
- * later filters see it as it would have arrived without encapsulation.
+ * the filters after this one see it as it would have arrived without
+ * encapsulation.  (A decapsulated IPv4 packet goes straight on to the stack:
+ * later filters on this hook never see it.)
  */
 #define REENTRY_MARK 0xc15d
 
@@ -231,8 +233,9 @@ static __always_inline int skip_ipv6_ext(struct __sk_buff *skb, __u8 nexthdr, __
 		 * MAX_PARSE_OFF = 0x3fff here), but it leaves the verifier one
 		 * state per walk instead of one per chain length, each of
 		 * which it would otherwise follow through the whole rest of
-		 * the program (50k instead of 12k instructions verified).  Inline asm so the
-		 * compiler, which knows it is a no-op, keeps it.
+		 * the program (without it the verifier checked three times as
+		 * many instructions).  Inline asm so the compiler, which knows
+		 * it is a no-op, keeps it.
 		 */
 		asm volatile("%0 &= 0x3fff" : "+r"(pos));
 	}

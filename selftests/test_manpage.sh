@@ -49,6 +49,35 @@ else
 		"differences (< header, > man page): $(diff "$tmp/header" "$tmp/man" | grep '^[<>]' | tr '\n' ' ')"
 fi
 
+# METRICS: each counter's text is its help text in the header (which is
+# also Prometheus' # HELP), plus a full stop.
+if ! cc -Iinclude -o "$tmp/helps" -x c - <<'EOF'
+#include <stdio.h>
+#include "cls_redirect.h"
+int main(void)
+{
+#define HELP(id, name, help) printf("%s\t%s.\n", #name, help);
+	CLS_REDIRECT_METRICS(HELP)
+	return 0;
+}
+EOF
+then
+	fail "METRICS texts are the header's help texts" "cannot compile the help-text printer"
+else
+	"$tmp/helps" >"$tmp/helps.h"
+	awk '/^\.SH / { m = ($2 == "METRICS") }
+		m && prev == ".TP" && /^\.B / { if (name) print name "\t" txt; name = $2; txt = ""; prev = $0; next }
+		m && name && !/^\./ { txt = (txt ? txt " " : "") $0 }
+		{ prev = $0 }
+		END { if (name) print name "\t" txt }' "$MAN" | sed 's/\\-/-/g' >"$tmp/helps.man"
+	if cmp -s "$tmp/helps.h" "$tmp/helps.man"; then
+		pass "METRICS texts are the header's help texts"
+	else
+		fail "METRICS texts are the header's help texts" \
+			"differences (< header, > man page): $(diff "$tmp/helps.h" "$tmp/helps.man" | grep '^[<>]' | tr '\n' ' ')"
+	fi
+fi
+
 # The man page source with "\-" as "-", to search for options.
 sed 's/\\-/-/g' "$MAN" >"$tmp/plain"
 
