@@ -14,6 +14,10 @@
 #      no moment where packets miss the classifier;
 #   4. verify: the filter is there with direct-action and a program id, both
 #      maps are pinned, the tools can read them, the config reads back.
+# PORT and --mtu are normalised first (no leading zeros, --mtu 0 = none), the
+# form cls-redirect-config show prints, and the config is read back field by
+# field right after step 1 as well, so a config that cannot be written as
+# asked never gets a program swapped in.
 # If a step fails, what this run changed is undone: the previous
 # configuration is written back (or the config map removed if there was
 # none), a filter this run added is deleted, a qdisc this run added is
@@ -151,12 +155,28 @@ valid_addr() {
 }
 valid_addr "$ADDR" || die_usage "ADDR '$ADDR': not an IPv4 address (a dotted quad, as 192.0.2.10)"
 
-in_range() {
+# decimal N: N without leading zeros ("01400" -> 1400, "000" -> 0), the form
+# cls-redirect-config show prints it in; fails unless N is decimal digits.
+decimal() {
 	case $1 in '' | *[!0-9]*) return 1 ;; esac
+	_v=$1
+	while :; do case $_v in 0?*) _v=${_v#0} ;; *) break ;; esac; done
+	echo "$_v"
+}
+in_range() {
 	[ "${#1}" -le 5 ] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]
 }
-in_range "$PORT" 1 65535 || die_usage "PORT '$PORT': not a UDP port (1..65535; GLB's default is 19523)"
-[ -z "$MTU" ] || [ "$MTU" = 0 ] || in_range "$MTU" 68 65535 || die_usage "--mtu '$MTU': not a packet size (68..65535 bytes; 0 = no limit)"
+# The configuration is written, and read back, in the normalised form.
+PORT_IN=$PORT
+{ PORT=$(decimal "$PORT") && in_range "$PORT" 1 65535; } ||
+	die_usage "PORT '$PORT_IN': not a UDP port (1..65535; GLB's default is 19523)"
+if [ -n "$MTU" ]; then
+	MTU_IN=$MTU
+	{ MTU=$(decimal "$MTU") && { [ "$MTU" = 0 ] || in_range "$MTU" 68 65535; }; } ||
+		die_usage "--mtu '$MTU_IN': not a packet size (68..65535 bytes; 0 = no limit)"
+	# 0 is "no limit", which show prints as no mtu at all.
+	[ "$MTU" != 0 ] || MTU=
+fi
 
 if [ -z "$OBJ" ]; then
 	OBJ=$(obj_candidates | while read -r _o; do [ -f "$_o" ] && { echo "$_o"; break; }; done)
@@ -169,7 +189,7 @@ CONFIG_TOOL=$(find_tool cls-redirect-config) ||
 STAT_TOOL=$(find_tool cls-redirect-stat) ||
 	die "cls-redirect-stat not found in $TOOL_DIRS, PATH, /usr/local/sbin, /usr/sbin: run 'make' (or 'make install')"
 
-[ "$(id -u)" = 0 ] || die "must run as root: tc and the tools need CAP_NET_ADMIN and CAP_BPF"
+[ "$(id -u)" = 0 ] || die "must run as root (uid 0; this is uid $(id -u)): tc needs CAP_NET_ADMIN, and CAP_BPF or CAP_SYS_ADMIN, to load and attach the classifier"
 
 BPFFS=${TC_BPF_MNT:-/sys/fs/bpf}
 PIN=$BPFFS/tc/globals
@@ -283,6 +303,22 @@ fail() {
 	exit 2
 }
 
+# config_mismatch: empty when the pinned configuration is what this run
+# writes, field by field as cls-redirect-config show -j prints it; else what
+# differs.
+json_field() { printf '%s\n' "$2" | sed -n 's/.*"'"$1"'":"\{0,1\}\([^",}]*\).*/\1/p'; }
+config_mismatch() {
+	_j=$("$CONFIG_TOOL" show -j) || { echo "cls-redirect-config show -j failed (see above)"; return; }
+	_diff=
+	for _f in "configured true" "addr $ADDR" "port $PORT" "no_forward ${NOFWD:+true}" "mtu ${MTU:-0}"; do
+		_want=${_f#* }
+		[ -n "$_want" ] || _want=false
+		_got=$(json_field "${_f%% *}" "$_j")
+		[ "$_got" = "$_want" ] || _diff="$_diff ${_f%% *} '$_got' (not '$_want')"
+	done
+	[ -z "$_diff" ] || echo "the configuration reads back as$_diff: $_j"
+}
+
 # ---- 1. configuration ----
 
 rc=0
@@ -293,6 +329,10 @@ if [ "$rc" != 0 ]; then
 	[ "$rc" = 1 ] && exit 1
 	exit 2
 fi
+# Read it back now, before anything else changes: if the map does not hold
+# what was asked, no program is swapped in to run with it.
+bad=$(config_mismatch)
+[ -z "$bad" ] || fail "$bad; nothing else was changed"
 
 # ---- 2. qdisc ----
 
@@ -325,8 +365,8 @@ for m in $MAPS; do
 	[ -e "$PIN/$m" ] || fail "$PIN/$m is not pinned after loading $OBJ: was tc built with a loader other than the one $OBJ was made for (make MAPS=btf|legacy), or does tc use another TC_BPF_MNT?"
 done
 "$STAT_TOOL" -j >/dev/null || fail "cls-redirect-stat cannot read the pinned metrics (see above)"
-got=$("$CONFIG_TOOL" show) || fail "cls-redirect-config cannot read the pinned configuration (see above)"
-[ "$got" = "$CONFIG_ARGS" ] || fail "the configuration reads back as '$got', not '$CONFIG_ARGS'"
+bad=$(config_mismatch)
+[ -z "$bad" ] || fail "$bad"
 
 # The program must use the maps that are pinned (not private copies), when
 # bpftool is there to tell.

@@ -143,8 +143,18 @@ expect_refused "deploy bad PORT 65536" 1 "$DEV" "$SRV" 65536
 expect_refused "deploy bad PORT text" 1 "$DEV" "$SRV" gue
 expect_refused "deploy bad --mtu" 1 --mtu 70000 "$DEV" "$SRV" 19523
 expect_refused "deploy --mtu below 68" 1 --mtu 67 "$DEV" "$SRV" 19523
+expect_refused "deploy --mtu 067 below 68" 1 --mtu 067 "$DEV" "$SRV" 19523
+expect_refused "deploy --mtu 0x400" 1 --mtu 0x400 "$DEV" "$SRV" 19523
+expect_refused "deploy bad PORT 00" 1 "$DEV" "$SRV" 00
+expect_refused "deploy bad PORT 065536" 1 "$DEV" "$SRV" 065536
 expect_refused "deploy missing OBJ" 1 "$DEV" "$SRV" 19523 "$T/nosuch.o"
 check "fresh device untouched" sh -c "[ -z '$(pins)' ] && [ '$(qdiscs "$DEV")' = 0 ]"
+
+# Not root: refused before anything changes, saying what tc needs.
+rc=0
+S setpriv --reuid=65534 --regid=65534 --clear-groups sh "$DEPLOY" "$DEV" "$SRV" 19523 >"$T/out" 2>&1 || rc=$?
+expect_eq "deploy as nobody" "2 deploy.sh: must run as root (uid 0; this is uid 65534): tc needs CAP_NET_ADMIN, and CAP_BPF or CAP_SYS_ADMIN, to load and attach the classifier" \
+	"$rc $(out | sed 's/ $//')" "exit status and message"
 
 # ---- rollback on a fresh device ----
 
@@ -197,6 +207,23 @@ send 2
 expect_eq "redeploy same: new program counts into the pinned map" "$((seen + 2))" "$(counter processed_packets_total)" processed_packets_total
 seen=$(counter processed_packets_total)
 
+# ---- values in another spelling: normalised before anything changes ----
+
+# --mtu 0 (no limit) and leading zeros: written, and read back, as show
+# prints them, so the verification passes and the program is swapped once.
+run_deploy --mtu 0 "$DEV" "$SRV" 19523
+expect_deployed "redeploy --mtu 0" "$(json "$SRV" 19523)"
+id_n=$(prog_id)
+check "redeploy --mtu 0: new program id, no rollback" sh -c "[ -n '$id_n' ] && [ '$id_n' != '$id2' ] && ! grep -q 'rolling back' '$T/out'"
+run_deploy --mtu 01400 "$DEV" "$SRV" 01000
+expect_deployed "redeploy --mtu 01400 PORT 01000" "$(json "$SRV" 1000 false 1400)"
+check "redeploy --mtu 01400 PORT 01000: says the normalised config" grep -q "; addr $SRV port 1000 mtu 1400\$" "$T/out"
+run_deploy --mtu=000 --no-forward "$DEV" "$SRV" 0000019523
+expect_deployed "redeploy --mtu=000 PORT 0000019523" "$(json "$SRV" 19523 true)"
+run_deploy "$DEV" "$SRV" 19523
+expect_deployed "redeploy plain again" "$(json "$SRV" 19523)"
+id2=$(prog_id)
+
 # ---- deploy with a new address: config changes, filter replaced in place ----
 
 # tc monitor sees every filter event; an atomic replace is one "replaced
@@ -221,6 +248,32 @@ expect_eq "redeploy new address: counters survive" "$seen" "$(counter processed_
 expect_refused "rollback redeploy: unloadable OBJ" 2 "$DEV" "$SRV" 19523 "$T/bad.o"
 expect_eq "rollback redeploy: same program" "$id3" "$(prog_id)"
 expect_eq "rollback redeploy: config restored" "$(json 198.51.100.7 6080 true 1400)" "$(config_json)"
+
+# ---- a configuration that does not read back as asked: nothing swapped ----
+
+# A cls-redirect-config that writes "mtu 1300" as no limit: deploy.sh finds
+# the tools next to itself, so a copy of it runs with this one.
+mkdir "$T/lying"
+cp "$DEPLOY" "$T/lying/deploy.sh"
+ln -s "$STAT_TOOL" "$T/lying/cls-redirect-stat"
+cat >"$T/lying/cls-redirect-config" <<EOF
+#!/bin/sh
+[ "\$1" = set ] || exec "$CONFIG_TOOL" "\$@"
+shift
+args=
+while [ \$# -gt 0 ]; do
+	if [ "\$1 \${2:-}" = "mtu 1300" ]; then shift; else args="\$args \$1"; fi
+	shift
+done
+exec "$CONFIG_TOOL" set \$args
+EOF
+chmod +x "$T/lying/cls-redirect-config"
+DEPLOY_REAL=$DEPLOY DEPLOY=$T/lying/deploy.sh
+expect_refused "config not written as asked: nothing swapped" 2 --mtu 1300 "$DEV" "$SRV" 19523 "$OBJ"
+DEPLOY=$DEPLOY_REAL
+check "config not written as asked: says which field" grep -q "reads back as mtu '0' (not '1300')" "$T/out"
+check "config not written as asked: before the replace" sh -c "! grep -q 'cannot be restored' '$T/out'"
+expect_eq "config not written as asked: same program" "$id3" "$(prog_id)"
 
 # ---- a foreign filter at our pref is never replaced ----
 
@@ -285,6 +338,18 @@ if LEGACY_TC=$(sh "$REPO/selftests/lib/legacy-tc.sh" 2>"$T/legacy.err"); then
 	lid2=$(prog_id)
 	check "legacy tc: redeploy: new program id" sh -c "[ -n '$lid2' ] && [ '$lid2' != '$lid1' ]"
 	expect_eq "legacy tc: redeploy: counters survive" 4 "$(counter processed_packets_total)" processed_packets_total
+	# Pins removed under it (tc's legacy loader names neither the program
+	# nor its maps): set makes no map the program would never read, it
+	# names the program and prints the commands that pin its maps back.
+	rm -f "$PIN/cls_redirect_config" "$PIN/cls_redirect_metrics"
+	rc=0
+	S "$CONFIG_TOOL" set addr "$SRV" port 19523 >"$T/out" 2>&1 || rc=$?
+	check "legacy tc: set with the pins removed refuses, naming the program" sh -c \
+		"[ $rc = 2 ] && [ -z '$(pins)' ] && grep -q 'cls_redirect_config not found, but cls_redirect program id $lid2 is loaded with maps' '$T/out'"
+	sed -n 's/.*re-pin them with: \(.*\) (or tc filter.*/\1/p' "$T/out" | tr ';' '\n' | while read -r c; do $c; done
+	rc=0
+	expect_deployed "legacy tc: re-pinned as told" "$(json "$SRV" 19523)"
+	expect_eq "legacy tc: re-pinned: counters kept" 4 "$(counter processed_packets_total)" processed_packets_total
 	rc=0
 	S env TC="$LEGACY_TC" sh "$UNDEPLOY" "$DEV" >"$T/out" 2>&1 || rc=$?
 	check "legacy tc: undeploy" sh -c "[ $rc = 0 ] && [ -z '$(ours "$DEV")' ] && [ '$(qdiscs "$DEV")' = 0 ] && [ -z '$(pins)' ]"
@@ -292,7 +357,46 @@ else
 	skip "legacy tc" "no tc without libbpf: $(tr '\n' ' ' <"$T/legacy.err")"
 fi
 
+# ---- undeploy keeps the maps while cls_redirect attached by hand runs ----
+
+# By hand on another device's egress: the maps stay, the filter is named.
+run_deploy "$DEV" "$SRV" 19523
+S tc qdisc add dev srv1 clsact
+S tc filter add dev srv1 egress bpf da obj "$OBJ"
+run_undeploy "$DEV"
+check "undeploy: hand-attached filter elsewhere keeps the maps" sh -c "[ $rc = 0 ] && [ -z '$(ours "$DEV")' ] &&
+	grep -q 'kept the maps in $PIN: still used by srv1 egress pref 49152 handle 0x1 (attached by hand: tc filter del dev srv1 egress pref 49152)\$' '$T/out'"
+expect_eq "undeploy: hand-attached filter elsewhere: pins kept" "cls_redirect_config cls_redirect_metrics " "$(pins)"
+S tc qdisc del dev srv1 clsact
+
+# By hand on DEV itself (tc filter add without a pref: 49152), no deploy.sh.
+S tc qdisc add dev "$DEV" clsact
+S tc filter add dev "$DEV" ingress bpf da obj "$OBJ"
+run_undeploy "$DEV"
+check "undeploy: hand-attached filter on DEV keeps the maps and says so" sh -c "[ $rc = 0 ] &&
+	grep -q '$DEV: cls_redirect still runs at ingress pref 49152 handle 0x1, not deploy.sh.s filter: remove it with tc filter del dev $DEV ingress pref 49152' '$T/out' &&
+	grep -q 'still used by $DEV ingress pref 49152 handle 0x1 (attached by hand' '$T/out'"
+expect_eq "undeploy: hand-attached filter on DEV: pins kept" "cls_redirect_config cls_redirect_metrics " "$(pins)"
+expect_eq "undeploy: hand-attached filter on DEV: untouched" 1 "$(filters "$DEV" ingress | grep -c ' pref 49152 ')"
+S tc qdisc del dev "$DEV" clsact
+run_undeploy "$DEV"
+check "undeploy: no filter left: maps removed" sh -c "[ $rc = 0 ] && [ -z '$(pins)' ]"
+
+# ---- undeploy of a device that is gone (systemd ExecStop after BindsTo) ----
+
+run_deploy srv1 "$SRV" 19523
+expect_eq "deploy srv1 before it goes" 0 "$rc" "exit status ($(out))"
+S ip link del srv1
+run_undeploy srv1 --keep-maps
+expect_eq "undeploy gone device --keep-maps" "0 undeploy.sh: srv1: no such device (gone?): no filter or qdisc left on it" \
+	"$rc $(out | sed 's/ $//')" "exit status and output"
+expect_eq "undeploy gone device --keep-maps: pins kept" "cls_redirect_config cls_redirect_metrics " "$(pins)"
+run_undeploy srv1
+check "undeploy gone device: exit 0, maps removed" sh -c "[ $rc = 0 ] && [ -z '$(pins)' ] &&
+	grep -q 'srv1: no such device' '$T/out' && grep -q 'removed the pinned maps' '$T/out'"
 run_undeploy nosuch0
+expect_eq "undeploy no such device" 0 "$rc" "exit status ($(out))"
+run_undeploy 'bad/name'
 expect_eq "undeploy bad DEV" 1 "$rc" "exit status ($(out))"
 run_undeploy
 expect_eq "undeploy no arguments" 1 "$rc" "exit status ($(out))"

@@ -148,27 +148,34 @@ case_pins_deleted() {
 	expect_eq "pins-deleted: the attached classifier still decapsulates" $((_echos + 5)) "$(icmp_in_echos)" "srv InEchos"
 	expect_eq "pins-deleted: the program still uses its maps" "$cfg_id $met_id" \
 		"$(prog_map_id "$prog" cls_redirect_co) $(prog_map_id "$prog" cls_redirect_me)" "map ids"
-	# The tools say what is wrong.
-	_out=$("$STAT_TOOL" 2>&1)
-	_rc=$?
-	if [ $_rc = 2 ] && printf '%s' "$_out" | grep -q "not found: is cls_redirect.o attached with tc?"; then
-		pass "pins-deleted: cls-redirect-stat says the map is gone"
-	else
-		fail "pins-deleted: cls-redirect-stat says the map is gone" "exit $_rc: $_out"
-	fi
-	_out=$("$CONFIG_TOOL" show 2>&1)
-	_rc=$?
-	if [ $_rc = 2 ] && printf '%s' "$_out" | grep -q "not found"; then
-		pass "pins-deleted: cls-redirect-config show says the map is gone"
-	else
-		fail "pins-deleted: cls-redirect-config show says the map is gone" "exit $_rc: $_out"
-	fi
+	# The tools say what is wrong: which program still runs with which maps,
+	# and the commands that pin them back.
+	_why="cls_redirect program id $prog is loaded with maps $cfg_id (config) and $met_id (metrics): its pins were removed; re-pin them with: bpftool map pin id $cfg_id $PIN/cls_redirect_config; bpftool map pin id $met_id $PIN/cls_redirect_metrics"
+	for _t in "$STAT_TOOL" "$STAT_TOOL --reset" "$CONFIG_TOOL show" "$CONFIG_TOOL reset" \
+		"$CONFIG_TOOL set addr $SRV port $PORT"; do
+		_tool=${_t%% *}
+		_tool=${_tool##*/}
+		_path=$PIN/cls_redirect_config
+		[ "$_tool" = cls-redirect-config ] || _path=$PIN/cls_redirect_metrics
+		_want="$_tool: $_path not found, but $_why (or tc filter replace its filter to start over with new, unconfigured maps)"
+		_out=$($_t 2>&1)
+		_rc=$?
+		expect_eq "pins-deleted: ${_t##*/} names the program and its maps" "2 $_want" "$_rc $_out" "exit status and stderr"
+	done
+	# set must not make a config map the classifier never reads.
+	expect_eq "pins-deleted: set creates no map" "" "$(ls "$PIN")" "pins"
 	# Recovery 1: pin the maps back by id; nothing was lost.
 	bpftool map pin id "$cfg_id" "$PIN/cls_redirect_config" &&
 		bpftool map pin id "$met_id" "$PIN/cls_redirect_metrics" ||
 		fail "pins-deleted: re-pin by id" "bpftool map pin failed"
 	expect_eq "pins-deleted: counts made while unpinned are there" ok "$(invariant)" "invariant"
 	works pins-deleted-repinned
+	# With its maps pinned again, the classifier is no reason to refuse a
+	# set into another pin directory (another deployment's).
+	mkdir "$TC_BPF_MNT/other"
+	check "pins-deleted: re-pinned: set into another pin directory" \
+		"$CONFIG_TOOL" -d "$TC_BPF_MNT/other" set addr "$SRV" port "$PORT"
+	rm -rf "${TC_BPF_MNT:?}/other"
 	# Recovery 2: delete again, then tc filter replace makes fresh maps;
 	# the new program is unconfigured (passes) until the config is set.
 	rm -f "$PIN/cls_redirect_config" "$PIN/cls_redirect_metrics"

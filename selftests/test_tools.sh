@@ -171,6 +171,23 @@ done
 for w in abc 1x -1 " 1" "" 1.5; do
 	expect "stat: -w '$w'" 1 "-w '$w': not a decimal number" "$S" -w "$w"
 done
+# The word at fault is the one getopt was reading, also inside a cluster of
+# short options after a long one.
+expect "stat: unknown letter in a cluster after a long option" 1 "unknown option '-x':" "$S" --json -xj
+expect "stat: unknown letter inside a cluster" 1 "unknown option '-x':" "$S" -jx
+expect "config: unknown letter in a cluster after the command" 1 "unknown option '-x':" "$C" show --json -xj
+expect "stat: -w missing in a cluster" 1 "option '-w' needs a value" "$S" --json -jw
+# Long options only by their whole name: glibc would take any unambiguous
+# prefix, and "--res" would reset every counter.
+expect "stat: --res is not --reset" 1 "unknown option '--res' (did you mean --reset?)" "$S" --res
+expect "stat: --prom is not --prometheus" 1 "unknown option '--prom' (did you mean --prometheus?)" "$S" --prom
+expect "stat: --wat=1 is not --watch" 1 "unknown option '--wat' (did you mean --watch?)" "$S" --wat=1
+expect "stat: --pin DIR is not --pin-dir" 1 "unknown option '--pin' (did you mean --pin-dir?)" "$S" --pin "$tmp"
+expect "stat: --p is ambiguous" 1 "unknown option '--p' (did you mean --pin-dir, --pretty or --prometheus?)" "$S" --p
+expect "stat: --reset=1" 1 "option '--reset' takes no value" "$S" --reset=1
+expect "config: --js is not --json" 1 "unknown option '--js' (did you mean --json?)" "$C" show --js
+expect "config: --he is not --help" 1 "unknown option '--he' (did you mean --help?)" "$C" --he
+expect "config: --vers is not --version" 1 "unknown option '--vers' (did you mean --version?)" "$C" --vers
 expect "stat: -j and --prometheus" 1 "one of" "$S" -j --prometheus
 expect "stat: --reset and -w" 1 "one of" "$S" --reset -w 1
 expect "stat: -p and --reset" 1 "one of" "$S" -p --reset
@@ -255,7 +272,8 @@ expect "set: unknown flag NO-FORWARD" 1 "unknown keyword 'NO-FORWARD'" "$C" set 
 expect "set: addr twice" 1 "'addr' given twice" "$C" set addr 192.0.2.10 port 1 addr 192.0.2.11
 expect "set: no-forward twice" 1 "'no-forward' given twice" "$C" set addr 192.0.2.10 port 1 no-forward no-forward
 expect "set: option after keywords" 1 "unknown keyword '-d'" "$C" set addr 192.0.2.10 port 1 -d "$G"
-expect "set as nobody" 2 "must be run as root (uid 65534" $NOBODY "$C" set addr 192.0.2.11 port 1
+expect "set as nobody" 2 "must be run as root (uid 65534 has neither CAP_BPF nor CAP_SYS_ADMIN, one of which bpf() on pinned maps needs)" \
+	$NOBODY "$C" set addr 192.0.2.11 port 1
 expect "show as nobody" 2 "must be run as root" $NOBODY "$C" show
 expect "reset as nobody" 2 "must be run as root" $NOBODY "$C" reset
 ok "config unchanged by all of the above" "addr 192.0.2.10 port 19523" "$C" show
@@ -264,7 +282,8 @@ ok "config unchanged by all of the above" "addr 192.0.2.10 port 19523" "$C" show
 
 chmod 0400 "$CFG"
 ok "show opens read-only (0400 pin, no DAC override)" "addr 192.0.2.10 port 19523" $NODAC "$C" show
-expect "set needs write access (0400 pin, no DAC override)" 2 "$CFG: Permission denied" \
+expect "set needs write access (0400 pin, no DAC override)" 2 \
+	"$CFG: Permission denied: run as root (bpf() on pinned maps needs CAP_BPF or CAP_SYS_ADMIN)" \
 	$NODAC "$C" set addr 192.0.2.11 port 1
 chmod 0600 "$CFG"
 
@@ -440,6 +459,9 @@ chmod 0600 "$M"
 expect "stat as nobody" 2 "must be run as root" $NOBODY "$S"
 expect "stat --reset as nobody" 2 "must be run as root" $NOBODY "$S" --reset
 
+# An abbreviation never resets: every counter stays (expect compares bytes).
+expect "stat --res: refused, counters kept" 1 "unknown option '--res' (did you mean --reset?)" "$S" --res
+expect "stat --rese: refused, counters kept" 1 "unknown option '--rese' (did you mean --reset?)" "$S" --rese
 cfg_before=$(value_of "$CFG")
 ok "stat --reset" "" "$S" --reset
 zero=$(i=0; while [ $i -lt "$VSIZE" ]; do printf '0x00 '; i=$((i + 1)); done)

@@ -238,6 +238,7 @@ static int update_existing(int fd, const char *dir, const struct cls_redirect_co
 static int store(const char *dir, const struct cls_redirect_config *cfg, bool create)
 {
 	char path[PATH_MAX + sizeof(CLS_REDIRECT_CONFIG_MAP)];
+	struct loaded_classifier lc;
 	int fd, ret;
 
 	ret = map_open(dir, &config_map_desc, false, create, MISSING_HINT, &fd);
@@ -246,6 +247,13 @@ static int store(const char *dir, const struct cls_redirect_config *cfg, bool cr
 	if (fd >= 0)
 		goto update;
 
+	/* Not pinned, but the classifier may still run with a config map whose
+	 * pin was removed: a new map would be one it never reads, and the
+	 * "success" a lie.  Its maps have to be pinned back instead. */
+	if (find_loaded_classifier(&lc)) {
+		snprintf(path, sizeof(path), "%s/%s", dir, CLS_REDIRECT_CONFIG_MAP);
+		return classifier_unpinned(dir, path, &lc);
+	}
 	/* Not pinned yet: make it, fill it, then publish it. */
 	ret = map_create(&config_map_desc, &fd);
 	if (ret)
@@ -291,10 +299,9 @@ static int parse_opts(int argc, char **argv, struct common_opts *o)
 {
 	int c, ret;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:" COMMON_SHORT_OPTS, long_opts, NULL)) != -1) {
-		if (c == '?' || c == ':')
-			return bad_option(c, argv);
+	while ((c = next_option(argc, argv, "+:" COMMON_SHORT_OPTS, long_opts)) != -1) {
+		if (c == '?')
+			return EXIT_USAGE;
 		ret = common_opt(c, optarg, o, usage);
 		if (ret >= 0)
 			return ret;

@@ -261,8 +261,7 @@ int main(int argc, char **argv)
 	int c, fd, ret;
 
 	prog_name = "cls-redirect-stat";
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:" COMMON_SHORT_OPTS "w:", long_opts, NULL)) != -1) {
+	while ((c = next_option(argc, argv, "+:" COMMON_SHORT_OPTS "w:", long_opts)) != -1) {
 		switch (c) {
 		case 'w':
 			ret = parse_ulong("-w", optarg, 1, 3600, &seconds);
@@ -276,8 +275,7 @@ int main(int argc, char **argv)
 			do_reset = true;
 			break;
 		case '?':
-		case ':':
-			return bad_option(c, argv);
+			return EXIT_USAGE;
 		default:
 			ret = common_opt(c, optarg, &o, usage);
 			if (ret >= 0)

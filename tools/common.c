@@ -2,9 +2,12 @@
 /*
  * Shared code of cls-redirect-config and cls-redirect-stat; see common.h.
  */
+#define _GNU_SOURCE /* nftw */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
+#include <mntent.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +70,7 @@ int syserr(int err, const char *fmt, ...)
 	va_list ap;
 
 	if (err == EPERM || err == EACCES)
-		hint = ": run as root (bpf() on pinned maps needs CAP_BPF and CAP_SYS_ADMIN)";
+		hint = ": run as root (bpf() on pinned maps needs CAP_BPF or CAP_SYS_ADMIN)";
 	snprintf(suffix, sizeof(suffix), ": %s%s", strerror(err), hint);
 	va_start(ap, fmt);
 	vreport(fmt, ap, suffix);
@@ -124,26 +127,95 @@ int common_opt(int c, const char *arg, struct common_opts *o, void (*usage)(FILE
 	}
 }
 
-int bad_option(int c, char *const argv[])
+/* The long option a "--name[=value]" word names exactly, or NULL. */
+static const struct option *long_exact(const char *word, const struct option *longopts)
 {
-	/* getopt_long ran with opterr = 0 and a leading ':' in the option
-	 * string; argv[optind - 1] is the word it stopped at. */
-	const char *word = argv[optind - 1];
-	bool is_long = strncmp(word, "--", 2) == 0;
-	const char *eq = strchr(word, '=');
+	size_t len = strcspn(word + 2, "=");
+	const struct option *o;
 
-	if (c == ':' && is_long)
-		return errorf(EXIT_USAGE, "option '%s' needs a value: see %s --help", word,
-			      prog_name);
+	for (o = longopts; o->name; o++)
+		if (strlen(o->name) == len && !strncmp(o->name, word + 2, len))
+			return o;
+	return NULL;
+}
+
+/* "unknown option '--res' (did you mean --reset?)": the long options the
+ * word is a prefix of, which glibc would have taken as abbreviations. */
+static int unknown_long(const char *word, const struct option *longopts)
+{
+	size_t len = strcspn(word + 2, "="), n = 0, i = 0, off = 0;
+	const struct option *o;
+	char names[256] = "";
+
+	for (o = longopts; o->name && len; o++)
+		n += !strncmp(o->name, word + 2, len);
+	for (o = longopts; o->name && n; o++) {
+		if (strncmp(o->name, word + 2, len))
+			continue;
+		i++;
+		if (off < sizeof(names))
+			off += snprintf(names + off, sizeof(names) - off, "%s--%s",
+					i == 1 ? "" : i == n ? " or " : ", ", o->name);
+	}
+	if (n)
+		return errorf(EXIT_USAGE,
+			      "unknown option '%.*s' (did you mean %s?): long options must be "
+			      "spelt out; see %s --help",
+			      (int)(len + 2), word, names, prog_name);
+	return errorf(EXIT_USAGE, "unknown option '%.*s': see %s --help", (int)(len + 2), word,
+		      prog_name);
+}
+
+/*
+ * One line naming the option at fault.  word is the argv element getopt was
+ * reading: "--name[=value]" for a long option, "-abc" for a cluster of short
+ * ones (optopt is then the offending letter, wherever it is in the cluster).
+ */
+static int bad_option(int c, const char *word, const struct option *longopts)
+{
+	const struct option *lo;
+
+	if (strncmp(word, "--", 2) || !word[2]) {
+		if (c == ':')
+			return errorf(EXIT_USAGE, "option '-%c' needs a value: see %s --help",
+				      optopt, prog_name);
+		return errorf(EXIT_USAGE, "unknown option '-%c': see %s --help", optopt, prog_name);
+	}
+	lo = long_exact(word, longopts);
+	if (!lo)
+		return unknown_long(word, longopts);
 	if (c == ':')
-		return errorf(EXIT_USAGE, "option '-%c' needs a value: see %s --help", optopt,
+		return errorf(EXIT_USAGE, "option '--%s' needs a value: see %s --help", lo->name,
 			      prog_name);
-	if (is_long && optopt && eq)
-		return errorf(EXIT_USAGE, "option '%.*s' takes no value: see %s --help",
-			      (int)(eq - word), word, prog_name);
-	if (is_long)
-		return errorf(EXIT_USAGE, "unknown option '%s': see %s --help", word, prog_name);
-	return errorf(EXIT_USAGE, "unknown option '-%c': see %s --help", optopt, prog_name);
+	if (strchr(word, '=') && lo->has_arg == no_argument)
+		return errorf(EXIT_USAGE, "option '--%s' takes no value: see %s --help", lo->name,
+			      prog_name);
+	return errorf(EXIT_USAGE, "unknown option '%s': see %s --help", word, prog_name);
+}
+
+int next_option(int argc, char *const argv[], const char *shortopts,
+		const struct option *longopts)
+{
+	/* optind is the element getopt reads next, also while it is inside a
+	 * cluster of short options ("-jp"); 0 asks it to start over at 1.
+	 * Afterwards optind has moved on, so remember it now. */
+	int at = optind ? optind : 1;
+	const char *word = at < argc ? argv[at] : "";
+	int c, idx = -1;
+
+	opterr = 0;
+	c = getopt_long(argc, argv, shortopts, longopts, &idx);
+	if (c == '?' || c == ':') {
+		bad_option(c, word, longopts);
+		return '?';
+	}
+	/* glibc takes any unambiguous prefix of a long option ("--res" for
+	 * --reset): an operator's typo must not run a command. */
+	if (c != -1 && idx >= 0 && long_exact(word, longopts) != &longopts[idx]) {
+		unknown_long(word, longopts);
+		return '?';
+	}
+	return c;
 }
 
 /* CapEff from /proc/self/status: root without capabilities (a restricted
@@ -175,8 +247,8 @@ int check_privileges(void)
 	if (has_bpf_capability())
 		return EXIT_OK;
 	return errorf(EXIT_SYSTEM,
-		      "must be run as root (uid %u has neither CAP_SYS_ADMIN nor CAP_BPF): "
-		      "try sudo %s",
+		      "must be run as root (uid %u has neither CAP_BPF nor CAP_SYS_ADMIN, one of "
+		      "which bpf() on pinned maps needs): try sudo %s",
 		      (unsigned int)geteuid(), prog_name);
 }
 
@@ -322,6 +394,142 @@ static int map_check(int fd, const char *path, const struct map_desc *d)
 		      info.max_entries, info.map_flags);
 }
 
+static bool map_is(__u32 id, const struct map_desc *d)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	bool ok;
+	int fd;
+
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0)
+		return false;
+	ok = !bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == d->type &&
+	     info.key_size == d->key_size && info.value_size == d->value_size &&
+	     info.max_entries == d->max_entries && info.map_flags == d->map_flags &&
+	     /* The kernel keeps 15 characters; tc's legacy loader names none. */
+	     (!info.name[0] || !strncmp(info.name, d->name, sizeof(info.name) - 1));
+	close(fd);
+	return ok;
+}
+
+/* nftw() has no argument for its callback: the map ids looked for. */
+static __u32 walk_want[2];
+static bool walk_found[2];
+
+static int walk_pin(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	/* Read-only: a program or link pin then fails to open (EINVAL), which
+	 * is as well, only maps are looked for. */
+	LIBBPF_OPTS(bpf_obj_get_opts, opts, .file_flags = BPF_F_RDONLY);
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd, i;
+
+	(void)st;
+	(void)ftw;
+	if (type != FTW_F)
+		return 0;
+	fd = bpf_obj_get_opts(path, &opts);
+	if (fd < 0)
+		return 0;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		for (i = 0; i < 2; i++)
+			walk_found[i] |= info.id == walk_want[i];
+	close(fd);
+	return walk_found[0] && walk_found[1]; /* non-zero ends the walk */
+}
+
+/* Are both maps pinned in some bpffs of this mount namespace?  Then the
+ * program is another deployment's (another TC_BPF_MNT, or another bpffs as
+ * each server of selftests/test_e2e.sh has), not one whose pins are gone. */
+static bool maps_pinned(const struct loaded_classifier *lc)
+{
+	struct mntent *m;
+	FILE *f;
+
+	walk_want[0] = lc->config_id;
+	walk_want[1] = lc->metrics_id;
+	walk_found[0] = walk_found[1] = false;
+	f = setmntent("/proc/self/mounts", "re");
+	if (!f)
+		return false;
+	while (!(walk_found[0] && walk_found[1]) && (m = getmntent(f)))
+		if (!strcmp(m->mnt_type, "bpf"))
+			nftw(m->mnt_dir, walk_pin, 16, FTW_PHYS | FTW_MOUNT);
+	endmntent(f);
+	return walk_found[0] && walk_found[1];
+}
+
+/* Does program id look like the classifier: a tc program named cls_redirect
+ * (tc's legacy loader names none) that uses a map of each of our shapes? */
+static bool prog_is_classifier(__u32 id, struct loaded_classifier *lc)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), map_ids[64], i;
+	bool ok = false;
+	int fd;
+
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return false;
+	info.nr_map_ids = sizeof(map_ids) / sizeof(map_ids[0]);
+	info.map_ids = (__u64)(unsigned long)map_ids;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != BPF_PROG_TYPE_SCHED_CLS ||
+	    (info.name[0] && strcmp(info.name, "cls_redirect")))
+		goto out;
+	lc->prog_id = id;
+	lc->config_id = lc->metrics_id = 0;
+	for (i = 0; i < info.nr_map_ids && i < sizeof(map_ids) / sizeof(map_ids[0]); i++) {
+		if (!lc->config_id && map_is(map_ids[i], &config_map_desc))
+			lc->config_id = map_ids[i];
+		else if (!lc->metrics_id && map_is(map_ids[i], &metrics_map_desc))
+			lc->metrics_id = map_ids[i];
+	}
+	ok = lc->config_id && lc->metrics_id && !maps_pinned(lc);
+out:
+	close(fd);
+	return ok;
+}
+
+static bool scan_classifiers(struct loaded_classifier *lc)
+{
+	__u32 id = 0;
+
+	while (!bpf_prog_get_next_id(id, &id))
+		if (prog_is_classifier(id, lc))
+			return true;
+	return false;
+}
+
+bool find_loaded_classifier(struct loaded_classifier *lc)
+{
+	int i;
+
+	if (!scan_classifiers(lc))
+		return false;
+	/* tc filter del returns before the kernel frees the program (after an
+	 * RCU grace period, from a workqueue): one just detached is gone within
+	 * milliseconds, one still attached stays. */
+	for (i = 0; i < 20; i++) {
+		usleep(50 * 1000);
+		if (!scan_classifiers(lc))
+			return false;
+	}
+	return true;
+}
+
+int classifier_unpinned(const char *dir, const char *path, const struct loaded_classifier *lc)
+{
+	return errorf(EXIT_SYSTEM,
+		      "%s not found, but cls_redirect program id %u is loaded with maps %u "
+		      "(config) and %u (metrics): its pins were removed; re-pin them with: "
+		      "bpftool map pin id %u %s/%s; bpftool map pin id %u %s/%s (or tc filter "
+		      "replace its filter to start over with new, unconfigured maps)",
+		      path, lc->prog_id, lc->config_id, lc->metrics_id, lc->config_id, dir,
+		      CLS_REDIRECT_CONFIG_MAP, lc->metrics_id, dir, CLS_REDIRECT_METRICS_MAP);
+}
+
 int map_open(const char *dir, const struct map_desc *desc, bool rdonly, bool missing_ok,
 	     const char *hint, int *fd)
 {
@@ -339,8 +547,13 @@ int map_open(const char *dir, const struct map_desc *desc, bool rdonly, bool mis
 		*fd = -1;
 		if (err == ENOENT && missing_ok)
 			return EXIT_OK;
-		if (err == ENOENT)
+		if (err == ENOENT) {
+			struct loaded_classifier lc;
+
+			if (find_loaded_classifier(&lc))
+				return classifier_unpinned(dir, path, &lc);
 			return errorf(EXIT_SYSTEM, "%s not found: %s", path, hint);
+		}
 		if (err == EINVAL)
 			return errorf(EXIT_SYSTEM,
 				      "%s: not a pinned BPF object (is %s on a bpffs?)", path, dir);

@@ -12,6 +12,7 @@
 #ifndef CLS_REDIRECT_TOOLS_COMMON_H
 #define CLS_REDIRECT_TOOLS_COMMON_H
 
+#include <getopt.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -59,9 +60,12 @@ struct common_opts {
  * unknown (getopt has printed why). */
 int common_opt(int c, const char *arg, struct common_opts *o, void (*usage)(FILE *));
 
-/* After getopt_long returned c = '?' or ':' (option string starting with
- * "+:", opterr = 0): one line on stderr naming the bad option; returns 1. */
-int bad_option(int c, char *const argv[]);
+/* getopt_long (shortopts starting with "+:") that takes a long option only
+ * by its whole name, never an abbreviation ("--res" is not --reset).  On a
+ * bad option it prints one line naming it, the word in a cluster ("-x" of
+ * "-xj") or the long option, and returns '?'; the tool then exits 1. */
+int next_option(int argc, char *const argv[], const char *shortopts,
+		const struct option *longopts);
 
 /* Refuse early (exit 2) when bpf() on pinned maps cannot work: neither root
  * nor CAP_BPF / CAP_SYS_ADMIN in the effective set. */
@@ -99,6 +103,24 @@ extern const struct map_desc metrics_map_desc;
  * does not exist.  A missing pin otherwise fails with "hint" appended. */
 int map_open(const char *dir, const struct map_desc *desc, bool rdonly, bool missing_ok,
 	     const char *hint, int *fd);
+
+/* A loaded program that looks like the classifier (a sched_cls program
+ * named cls_redirect, or unnamed as tc's legacy loader leaves it, using a
+ * config and a metrics map of our shapes) whose maps are not both pinned in
+ * a bpffs this mount namespace sees, and the ids of those maps. */
+struct loaded_classifier {
+	__u32 prog_id;
+	__u32 config_id;
+	__u32 metrics_id;
+};
+
+/* Whether one is loaded: program ids are global, so this may be one
+ * attached in another mount namespace, whose pins this one cannot see. */
+bool find_loaded_classifier(struct loaded_classifier *lc);
+
+/* "<path> not found, but cls_redirect program id N is loaded with maps X,
+ * Y: ..." with the bpftool commands that pin them back in dir; returns 2. */
+int classifier_unpinned(const char *dir, const char *path, const struct loaded_classifier *lc);
 
 /* Create an unpinned map as described (flags 0, no BTF: tc's loaders reuse
  * a pinned map when type, sizes, entries and flags match). */
