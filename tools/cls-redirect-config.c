@@ -2,7 +2,7 @@
 /*
  * cls-redirect-config: show, set and reset the configuration of the
  * cls_redirect classifier, the one-entry array pinned as
- * <pin dir>/cls_redirect_config (SPEC.md sections 4 and 8).
+ * <pin dir>/cls_redirect_config (man page: MAPS, CLS-REDIRECT-CONFIG).
  *
  * `set` may run before the filter is attached: it then creates the map with
  * exactly the type, sizes, entry count and flags the classifier declares and

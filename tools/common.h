@@ -20,7 +20,7 @@
 
 #include "cls_redirect.h"
 
-/* SPEC.md section 8. */
+/* Exit status (man page: EXIT STATUS). */
 enum {
 	EXIT_OK = 0,
 	EXIT_USAGE = 1,  /* bad command line or bad value */
