@@ -356,4 +356,25 @@ static inline int harness_netns(int default_route_lo, const char **what, char *e
 	return 0;
 }
 
+/* The fuzzers' random numbers: splitmix64, seeded by the caller, so a run
+ * can be replayed from its seed. */
+struct rng {
+	uint64_t s;
+};
+
+static inline uint64_t rnd64(struct rng *r)
+{
+	uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n); n > 0. */
+static inline uint32_t rnd(struct rng *r, uint32_t n)
+{
+	return (uint32_t)(rnd64(r) % n);
+}
+
 #endif /* CLS_REDIRECT_HARNESS_H */

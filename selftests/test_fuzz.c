@@ -72,27 +72,8 @@ static int verbose;
 static const char *crash_dir = "selftests/crashes";
 static int n_saved;
 
-/* ---------------------------------------------------------------------- */
-/* random numbers: splitmix64, one stream per (seed, class, run)           */
-
-struct rng {
-	uint64_t s;
-};
-
-static uint64_t rnd64(struct rng *r)
-{
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-/* Uniform in [0, n); n > 0. */
-static uint32_t rnd(struct rng *r, uint32_t n)
-{
-	return (uint32_t)(rnd64(r) % n);
-}
+/* Random numbers: struct rng, rnd64() and rnd() from harness.h, one stream
+ * per (seed, class, run). */
 
 /* True with probability 1/n. */
 static int one_in(struct rng *r, uint32_t n)

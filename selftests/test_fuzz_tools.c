@@ -59,24 +59,6 @@ static int n_fail;
 
 /* ---------------------------------------------------------------------- */
 
-struct rng {
-	uint64_t s;
-};
-
-static uint64_t rnd64(struct rng *r)
-{
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static uint32_t rnd(struct rng *r, uint32_t n)
-{
-	return (uint32_t)(rnd64(r) % n);
-}
-
 static double now(void)
 {
 	struct timespec ts;
