@@ -300,6 +300,31 @@ static inline size_t pkt_ext_len(const struct pkt_ext *x)
 	return x->type == 44 ? 8 : ((size_t)x->len8 + 1) * 8;
 }
 
+/* Writes a 20-byte IPv4 header plus opt_len NOP option bytes (checksum 0);
+ * version, ihl and tot_len are -1 for "computed".  Shared by the inner and
+ * the outer header. */
+static inline size_t pkt_ipv4_hdr_put(uint8_t *out, int version, int ihl, int tot_len,
+				      size_t payload_len, uint8_t tos, uint16_t id, uint16_t frag,
+				      uint8_t ttl, uint8_t proto, const uint8_t *src,
+				      const uint8_t *dst, uint8_t opt_len)
+{
+	size_t hl = 20 + opt_len;
+
+	memset(out, 0, hl);
+	out[0] = (uint8_t)((version < 0 ? 4 : version) << 4 |
+			   ((ihl < 0 ? (int)(hl / 4) : ihl) & 0x0f));
+	out[1] = tos;
+	pkt_put16(out + 2, (uint16_t)(tot_len < 0 ? (int)(hl + payload_len) : tot_len));
+	pkt_put16(out + 4, id);
+	pkt_put16(out + 6, frag);
+	out[8] = ttl;
+	out[9] = proto;
+	memcpy(out + 12, src, 4);
+	memcpy(out + 16, dst, 4);
+	memset(out + 20, 1 /* NOP */, opt_len);
+	return hl;
+}
+
 /* Writes the IP header(s) and l4 after them, then the L4 checksum and the
  * IPv4 header checksum.  proto is the L4 protocol (ip->proto overrides the
  * value written).  Returns the packet length. */
@@ -311,19 +336,8 @@ static inline size_t pkt_ip_build(uint8_t *out, const struct pkt_ip *ip, uint8_t
 	uint8_t *p;
 
 	if (!ip->v6) {
-		hl = 20 + ip->opt_len;
-		memset(out, 0, hl);
-		out[0] = (uint8_t)((ip->version < 0 ? 4 : ip->version) << 4 |
-				   ((ip->ihl < 0 ? (int)(hl / 4) : ip->ihl) & 0x0f));
-		out[1] = ip->tos;
-		pkt_put16(out + 2, (uint16_t)(ip->len < 0 ? (int)(hl + l4_len) : ip->len));
-		pkt_put16(out + 4, ip->id);
-		pkt_put16(out + 6, ip->frag);
-		out[8] = ip->ttl;
-		out[9] = wproto;
-		memcpy(out + 12, ip->src, 4);
-		memcpy(out + 16, ip->dst, 4);
-		memset(out + 20, 1 /* NOP */, ip->opt_len);
+		hl = pkt_ipv4_hdr_put(out, ip->version, ip->ihl, ip->len, l4_len, ip->tos, ip->id,
+				      ip->frag, ip->ttl, wproto, ip->src, ip->dst, ip->opt_len);
 		if (l4_len)
 		memcpy(out + hl, l4, l4_len);
 		if (!ip->no_l4_csum)
@@ -450,18 +464,8 @@ static inline size_t pkt_frame_build(uint8_t *out, const struct pkt_encap *e, co
 	int n;
 
 	pkt_eth_build(out, e->dst_mac, e->src_mac, e->ethertype);
-	memset(ip, 0, iphl);
-	ip[0] = (uint8_t)((e->version < 0 ? 4 : e->version) << 4 |
-			  ((e->ihl < 0 ? (int)(iphl / 4) : e->ihl) & 0x0f));
-	ip[1] = e->tos;
-	pkt_put16(ip + 2, (uint16_t)(e->tot_len < 0 ? (int)ip_len : e->tot_len));
-	pkt_put16(ip + 4, e->id);
-	pkt_put16(ip + 6, e->frag);
-	ip[8] = e->ttl;
-	ip[9] = IPPROTO_UDP;
-	memcpy(ip + 12, e->saddr, 4);
-	memcpy(ip + 16, e->daddr, 4);
-	memset(ip + 20, 1, e->opt_len);
+	pkt_ipv4_hdr_put(ip, e->version, e->ihl, e->tot_len, ip_len - iphl, e->tos, e->id, e->frag,
+			 e->ttl, IPPROTO_UDP, e->saddr, e->daddr, e->opt_len);
 
 	pkt_put16(out + udp_off, e->sport);
 	pkt_put16(out + udp_off + 2, e->dport);

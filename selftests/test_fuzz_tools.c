@@ -104,10 +104,21 @@ static char state_bad(enum state s)
 	return 0;
 }
 
+/* Pins fd as pin_dir/name and closes it; -1 on failure. */
+static int pin_fd(int fd, const char *name)
+{
+	char path[256];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	err = bpf_obj_pin(fd, path);
+	close(fd);
+	return err ? -1 : 0;
+}
+
 static int pin_new_map(const char *name, enum bpf_map_type t, __u32 vsize, __u32 entries,
 		       const void *val)
 {
-	char path[256];
 	__u32 key = 0;
 	int fd = bpf_map_create(t, name, 4, vsize, entries, NULL);
 
@@ -117,13 +128,7 @@ static int pin_new_map(const char *name, enum bpf_map_type t, __u32 vsize, __u32
 		close(fd);
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
-	if (bpf_obj_pin(fd, path)) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
+	return pin_fd(fd, name);
 }
 
 static int pin_prog(const char *name)
@@ -132,18 +137,11 @@ static int pin_prog(const char *name)
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
-	char path[256];
 	int fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "fuzz", "GPL", insns, 2, NULL);
 
 	if (fd < 0)
 		return -1;
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
-	if (bpf_obj_pin(fd, path)) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
+	return pin_fd(fd, name);
 }
 
 static void clear_pins(void)
