@@ -547,13 +547,16 @@ static __always_inline int accept_locally(struct packet *p, int counter)
 	struct ethhdr *eth;
 
 	/* MAC mode keeps the Ethernet header and removes what follows it.
-	 * FIXED_GSO keeps gso_size (the inner segments are what was sized);
-	 * NO_CSUM_RESET keeps CHECKSUM_COMPLETE/UNNECESSARY, and the level
-	 * drops by one because the outer UDP checksum is gone. */
-	if (bpf_skb_adjust_room(skb, -(int)ENCAP_LEN(p->hop_count), BPF_ADJ_ROOM_MAC,
-				BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_NO_CSUM_RESET))
+	 * FIXED_GSO keeps gso_size (the inner segments are what was sized).
+	 * Without NO_CSUM_RESET the helper turns CHECKSUM_UNNECESSARY into
+	 * CHECKSUM_NONE and adjusts a CHECKSUM_COMPLETE sum.  That is what
+	 * NO_CSUM_RESET plus bpf_csum_level(DEC) would give for every GUE
+	 * packet a NIC can hand us: a NIC verifies checksums inside UDP only
+	 * for tunnel ports it was told about (VXLAN, GENEVE), so it reports
+	 * csum_level 0 at most, the outer UDP checksum, which is now gone.
+	 * It saves a helper call (about 10 ns with return-stack mitigations). */
+	if (bpf_skb_adjust_room(skb, -(int)ENCAP_LEN(p->hop_count), BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_FIXED_GSO))
 		return drop(p, M(ERR_ENCAP_ADJUST_FAILED));
-	bpf_csum_level(skb, BPF_CSUM_LEVEL_DEC);
 	if (p->inner_proto == IPPROTO_IPIP)
 		return finish(p, counter, TC_ACT_OK);
 
@@ -658,11 +661,9 @@ static __always_inline int forward_gre(struct packet *p, __be32 hop)
 	if (*ttl <= 1)
 		return drop(p, M(ERR_REDIRECT_LOOP));
 
-	if (bpf_skb_adjust_room(skb, -(int)shrink, BPF_ADJ_ROOM_NET,
-				BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_NO_CSUM_RESET))
+	/* The checksum state goes as in accept_locally(). */
+	if (bpf_skb_adjust_room(skb, -(int)shrink, BPF_ADJ_ROOM_NET, BPF_F_ADJ_ROOM_FIXED_GSO))
 		return drop(p, M(ERR_ENCAP_ADJUST_FAILED));
-	/* The outer UDP checksum is gone with UDP. */
-	bpf_csum_level(skb, BPF_CSUM_LEVEL_DEC);
 
 	/* Ethernet, IPv4, GRE and the inner header up to its checksum. */
 	eth = pkt_ptr(skb, 0, ETH_HDR_LEN + OUTER_IP_LEN + 4 + 12);
