@@ -30,6 +30,10 @@
  *  - Before timing, every class is run once and its verdict and the one
  *    outcome counter it moves are checked: a class that takes a different
  *    path than its name says aborts the benchmark.
+ *  - The parts (selftests/parts.bpf.o: one helper, adjust_room, redirect,
+ *    socket lookup hit and miss, each alone in a program) run in the same
+ *    rounds on the frames of classes, so each class with a target splits
+ *    into the calls it cannot do without and the classifier's own work.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -108,6 +112,48 @@ static const struct pkt_class classes[C_COUNT] = {
 	[C_MALFORMED] = { "malformed", "GUE hlen != 1 + hop count: drop", TC_ACT_SHOT,
 			  MC(ERR_MALFORMED_ENCAPSULATION), 0, 0 },
 };
+
+/*
+ * The kernel calls the paths are built from (selftests/parts.bpf.c), each
+ * timed alone on the frame of a class, in the same rounds as the classes.
+ */
+struct part {
+	const char *name;  /* short name in the table */
+	const char *prog;  /* program in parts.bpf.o */
+	const char *what;
+	int cls;           /* the class whose frame it runs on */
+	unsigned int retval;
+};
+
+enum { P_CALL, P_DECAP, P_REDIRECT, P_HIT, P_MISS, P_COUNT };
+
+static const struct part parts[P_COUNT] = {
+	[P_CALL] = { "call", "part_call", "a helper that does nothing (bpf_csum_level query): call and return",
+		     C_LAST_HOP4, TC_ACT_OK },
+	[P_DECAP] = { "decap", "part_decap", "bpf_skb_adjust_room, MAC mode, 40 bytes off (N=1)", C_LAST_HOP4,
+		      TC_ACT_OK },
+	[P_REDIRECT] = { "redirect", "part_redirect", "bpf_redirect", C_LAST_HOP6, TC_ACT_REDIRECT },
+	[P_HIT] = { "lookup_hit", "part_lookup", "bpf_skc_lookup_tcp + bpf_sk_release, established socket",
+		    C_KNOWN_TCP, TC_ACT_OK },
+	[P_MISS] = { "lookup_miss", "part_lookup", "bpf_skc_lookup_tcp finding no socket", C_FWD_1,
+		     TC_ACT_UNSPEC_RET },
+};
+
+/* The parts a class cannot do without, for the classes with a target. */
+#define PART(p) (1u << (p))
+static const struct split {
+	int cls;
+	unsigned int parts;
+} splits[] = {
+	{ C_NOT_OURS, 0 },
+	{ C_LAST_HOP4, PART(P_DECAP) },
+	{ C_LAST_HOP6, PART(P_DECAP) | PART(P_REDIRECT) },
+	{ C_KNOWN_TCP, PART(P_HIT) | PART(P_DECAP) },
+	{ C_SYN, PART(P_DECAP) },
+	{ C_FWD, PART(P_MISS) | PART(P_REDIRECT) },
+};
+#define SPLIT_COUNT (int)(sizeof(splits) / sizeof(splits[0]))
+#define U_COUNT (C_COUNT + P_COUNT)
 
 static void die(const char *fmt, const char *arg)
 {
@@ -394,14 +440,100 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* ns above the floor of unit u (class or part), from the tmeans. */
+static double above(const double *tm, const double *ftm, int u)
+{
+	return tm[u] - ftm[u];
+}
+
+static double split_calls(const struct split *s, const double *tm, const double *ftm)
+{
+	double sum = 0;
+
+	for (int p = 0; p < P_COUNT; p++)
+		if (s->parts & PART(p))
+			sum += above(tm, ftm, C_COUNT + p);
+	return sum;
+}
+
+/*
+ * Where the time goes: every part above the floor, and every class with a
+ * target split into the parts it cannot do without and the rest.
+ * "calls only" is the ratio a program doing nothing but those calls would
+ * reach: the best this kernel and CPU allow for the class.
+ */
+static void print_parts(const double *tm, const double *ftm)
+{
+	printf("\nWhere the time goes: the kernel calls the paths are built from, each timed alone in a\n"
+	       "program (selftests/parts.bpf.c) in the same rounds, ns above the floor (tmean).  A part also\n"
+	       "reads what its call needs, so calls slightly overstates the calls and rest (parsing,\n"
+	       "deciding, counting: the classifier's own work) understates the rest.  calls only: the ratio\n"
+	       "of a program that made those calls and nothing else.\n\n");
+	printf("%-12s %6s  %s\n", "part", "ns", "what");
+	for (int p = 0; p < P_COUNT; p++)
+		printf("%-12s %6.1f  %s\n", parts[p].name, above(tm, ftm, C_COUNT + p), parts[p].what);
+	printf("\n%-17s %6s %6s %6s %6s %10s %7s  %s\n", "class", "tmean", "floor", "calls", "rest", "calls only",
+	       "target", "calls");
+	for (int i = 0; i < SPLIT_COUNT; i++) {
+		const struct split *s = &splits[i];
+		double calls = split_calls(s, tm, ftm);
+		char names[64] = "", tgt[16] = "-";
+
+		for (int p = 0; p < P_COUNT; p++)
+			if (s->parts & PART(p))
+				snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+					 names[0] ? " + " : "", parts[p].name);
+		if (classes[s->cls].target)
+			snprintf(tgt, sizeof(tgt), "%.1fx", classes[s->cls].target);
+		printf("%-17s %6.1f %6.1f %6.1f %6.1f %9.2fx %7s  %s\n", classes[s->cls].name, tm[s->cls], ftm[s->cls],
+		       calls, above(tm, ftm, s->cls) - calls, (ftm[s->cls] + calls) / ftm[s->cls], tgt,
+		       names[0] ? names : "none");
+	}
+}
+
+static void json_parts(FILE *f, const double *tm, const double *ftm)
+{
+	fprintf(f, "],\n\"parts\":[");
+	for (int p = 0; p < P_COUNT; p++) {
+		fprintf(f, "%s\n {\"name\":", p ? "," : "");
+		json_str(f, parts[p].name);
+		fprintf(f, ",\"what\":");
+		json_str(f, parts[p].what);
+		fprintf(f, ",\"tmean_ns\":%.1f,\"floor_tmean_ns\":%.1f,\"above_floor_ns\":%.1f}", tm[C_COUNT + p],
+			ftm[C_COUNT + p], above(tm, ftm, C_COUNT + p));
+	}
+	fprintf(f, "],\n\"splits\":[");
+	for (int i = 0; i < SPLIT_COUNT; i++) {
+		const struct split *s = &splits[i];
+		double calls = split_calls(s, tm, ftm);
+		int first = 1;
+
+		fprintf(f, "%s\n {\"class\":", i ? "," : "");
+		json_str(f, classes[s->cls].name);
+		fprintf(f, ",\"parts\":[");
+		for (int p = 0; p < P_COUNT; p++)
+			if (s->parts & PART(p)) {
+				fprintf(f, "%s", first ? "" : ",");
+				json_str(f, parts[p].name);
+				first = 0;
+			}
+		fprintf(f, "],\"calls_ns\":%.1f,\"rest_ns\":%.1f,\"calls_only_ratio\":%.3f}", calls,
+			above(tm, ftm, s->cls) - calls, (ftm[s->cls] + calls) / ftm[s->cls]);
+	}
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	const char *json = NULL, *objpath = "obj/cls_redirect_btf.o", *floorpath = "selftests/floor.bpf.o";
+	const char *partspath = "selftests/parts.bpf.o";
 	static uint8_t pkts[C_COUNT][PKT_MAX];
 	size_t lens[C_COUNT];
-	uint32_t *cls_ns[C_COUNT], *floor_ns[C_COUNT], *all_floor;
-	double med[C_COUNT], p10[C_COUNT], p90[C_COUNT], fmed[C_COUNT], ratio[C_COUNT];
-	double tm[C_COUNT], ftm[C_COUNT];
+	/* Units: the classes, then the parts. */
+	uint32_t *cls_ns[U_COUNT], *floor_ns[U_COUNT], *all_floor;
+	double med[U_COUNT], p10[U_COUNT], p90[U_COUNT], fmed[U_COUNT], ratio[U_COUNT];
+	double tm[U_COUNT], ftm[U_COUNT];
+	int ufd[U_COUNT], upkt[U_COUNT];
+	struct bpf_object *pobj;
 	double floor_med, floor_p10, floor_p90;
 	struct obj_cost oc_cls, oc_floor;
 	struct cls_redirect_config cfg;
@@ -414,14 +546,15 @@ static int cmd_run(int argc, char **argv)
 	int n = 5000, opt, cfd, ffd, cpu, bad = 0;
 	cpu_set_t set;
 
-	while ((opt = getopt(argc, argv, "n:o:O:F:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:o:O:F:P:")) != -1) {
 		switch (opt) {
 		case 'n': n = atoi(optarg); break;
 		case 'o': json = optarg; break;
 		case 'O': objpath = optarg; break;
 		case 'F': floorpath = optarg; break;
+		case 'P': partspath = optarg; break;
 		default:
-			fprintf(stderr, "usage: bench run [-n SAMPLES] [-o JSON] [-O OBJ] [-F FLOOR_OBJ]\n");
+			fprintf(stderr, "usage: bench run [-n SAMPLES] [-o JSON] [-O OBJ] [-F FLOOR_OBJ] [-P PARTS_OBJ]\n");
 			return 1;
 		}
 	}
@@ -442,6 +575,20 @@ static int cmd_run(int argc, char **argv)
 	ffd = first_prog_fd(load_obj(floorpath, NULL));
 	if (ffd < 0)
 		die("no program in %s", floorpath);
+	pobj = load_obj(partspath, NULL);
+	for (int u = 0; u < U_COUNT; u++) {
+		struct bpf_program *prog;
+
+		ufd[u] = cfd;
+		upkt[u] = u;
+		if (u < C_COUNT)
+			continue;
+		prog = bpf_object__find_program_by_name(pobj, parts[u - C_COUNT].prog);
+		if (!prog)
+			die("no program %s in the parts object", parts[u - C_COUNT].prog);
+		ufd[u] = bpf_program__fd(prog);
+		upkt[u] = parts[u - C_COUNT].cls;
+	}
 	inet_pton(AF_INET, SRV_ADDR, srv);
 	cfg = harness_config(srv, GUE_PORT);
 	if (harness_set_config(&h, &cfg))
@@ -481,19 +628,35 @@ static int cmd_run(int argc, char **argv)
 				(int)classes[c].retval);
 			bad = 1;
 		}
-		cls_ns[c] = calloc(n, sizeof(uint32_t));
-		floor_ns[c] = calloc(n, sizeof(uint32_t));
+	}
+	for (int u = 0; u < U_COUNT; u++) {
+		__u32 d, ret;
+
+		if (u >= C_COUNT) {
+			const struct part *pt = &parts[u - C_COUNT];
+
+			if (run_once(ufd[u], pkts[pt->cls], lens[pt->cls], &d, &ret))
+				die("BPF_PROG_TEST_RUN: %s", strerror(errno));
+			if (ret != pt->retval) {
+				fprintf(stderr, "bench: part %s returned %d, expected %d\n", pt->name, (int)ret,
+					(int)pt->retval);
+				bad = 1;
+			}
+		}
+		cls_ns[u] = calloc(n, sizeof(uint32_t));
+		floor_ns[u] = calloc(n, sizeof(uint32_t));
 	}
 	if (bad)
 		die("a packet class does not take the path it is named for%s", "");
 
-	/* Warm up, then A B A B ..., classes interleaved round by round. */
+	/* Warm up, then A B A B ..., classes and parts interleaved round by
+	 * round. */
 	for (int i = -n / 10; i < n; i++) {
-		for (int c = 0; c < C_COUNT; c++) {
+		for (int c = 0; c < U_COUNT; c++) {
 			__u32 df, dc;
 
-			if (run_once(ffd, pkts[c], lens[c], &df, NULL) ||
-			    run_once(cfd, pkts[c], lens[c], &dc, NULL))
+			if (run_once(ffd, pkts[upkt[c]], lens[upkt[c]], &df, NULL) ||
+			    run_once(ufd[c], pkts[upkt[c]], lens[upkt[c]], &dc, NULL))
 				die("BPF_PROG_TEST_RUN: %s", strerror(errno));
 			if (i >= 0) {
 				floor_ns[c][i] = df;
@@ -503,8 +666,9 @@ static int cmd_run(int argc, char **argv)
 	}
 
 	all_floor = calloc((size_t)n * C_COUNT, sizeof(uint32_t));
-	for (int c = 0; c < C_COUNT; c++) {
-		memcpy(all_floor + (size_t)c * n, floor_ns[c], n * sizeof(uint32_t));
+	for (int c = 0; c < U_COUNT; c++) {
+		if (c < C_COUNT)
+			memcpy(all_floor + (size_t)c * n, floor_ns[c], n * sizeof(uint32_t));
 		qsort(cls_ns[c], n, sizeof(uint32_t), cmp_u32);
 		qsort(floor_ns[c], n, sizeof(uint32_t), cmp_u32);
 		med[c] = cmp_pct(cls_ns[c], n, 50);
@@ -541,6 +705,7 @@ static int cmd_run(int argc, char **argv)
 		printf("%-17s %6.0f %9s %5.0f %5.2fx %6.1f %5.2fx %9s %8s  %s\n", classes[c].name, med[c], range,
 		       fmed[c], ratio[c], tm[c], tm[c] / ftm[c], tgt, st, classes[c].what);
 	}
+	print_parts(tm, ftm);
 	printf("\n%-28s %14s %12s %11s %9s\n", "object", "verified_insns", "xlated", "jited", "load");
 	printf("%-28s %14u %10u B %9u B %6.1f ms  (target < 20000 insns: %s; selftest 49661)\n", oc_cls.path,
 	       oc_cls.verified_insns, oc_cls.xlated, oc_cls.jited, oc_cls.load_ms,
@@ -578,6 +743,7 @@ static int cmd_run(int argc, char **argv)
 				fprintf(f, ",\"selftest_ratio\":%.1f", classes[c].selftest);
 			fputc('}', f);
 		}
+		json_parts(f, tm, ftm);
 		fprintf(f, "],\n\"objects\":[");
 		for (int i = 0; i < 2; i++) {
 			struct obj_cost *o = i ? &oc_floor : &oc_cls;

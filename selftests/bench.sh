@@ -2,8 +2,9 @@
 # The driver of `make bench` (root).  Three parts, one table, one JSON file:
 #
 # 1. selftests/bench run: per-packet cost of every packet class through
-#    BPF_PROG_TEST_RUN, next to an empty tc program (the floor), plus the
-#    verifier's cost and the program sizes (libbpf, pinning off).
+#    BPF_PROG_TEST_RUN, next to an empty tc program (the floor), the same for
+#    the kernel calls the paths are built from (selftests/parts.bpf.c), plus
+#    the verifier's cost and the program sizes (libbpf, pinning off).
 # 2. Load time of each object flavour with the loader that reads it: the
 #    system tc (libbpf) for obj/cls_redirect_btf.o, a tc without libbpf
 #    (selftests/lib/legacy-tc.sh) for obj/cls_redirect_legacy.o.
@@ -18,7 +19,8 @@
 #    the other, and reports received packets per second.  With
 #    kernel.bpf_stats_enabled set for the run (restored after), the
 #    classifier's run_time_ns / run_cnt gives its cost per run in the real
-#    datapath (accepted packets run it twice: the re-entry pass is cheap).
+#    datapath (decapsulated IPv6 packets run it twice: the re-entry pass is
+#    cheap).
 #
 #   sh selftests/bench.sh [RESULTS.json]     (default bench/results.json;
 #                                             the text goes next to it, .txt)
@@ -39,7 +41,7 @@ SAMPLES=${BENCH_SAMPLES:-5000}
 SECONDS_PER=${BENCH_SECONDS:-2}
 BENCH=$REPO/selftests/bench
 mkdir -p "$(dirname "$JSON")" || exit 2
-for f in selftests/bench selftests/floor.bpf.o selftests/xdpgen.bpf.o obj/cls_redirect_btf.o \
+for f in selftests/bench selftests/floor.bpf.o selftests/parts.bpf.o selftests/xdpgen.bpf.o obj/cls_redirect_btf.o \
 	obj/cls_redirect_legacy.o tools/cls-redirect-config tools/cls-redirect-stat; do
 	[ -e "$f" ] || { echo "bench: $f missing: run make (make bench builds everything)" >&2; exit 2; }
 done
@@ -145,7 +147,7 @@ if [ "${BENCH_TRAFFIC:-1}" != 0 ]; then
 	say ""
 	say "== 3. real traffic: veth, XDP generator on CPU 0, threaded NAPI receiver on CPU 1, ${SECONDS_PER} s per run"
 	say "pps received by s0; ns/pkt = run_time_ns delta / packets received (kernel.bpf_stats_enabled);"
-	say "runs/pkt = run_cnt / packets (decapsulated packets pass the classifier a second time)"
+	say "runs/pkt = run_cnt / packets (decapsulated IPv6 packets pass the classifier a second time)"
 	printf '%-17s %9s %9s %9s %10s %7s %12s %10s %8s\n' class offered no-filter floor classifier "cls/nf" \
 		"floor ns/pkt" "cls ns/pkt" "runs/pkt" | tee -a "$T/out.txt"
 	for class in $("$BENCH" classes | cut -f1); do
