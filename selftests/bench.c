@@ -139,7 +139,9 @@ static const struct part parts[P_COUNT] = {
 		     TC_ACT_UNSPEC_RET },
 };
 
-/* The parts a class cannot do without, for the classes with a target. */
+/* The parts a class cannot do without, for the classes with a target.  A
+ * GUE forward with a zero UDP checksum also calls bpf_csum_update, which
+ * keeps a CHECKSUM_COMPLETE sum true and does nothing otherwise: one call. */
 #define PART(p) (1u << (p))
 static const struct split {
 	int cls;
@@ -150,7 +152,7 @@ static const struct split {
 	{ C_LAST_HOP6, PART(P_DECAP) | PART(P_REDIRECT) },
 	{ C_KNOWN_TCP, PART(P_HIT) | PART(P_DECAP) },
 	{ C_SYN, PART(P_DECAP) },
-	{ C_FWD, PART(P_MISS) | PART(P_REDIRECT) },
+	{ C_FWD, PART(P_MISS) | PART(P_REDIRECT) | PART(P_CALL) },
 };
 #define SPLIT_COUNT (int)(sizeof(splits) / sizeof(splits[0]))
 #define U_COUNT (C_COUNT + P_COUNT)

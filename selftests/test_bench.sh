@@ -33,7 +33,7 @@ jq_is "the five parts are timed" '[.parts[] | select(.tmean_ns > 0) | .name] | j
 	"call decap redirect lookup_hit lookup_miss"
 jq_is "the classes with a target are split into parts and rest" \
 	'[.splits[] | .class + ":" + (.parts | join("+"))] | join(" ")' \
-	"not_ours: last_hop_v4:decap last_hop_v6:decap+redirect known_tcp:decap+lookup_hit syn:decap forward:redirect+lookup_miss"
+	"not_ours: last_hop_v4:decap last_hop_v6:decap+redirect known_tcp:decap+lookup_hit syn:decap forward:call+redirect+lookup_miss"
 jq_is "verifier cost is reported" '.objects[0].verified_insns > 0 and .objects[0].jited_bytes > 0' true
 jq_is "both flavours load with their tc" '[.tc_loads[].object] | join(" ")' \
 	"obj/cls_redirect_btf.o obj/cls_redirect_legacy.o"
