@@ -25,8 +25,14 @@
  *    (with repeat > 1 it would see its own rewrite from the run before).
  *    opts.duration is then the kernel's own ktime around that single run.
  *  - Runs alternate floor, classifier, floor, classifier... on the same
- *    packet, and classes are interleaved round by round, so drift on a shared
- *    machine hits every figure alike.  The process is pinned to one CPU.
+ *    packet, and classes are interleaved round by round (each round starting
+ *    one class further on), so drift on a shared machine hits every figure
+ *    alike.  The process is pinned to one CPU.
+ *  - Ratios are to the floor runs of all classes and parts together (the
+ *    same empty program every time): more samples, and none of the few-ns
+ *    offsets one packet's floor runs alone show on a coarse clock.  A random
+ *    wait of up to about 60 ns before each run keeps the clock's steps from
+ *    rounding one packet's runs the same way every time (see dither()).
  *  - Before timing, every class is run once and its verdict and the one
  *    outcome counter it moves are checked: a class that takes a different
  *    path than its name says aborts the benchmark.
@@ -417,12 +423,31 @@ static struct flowports tcp_flow(void)
 	return fp;
 }
 
+/*
+ * The clock the kernel times a run with can advance in coarse steps (on
+ * this machine the TSC moves 26 cycles, 10 ns, at a time).  The path from
+ * the system call to the start of the timed run is nearly the same every
+ * time, so without help each packet would start its runs at about the same
+ * point of a step and its figures would be rounded the same way, up or down
+ * by a few ns, run after run.  A random wait of 0 to about 60 ns before each
+ * run spreads the start over the step, and the rounding averages out.
+ */
+static void dither(void)
+{
+	static struct rng r = { 0x5eed };
+	uint32_t n = rnd(&r, 32);
+
+	for (volatile uint32_t i = 0; i < n; i++)
+		;
+}
+
 static int run_once(int fd, const uint8_t *pkt, size_t len, __u32 *dur, __u32 *ret)
 {
 	static uint8_t out[PKT_MAX + 256];
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = (__u32)len, .data_out = out,
 		    .data_size_out = sizeof(out), .repeat = 1);
 
+	dither();
 	if (bpf_prog_test_run_opts(fd, &o))
 		return -1;
 	*dur = o.duration;
@@ -533,7 +558,9 @@ static int cmd_run(int argc, char **argv)
 	/* Units: the classes, then the parts. */
 	uint32_t *cls_ns[U_COUNT], *floor_ns[U_COUNT], *all_floor;
 	double med[U_COUNT], p10[U_COUNT], p90[U_COUNT], fmed[U_COUNT], ratio[U_COUNT];
-	double tm[U_COUNT], ftm[U_COUNT];
+	/* tm: tmean of each unit; ftm: the floor it is judged against (the
+	 * pooled floor); own_ftm: the floor runs next to the unit alone. */
+	double tm[U_COUNT], ftm[U_COUNT], own_ftm[U_COUNT], floor_tm;
 	int ufd[U_COUNT], upkt[U_COUNT];
 	struct bpf_object *pobj;
 	double floor_med, floor_p10, floor_p90;
@@ -596,8 +623,13 @@ static int cmd_run(int argc, char **argv)
 	if (harness_set_config(&h, &cfg))
 		die("%s", h.err);
 
-	/* Pin to the CPU we are on: per-CPU counters and caches stay put. */
+	/* Pin to one CPU, so per-CPU counters and caches stay put: the last one
+	 * we may run on, since CPU 0 usually takes more of the interrupts. */
 	cpu = sched_getcpu();
+	if (!sched_getaffinity(0, sizeof(set), &set))
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			if (CPU_ISSET(c, &set))
+				cpu = c;
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	sched_setaffinity(0, sizeof(set), &set);
@@ -652,9 +684,12 @@ static int cmd_run(int argc, char **argv)
 		die("a packet class does not take the path it is named for%s", "");
 
 	/* Warm up, then A B A B ..., classes and parts interleaved round by
-	 * round. */
+	 * round.  Each round starts one unit further on: a floor run follows
+	 * the run of the unit before it, whose traces in the caches would
+	 * otherwise bias the floor of every unit in the same direction. */
 	for (int i = -n / 10; i < n; i++) {
-		for (int c = 0; c < U_COUNT; c++) {
+		for (int k = 0; k < U_COUNT; k++) {
+			int c = (k + i + n) % U_COUNT;
 			__u32 df, dc;
 
 			if (run_once(ffd, pkts[upkt[c]], lens[upkt[c]], &df, NULL) ||
@@ -667,34 +702,40 @@ static int cmd_run(int argc, char **argv)
 		}
 	}
 
-	all_floor = calloc((size_t)n * C_COUNT, sizeof(uint32_t));
+	/* Every ratio is to the floor runs of all units together: the floor
+	 * program is the same for all of them, and the clock's ~10 ns steps
+	 * make the floor of one unit alone move by a few ns from run to run. */
+	all_floor = calloc((size_t)n * U_COUNT, sizeof(uint32_t));
 	for (int c = 0; c < U_COUNT; c++) {
-		if (c < C_COUNT)
-			memcpy(all_floor + (size_t)c * n, floor_ns[c], n * sizeof(uint32_t));
+		memcpy(all_floor + (size_t)c * n, floor_ns[c], n * sizeof(uint32_t));
 		qsort(cls_ns[c], n, sizeof(uint32_t), cmp_u32);
 		qsort(floor_ns[c], n, sizeof(uint32_t), cmp_u32);
 		med[c] = cmp_pct(cls_ns[c], n, 50);
 		p10[c] = cmp_pct(cls_ns[c], n, 10);
 		p90[c] = cmp_pct(cls_ns[c], n, 90);
 		fmed[c] = cmp_pct(floor_ns[c], n, 50);
-		ratio[c] = med[c] / fmed[c];
 		tm[c] = tmean(cls_ns[c], n);
-		ftm[c] = tmean(floor_ns[c], n);
+		own_ftm[c] = tmean(floor_ns[c], n);
 	}
-	qsort(all_floor, (size_t)n * C_COUNT, sizeof(uint32_t), cmp_u32);
-	floor_med = cmp_pct(all_floor, (size_t)n * C_COUNT, 50);
-	floor_p10 = cmp_pct(all_floor, (size_t)n * C_COUNT, 10);
-	floor_p90 = cmp_pct(all_floor, (size_t)n * C_COUNT, 90);
+	qsort(all_floor, (size_t)n * U_COUNT, sizeof(uint32_t), cmp_u32);
+	floor_med = cmp_pct(all_floor, (size_t)n * U_COUNT, 50);
+	floor_p10 = cmp_pct(all_floor, (size_t)n * U_COUNT, 10);
+	floor_p90 = cmp_pct(all_floor, (size_t)n * U_COUNT, 90);
+	floor_tm = tmean(all_floor, (size_t)n * U_COUNT);
+	for (int c = 0; c < U_COUNT; c++) {
+		ratio[c] = med[c] / floor_med;
+		ftm[c] = floor_tm;
+	}
 
 	printf("BPF_PROG_TEST_RUN, one packet per run (repeat = 1, fresh skb each run), %d runs per\n"
 	       "class and program, floor and classifier alternating, pinned to CPU %d.\n"
-	       "Floor (empty tc program): median %.0f ns, p10-p90 %.0f-%.0f ns.  ns: median and p10-p90;\n"
-	       "ratio: median / floor median (the floor runs alternate with the class); tmean: mean of the\n"
-	       "p10-p90 samples, and its ratio (the kernel clock ticks in ~10 ns steps, medians are coarse:\n"
-	       "targets are judged on this ratio).\n\n",
-	       n, cpu, floor_med, floor_p10, floor_p90);
-	printf("%-17s %6s %9s %5s %6s %6s %6s %9s %8s  %s\n", "class", "median", "p10-p90", "floor", "ratio", "tmean",
-	       "ratio", "target", "selftest", "path");
+	       "Floor (empty tc program, all its runs): median %.0f ns, p10-p90 %.0f-%.0f ns, tmean %.1f ns.\n"
+	       "ns: median and p10-p90; ratio: median / floor median; tmean: mean of the p10-p90 samples,\n"
+	       "and its ratio to the floor's (the kernel clock ticks in ~10 ns steps here, so medians are\n"
+	       "coarse: targets are judged on the tmean ratio).\n\n",
+	       n, cpu, floor_med, floor_p10, floor_p90, floor_tm);
+	printf("%-17s %6s %9s %6s %6s %6s %9s %8s  %s\n", "class", "median", "p10-p90", "ratio", "tmean", "ratio",
+	       "target", "selftest", "path");
 	for (int c = 0; c < C_COUNT; c++) {
 		char range[32], tgt[16] = "-", st[16] = "-";
 
@@ -704,8 +745,8 @@ static int cmd_run(int argc, char **argv)
 				 tm[c] / ftm[c] <= classes[c].target ? "ok" : "MISS");
 		if (classes[c].selftest)
 			snprintf(st, sizeof(st), "%.1fx", classes[c].selftest);
-		printf("%-17s %6.0f %9s %5.0f %5.2fx %6.1f %5.2fx %9s %8s  %s\n", classes[c].name, med[c], range,
-		       fmed[c], ratio[c], tm[c], tm[c] / ftm[c], tgt, st, classes[c].what);
+		printf("%-17s %6.0f %9s %5.2fx %6.1f %5.2fx %9s %8s  %s\n", classes[c].name, med[c], range, ratio[c],
+		       tm[c], tm[c] / ftm[c], tgt, st, classes[c].what);
 	}
 	print_parts(tm, ftm);
 	printf("\n%-28s %14s %12s %11s %9s\n", "object", "verified_insns", "xlated", "jited", "load");
@@ -724,8 +765,8 @@ static int cmd_run(int argc, char **argv)
 		uname(&u);
 		fprintf(f, "{\"method\":{\"runs_per_class\":%d,\"repeat\":1,\"cpu\":%d,\"kernel\":", n, cpu);
 		json_str(f, u.release);
-		fprintf(f, "},\n\"floor\":{\"median_ns\":%.0f,\"p10_ns\":%.0f,\"p90_ns\":%.0f},\n\"classes\":[",
-			floor_med, floor_p10, floor_p90);
+		fprintf(f, "},\n\"floor\":{\"median_ns\":%.0f,\"p10_ns\":%.0f,\"p90_ns\":%.0f,\"tmean_ns\":%.1f,\"runs\":\"all units\"},\n\"classes\":[",
+			floor_med, floor_p10, floor_p90, floor_tm);
 		for (int c = 0; c < C_COUNT; c++) {
 			fprintf(f, "%s\n {\"name\":", c ? "," : "");
 			json_str(f, classes[c].name);
@@ -736,7 +777,7 @@ static int cmd_run(int argc, char **argv)
 			fprintf(f, ",\"retval\":%d,\"median_ns\":%.0f,\"p10_ns\":%.0f,\"p90_ns\":%.0f,"
 				   "\"floor_median_ns\":%.0f,\"ratio\":%.3f,\"tmean_ns\":%.1f,\"floor_tmean_ns\":%.1f,"
 				   "\"tmean_ratio\":%.3f",
-				(int)classes[c].retval, med[c], p10[c], p90[c], fmed[c], ratio[c], tm[c], ftm[c],
+				(int)classes[c].retval, med[c], p10[c], p90[c], fmed[c], ratio[c], tm[c], own_ftm[c],
 				tm[c] / ftm[c]);
 			if (classes[c].target)
 				fprintf(f, ",\"target\":%.1f,\"met\":%s", classes[c].target,
