@@ -2,10 +2,12 @@
 /*
  * bench: the measuring half of `make bench` (selftests/bench.sh drives it).
  *
- *   bench run [-n SAMPLES] [-o JSON] [-O OBJ]
+ *   bench run [-n SAMPLES] [-p PASSES] [-o JSON] [-O OBJ] [-F FLOOR_OBJ] [-P PARTS_OBJ]
  *	Per-packet cost of every packet class through BPF_PROG_TEST_RUN,
- *	next to an empty tc program (selftests/floor.bpf.o), plus verifier
- *	cost, program sizes and load time of OBJ (obj/cls_redirect_btf.o).
+ *	next to an empty tc program (selftests/floor.bpf.o), and of the parts
+ *	(selftests/parts.bpf.o), in PASSES passes (5) of SAMPLES runs (5000);
+ *	plus verifier cost, program sizes and load time of OBJ
+ *	(obj/cls_redirect_btf.o).
  *   bench gen IFNAME CLASS SECONDS DSTMAC [CPORT SPORT]
  *	Real traffic: transmit CLASS frames out of IFNAME for SECONDS with
  *	selftests/xdpgen.bpf.o (XDP live frames); prints "sent N ns".
@@ -335,6 +337,45 @@ static double cmp_dbl_med(double *v, int n)
 	return v[n / 2];
 }
 
+#define MAX_PASSES 20
+
+/*
+ * A pass is one stretch of rounds.  Its ratio for unit u is u's tmean over
+ * the tmean of all floor runs of the same pass; the median pass is the
+ * figure, the lowest and highest show how far the machine moved meanwhile.
+ * Samples are in pass order: pass p is [p * n, (p + 1) * n).
+ */
+static void pass_ratios(uint32_t *const *cls_ns, uint32_t *const *floor_ns, int n, int passes, double *rmed,
+			double *rmin, double *rmax)
+{
+	uint32_t *fl = calloc((size_t)n * U_COUNT, sizeof(uint32_t));
+	uint32_t *seg = calloc(n, sizeof(uint32_t));
+	static double r[U_COUNT][MAX_PASSES];
+
+	if (!fl || !seg)
+		die("out of memory%s", "");
+	for (int p = 0; p < passes; p++) {
+		double ft;
+
+		for (int u = 0; u < U_COUNT; u++)
+			memcpy(fl + (size_t)u * n, floor_ns[u] + (size_t)p * n, n * sizeof(uint32_t));
+		qsort(fl, (size_t)n * U_COUNT, sizeof(uint32_t), cmp_u32);
+		ft = tmean(fl, (size_t)n * U_COUNT);
+		for (int u = 0; u < U_COUNT; u++) {
+			memcpy(seg, cls_ns[u] + (size_t)p * n, n * sizeof(uint32_t));
+			qsort(seg, n, sizeof(uint32_t), cmp_u32);
+			r[u][p] = tmean(seg, n) / ft;
+		}
+	}
+	for (int u = 0; u < U_COUNT; u++) {
+		rmed[u] = cmp_dbl_med(r[u], passes);
+		rmin[u] = r[u][0];
+		rmax[u] = r[u][passes - 1];
+	}
+	free(fl);
+	free(seg);
+}
+
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_WARN)
@@ -549,6 +590,8 @@ static void json_parts(FILE *f, const double *tm, const double *ftm)
 	}
 }
 
+#define USAGE_RUN "bench run [-n SAMPLES] [-p PASSES] [-o JSON] [-O OBJ] [-F FLOOR_OBJ] [-P PARTS_OBJ]"
+
 static int cmd_run(int argc, char **argv)
 {
 	const char *json = NULL, *objpath = "obj/cls_redirect_btf.o", *floorpath = "selftests/floor.bpf.o";
@@ -561,6 +604,8 @@ static int cmd_run(int argc, char **argv)
 	/* tm: tmean of each unit; ftm: the floor it is judged against (the
 	 * pooled floor); own_ftm: the floor runs next to the unit alone. */
 	double tm[U_COUNT], ftm[U_COUNT], own_ftm[U_COUNT], floor_tm;
+	/* The tmean ratio of the median pass, and of the lowest and highest. */
+	double rmed[U_COUNT], rmin[U_COUNT], rmax[U_COUNT];
 	int ufd[U_COUNT], upkt[U_COUNT];
 	struct bpf_object *pobj;
 	double floor_med, floor_p10, floor_p90;
@@ -572,23 +617,28 @@ static int cmd_run(int argc, char **argv)
 	uint8_t srv[4];
 	const char *what;
 	char err[256];
-	int n = 5000, opt, cfd, ffd, cpu, bad = 0;
+	int n = 5000, passes = 5, opt, cfd, ffd, cpu, bad = 0;
+	size_t all;
 	cpu_set_t set;
 
-	while ((opt = getopt(argc, argv, "n:o:O:F:P:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:p:o:O:F:P:")) != -1) {
 		switch (opt) {
 		case 'n': n = atoi(optarg); break;
+		case 'p': passes = atoi(optarg); break;
 		case 'o': json = optarg; break;
 		case 'O': objpath = optarg; break;
 		case 'F': floorpath = optarg; break;
 		case 'P': partspath = optarg; break;
 		default:
-			fprintf(stderr, "usage: bench run [-n SAMPLES] [-o JSON] [-O OBJ] [-F FLOOR_OBJ] [-P PARTS_OBJ]\n");
+			fprintf(stderr, "usage: " USAGE_RUN "\n");
 			return 1;
 		}
 	}
 	if (n < 100)
 		n = 100;
+	if (passes < 1 || passes > MAX_PASSES)
+		passes = passes < 1 ? 1 : MAX_PASSES;
+	all = (size_t)n * passes;
 	if (harness_netns(0, &what, err, sizeof(err)))
 		die("%s", err);
 	fp = tcp_flow();
@@ -677,8 +727,10 @@ static int cmd_run(int argc, char **argv)
 				bad = 1;
 			}
 		}
-		cls_ns[u] = calloc(n, sizeof(uint32_t));
-		floor_ns[u] = calloc(n, sizeof(uint32_t));
+		cls_ns[u] = calloc(all, sizeof(uint32_t));
+		floor_ns[u] = calloc(all, sizeof(uint32_t));
+		if (!cls_ns[u] || !floor_ns[u])
+			die("out of memory%s", "");
 	}
 	if (bad)
 		die("a packet class does not take the path it is named for%s", "");
@@ -687,7 +739,7 @@ static int cmd_run(int argc, char **argv)
 	 * round.  Each round starts one unit further on: a floor run follows
 	 * the run of the unit before it, whose traces in the caches would
 	 * otherwise bias the floor of every unit in the same direction. */
-	for (int i = -n / 10; i < n; i++) {
+	for (int i = -n / 10; i < (int)all; i++) {
 		for (int k = 0; k < U_COUNT; k++) {
 			int c = (k + i + n) % U_COUNT;
 			__u32 df, dc;
@@ -705,48 +757,53 @@ static int cmd_run(int argc, char **argv)
 	/* Every ratio is to the floor runs of all units together: the floor
 	 * program is the same for all of them, and the clock's ~10 ns steps
 	 * make the floor of one unit alone move by a few ns from run to run. */
-	all_floor = calloc((size_t)n * U_COUNT, sizeof(uint32_t));
+	pass_ratios(cls_ns, floor_ns, n, passes, rmed, rmin, rmax);
+	all_floor = calloc(all * U_COUNT, sizeof(uint32_t));
+	if (!all_floor)
+		die("out of memory%s", "");
 	for (int c = 0; c < U_COUNT; c++) {
-		memcpy(all_floor + (size_t)c * n, floor_ns[c], n * sizeof(uint32_t));
-		qsort(cls_ns[c], n, sizeof(uint32_t), cmp_u32);
-		qsort(floor_ns[c], n, sizeof(uint32_t), cmp_u32);
-		med[c] = cmp_pct(cls_ns[c], n, 50);
-		p10[c] = cmp_pct(cls_ns[c], n, 10);
-		p90[c] = cmp_pct(cls_ns[c], n, 90);
-		fmed[c] = cmp_pct(floor_ns[c], n, 50);
-		tm[c] = tmean(cls_ns[c], n);
-		own_ftm[c] = tmean(floor_ns[c], n);
+		memcpy(all_floor + (size_t)c * all, floor_ns[c], all * sizeof(uint32_t));
+		qsort(cls_ns[c], all, sizeof(uint32_t), cmp_u32);
+		qsort(floor_ns[c], all, sizeof(uint32_t), cmp_u32);
+		med[c] = cmp_pct(cls_ns[c], all, 50);
+		p10[c] = cmp_pct(cls_ns[c], all, 10);
+		p90[c] = cmp_pct(cls_ns[c], all, 90);
+		fmed[c] = cmp_pct(floor_ns[c], all, 50);
+		tm[c] = tmean(cls_ns[c], all);
+		own_ftm[c] = tmean(floor_ns[c], all);
 	}
-	qsort(all_floor, (size_t)n * U_COUNT, sizeof(uint32_t), cmp_u32);
-	floor_med = cmp_pct(all_floor, (size_t)n * U_COUNT, 50);
-	floor_p10 = cmp_pct(all_floor, (size_t)n * U_COUNT, 10);
-	floor_p90 = cmp_pct(all_floor, (size_t)n * U_COUNT, 90);
-	floor_tm = tmean(all_floor, (size_t)n * U_COUNT);
+	qsort(all_floor, all * U_COUNT, sizeof(uint32_t), cmp_u32);
+	floor_med = cmp_pct(all_floor, all * U_COUNT, 50);
+	floor_p10 = cmp_pct(all_floor, all * U_COUNT, 10);
+	floor_p90 = cmp_pct(all_floor, all * U_COUNT, 90);
+	floor_tm = tmean(all_floor, all * U_COUNT);
 	for (int c = 0; c < U_COUNT; c++) {
 		ratio[c] = med[c] / floor_med;
 		ftm[c] = floor_tm;
 	}
 
-	printf("BPF_PROG_TEST_RUN, one packet per run (repeat = 1, fresh skb each run), %d runs per\n"
-	       "class and program, floor and classifier alternating, pinned to CPU %d.\n"
+	printf("BPF_PROG_TEST_RUN, one packet per run (repeat = 1, fresh skb each run), %d passes of %d\n"
+	       "runs per class and program, floor and classifier alternating, pinned to CPU %d.\n"
 	       "Floor (empty tc program, all its runs): median %.0f ns, p10-p90 %.0f-%.0f ns, tmean %.1f ns.\n"
-	       "ns: median and p10-p90; ratio: median / floor median; tmean: mean of the p10-p90 samples,\n"
-	       "and its ratio to the floor's (the kernel clock ticks in ~10 ns steps here, so medians are\n"
-	       "coarse: targets are judged on the tmean ratio).\n\n",
-	       n, cpu, floor_med, floor_p10, floor_p90, floor_tm);
-	printf("%-17s %6s %9s %6s %6s %6s %9s %8s  %s\n", "class", "median", "p10-p90", "ratio", "tmean", "ratio",
-	       "target", "selftest", "path");
+	       "ns: median and p10-p90 of all passes; ratio: median / floor median; tmean: mean of the\n"
+	       "p10-p90 samples; its ratio to the floor's is that of the median pass, and spread gives the\n"
+	       "lowest and the highest pass.  The kernel clock ticks in ~10 ns steps here, so medians are\n"
+	       "coarse: targets are judged on the tmean ratio.\n\n",
+	       passes, n, cpu, floor_med, floor_p10, floor_p90, floor_tm);
+	printf("%-17s %6s %9s %6s %6s %6s %9s %9s %8s  %s\n", "class", "median", "p10-p90", "ratio", "tmean", "ratio",
+	       "spread", "target", "selftest", "path");
 	for (int c = 0; c < C_COUNT; c++) {
-		char range[32], tgt[16] = "-", st[16] = "-";
+		char range[32], spread[32], tgt[16] = "-", st[16] = "-";
 
 		snprintf(range, sizeof(range), "%.0f-%.0f", p10[c], p90[c]);
+		snprintf(spread, sizeof(spread), "%.2f-%.2f", rmin[c], rmax[c]);
 		if (classes[c].target)
 			snprintf(tgt, sizeof(tgt), "%.1fx %s", classes[c].target,
-				 tm[c] / ftm[c] <= classes[c].target ? "ok" : "MISS");
+				 rmed[c] <= classes[c].target ? "ok" : "MISS");
 		if (classes[c].selftest)
 			snprintf(st, sizeof(st), "%.1fx", classes[c].selftest);
-		printf("%-17s %6.0f %9s %5.2fx %6.1f %5.2fx %9s %8s  %s\n", classes[c].name, med[c], range, ratio[c],
-		       tm[c], tm[c] / ftm[c], tgt, st, classes[c].what);
+		printf("%-17s %6.0f %9s %5.2fx %6.1f %5.2fx %9s %9s %8s  %s\n", classes[c].name, med[c], range,
+		       ratio[c], tm[c], rmed[c], spread, tgt, st, classes[c].what);
 	}
 	print_parts(tm, ftm);
 	printf("\n%-28s %14s %12s %11s %9s\n", "object", "verified_insns", "xlated", "jited", "load");
@@ -763,7 +820,8 @@ static int cmd_run(int argc, char **argv)
 		if (!f)
 			die("cannot write %s", json);
 		uname(&u);
-		fprintf(f, "{\"method\":{\"runs_per_class\":%d,\"repeat\":1,\"cpu\":%d,\"kernel\":", n, cpu);
+		fprintf(f, "{\"method\":{\"runs_per_class\":%d,\"passes\":%d,\"repeat\":1,\"cpu\":%d,\"kernel\":", n, passes,
+			cpu);
 		json_str(f, u.release);
 		fprintf(f, "},\n\"floor\":{\"median_ns\":%.0f,\"p10_ns\":%.0f,\"p90_ns\":%.0f,\"tmean_ns\":%.1f,\"runs\":\"all units\"},\n\"classes\":[",
 			floor_med, floor_p10, floor_p90, floor_tm);
@@ -778,10 +836,11 @@ static int cmd_run(int argc, char **argv)
 				   "\"floor_median_ns\":%.0f,\"ratio\":%.3f,\"tmean_ns\":%.1f,\"floor_tmean_ns\":%.1f,"
 				   "\"tmean_ratio\":%.3f",
 				(int)classes[c].retval, med[c], p10[c], p90[c], fmed[c], ratio[c], tm[c], own_ftm[c],
-				tm[c] / ftm[c]);
+				rmed[c]);
+			fprintf(f, ",\"tmean_ratio_min\":%.3f,\"tmean_ratio_max\":%.3f", rmin[c], rmax[c]);
 			if (classes[c].target)
 				fprintf(f, ",\"target\":%.1f,\"met\":%s", classes[c].target,
-					tm[c] / ftm[c] <= classes[c].target ? "true" : "false");
+					rmed[c] <= classes[c].target ? "true" : "false");
 			if (classes[c].selftest)
 				fprintf(f, ",\"selftest_ratio\":%.1f", classes[c].selftest);
 			fputc('}', f);
@@ -910,7 +969,7 @@ int main(int argc, char **argv)
 			printf("%s\t%s\n", classes[c].name, classes[c].what);
 		return 0;
 	}
-	fprintf(stderr, "usage: bench run [-n SAMPLES] [-o JSON] [-O OBJ]\n"
+	fprintf(stderr, "usage: " USAGE_RUN "\n"
 			"       bench gen IFNAME CLASS SECONDS DSTMAC [CPORT SPORT]\n"
 			"       bench tcpflow\n"
 			"       bench proginfo PROG_ID\n"
