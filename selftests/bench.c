@@ -652,9 +652,9 @@ static int cmd_run(int argc, char **argv)
 	if (harness_load(&h, objpath))
 		die("%s", h.err);
 	cfd = h.prog_fd;
-	/* Where the JIT puts a program moves its cost by a few ns (a tiny
-	 * image may straddle two cache lines): the floor is several copies, used
-	 * in turn, so no one placement sets the scale. */
+	/* Where the JIT puts a program moves its cost by a few ns (copies of the
+	 * empty program measured 67 to 72 ns here): the floor is several copies,
+	 * used in turn, so no one placement sets the scale. */
 	for (int i = 0; i < FLOOR_COPIES; i++) {
 		ffd[i] = first_prog_fd(load_obj(floorpath, NULL));
 		if (ffd[i] < 0)

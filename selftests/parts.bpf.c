@@ -7,10 +7,7 @@
  * deciding, counting).  The programs read only what they need from frames
  * whose layout bench.c built, with no validation beyond the verifier's.
  */
-#include <stddef.h>
 #include <linux/bpf.h>
-#include <linux/if_ether.h>
-#include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>

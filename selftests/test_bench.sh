@@ -4,8 +4,9 @@
 # benchmark itself refuses to time a class whose packet does not take the
 # path it is named for (verdict and outcome counter), and this test checks
 # what bench.sh writes: every class, part, split, tc load and traffic run is
-# in the JSON; decapsulated IPv6 packets, and only those, pass the
-# classifier twice in real traffic; kernel.bpf_stats_enabled is put back.
+# in the JSON, each judged ratio within the spread of its passes;
+# decapsulated IPv6 packets, and only those, pass the classifier twice in
+# real traffic; kernel.bpf_stats_enabled is put back.
 set -u
 . "$(dirname "$0")/lib/common.sh"
 require_root
@@ -34,6 +35,9 @@ jq_is "the five parts are timed" '[.parts[] | select(.tmean_ns > 0) | .name] | j
 jq_is "the classes with a target are split into parts and rest" \
 	'[.splits[] | .class + ":" + (.parts | join("+"))] | join(" ")' \
 	"not_ours: last_hop_v4:decap last_hop_v6:decap+redirect known_tcp:decap+lookup_hit syn:decap forward:call+redirect+lookup_miss"
+jq_is "each judged ratio lies within the spread of its passes" \
+	'[.classes[] | select(.tmean_ratio_min <= .tmean_ratio and .tmean_ratio <= .tmean_ratio_max)] | length' \
+	"$(selftests/bench classes | wc -l)"
 jq_is "verifier cost is reported" '.objects[0].verified_insns > 0 and .objects[0].jited_bytes > 0' true
 jq_is "both flavours load with their tc" '[.tc_loads[].object] | join(" ")' \
 	"obj/cls_redirect_btf.o obj/cls_redirect_legacy.o"
