@@ -509,13 +509,13 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-/* ns above the floor of unit u (class or part), from the tmeans. */
-static double above(const double *tm, const double *ftm, int u)
+/* ns above the floor (all its runs) of unit u (class or part), from the tmeans. */
+static double above(const double *tm, double ftm, int u)
 {
-	return tm[u] - ftm[u];
+	return tm[u] - ftm;
 }
 
-static double split_calls(const struct split *s, const double *tm, const double *ftm)
+static double split_calls(const struct split *s, const double *tm, double ftm)
 {
 	double sum = 0;
 
@@ -531,7 +531,7 @@ static double split_calls(const struct split *s, const double *tm, const double 
  * "calls only" is the ratio a program doing nothing but those calls would
  * reach: the best this kernel and CPU allow for the class.
  */
-static void print_parts(const double *tm, const double *ftm)
+static void print_parts(const double *tm, double ftm)
 {
 	printf("\nWhere the time goes: the kernel calls the paths are built from, each timed alone in a\n"
 	       "program (selftests/parts.bpf.c) in the same rounds, ns above the floor (tmean).  A part also\n"
@@ -554,13 +554,13 @@ static void print_parts(const double *tm, const double *ftm)
 					 names[0] ? " + " : "", parts[p].name);
 		if (classes[s->cls].target)
 			snprintf(tgt, sizeof(tgt), "%.1fx", classes[s->cls].target);
-		printf("%-17s %6.1f %6.1f %6.1f %6.1f %9.2fx %7s  %s\n", classes[s->cls].name, tm[s->cls], ftm[s->cls],
-		       calls, above(tm, ftm, s->cls) - calls, (ftm[s->cls] + calls) / ftm[s->cls], tgt,
+		printf("%-17s %6.1f %6.1f %6.1f %6.1f %9.2fx %7s  %s\n", classes[s->cls].name, tm[s->cls], ftm, calls,
+		       above(tm, ftm, s->cls) - calls, (ftm + calls) / ftm, tgt,
 		       names[0] ? names : "none");
 	}
 }
 
-static void json_parts(FILE *f, const double *tm, const double *ftm)
+static void json_parts(FILE *f, const double *tm, double ftm)
 {
 	fprintf(f, "],\n\"parts\":[");
 	for (int p = 0; p < P_COUNT; p++) {
@@ -569,7 +569,7 @@ static void json_parts(FILE *f, const double *tm, const double *ftm)
 		fprintf(f, ",\"what\":");
 		json_str(f, parts[p].what);
 		fprintf(f, ",\"tmean_ns\":%.1f,\"floor_tmean_ns\":%.1f,\"above_floor_ns\":%.1f}", tm[C_COUNT + p],
-			ftm[C_COUNT + p], above(tm, ftm, C_COUNT + p));
+			ftm, above(tm, ftm, C_COUNT + p));
 	}
 	fprintf(f, "],\n\"splits\":[");
 	for (int i = 0; i < SPLIT_COUNT; i++) {
@@ -587,7 +587,7 @@ static void json_parts(FILE *f, const double *tm, const double *ftm)
 				first = 0;
 			}
 		fprintf(f, "],\"calls_ns\":%.1f,\"rest_ns\":%.1f,\"calls_only_ratio\":%.3f}", calls,
-			above(tm, ftm, s->cls) - calls, (ftm[s->cls] + calls) / ftm[s->cls]);
+			above(tm, ftm, s->cls) - calls, (ftm + calls) / ftm);
 	}
 }
 
@@ -602,9 +602,9 @@ static int cmd_run(int argc, char **argv)
 	/* Units: the classes, then the parts. */
 	uint32_t *cls_ns[U_COUNT], *floor_ns[U_COUNT], *all_floor;
 	double med[U_COUNT], p10[U_COUNT], p90[U_COUNT], fmed[U_COUNT], ratio[U_COUNT];
-	/* tm: tmean of each unit; ftm: the floor it is judged against (the
-	 * pooled floor); own_ftm: the floor runs next to the unit alone. */
-	double tm[U_COUNT], ftm[U_COUNT], own_ftm[U_COUNT], floor_tm;
+	/* tm: tmean of each unit; own_ftm: of the floor runs next to the unit
+	 * alone; floor_tm: of all floor runs, what every ratio is judged against. */
+	double tm[U_COUNT], own_ftm[U_COUNT], floor_tm;
 	/* The tmean ratio of the median pass, and of the lowest and highest. */
 	double rmed[U_COUNT], rmin[U_COUNT], rmax[U_COUNT];
 	int ufd[U_COUNT], upkt[U_COUNT];
@@ -635,10 +635,11 @@ static int cmd_run(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (n < 100)
-		n = 100;
-	if (passes < 1 || passes > MAX_PASSES)
-		passes = passes < 1 ? 1 : MAX_PASSES;
+	if (n < 100 || passes < 1 || passes > MAX_PASSES) {
+		fprintf(stderr, "bench: -n %d -p %d: give at least 100 samples and 1 to %d passes\n", n, passes,
+			MAX_PASSES);
+		return 1;
+	}
 	all = (size_t)n * passes;
 	if (harness_netns(0, &what, err, sizeof(err)))
 		die("%s", err);
@@ -783,10 +784,8 @@ static int cmd_run(int argc, char **argv)
 	floor_p10 = cmp_pct(all_floor, all * U_COUNT, 10);
 	floor_p90 = cmp_pct(all_floor, all * U_COUNT, 90);
 	floor_tm = tmean(all_floor, all * U_COUNT);
-	for (int c = 0; c < U_COUNT; c++) {
+	for (int c = 0; c < U_COUNT; c++)
 		ratio[c] = med[c] / floor_med;
-		ftm[c] = floor_tm;
-	}
 
 	printf("BPF_PROG_TEST_RUN, one packet per run (repeat = 1, fresh skb each run), %d passes of %d\n"
 	       "runs per class and program, floor and classifier alternating, pinned to CPU %d.\n"
@@ -811,7 +810,7 @@ static int cmd_run(int argc, char **argv)
 		printf("%-17s %6.0f %9s %5.2fx %6.1f %6.3fx %11s %9s %8s  %s\n", classes[c].name, med[c], range,
 		       ratio[c], tm[c], rmed[c], spread, tgt, st, classes[c].what);
 	}
-	print_parts(tm, ftm);
+	print_parts(tm, floor_tm);
 	printf("\n%-28s %14s %12s %11s %9s\n", "object", "verified_insns", "xlated", "jited", "load");
 	printf("%-28s %14u %10u B %9u B %6.1f ms  (target < 20000 insns: %s; selftest 49661)\n", oc_cls.path,
 	       oc_cls.verified_insns, oc_cls.xlated, oc_cls.jited, oc_cls.load_ms,
@@ -851,7 +850,7 @@ static int cmd_run(int argc, char **argv)
 				fprintf(f, ",\"selftest_ratio\":%.1f", classes[c].selftest);
 			fputc('}', f);
 		}
-		json_parts(f, tm, ftm);
+		json_parts(f, tm, floor_tm);
 		fprintf(f, "],\n\"objects\":[");
 		for (int i = 0; i < 2; i++) {
 			struct obj_cost *o = i ? &oc_floor : &oc_cls;

@@ -24,8 +24,8 @@
 #
 #   sh selftests/bench.sh [RESULTS.json]     (default bench/results.json;
 #                                             the text goes next to it, .txt)
-# BENCH_SAMPLES (default 5000) runs per class and program in each of the five
-# passes of part 1;
+# BENCH_SAMPLES (default 5000, at least 100) runs per class and program in
+# each of the five passes of part 1;
 # BENCH_SECONDS (default 2) traffic per class and setup in part 3;
 # BENCH_TRAFFIC=0 skips part 3.
 set -u
