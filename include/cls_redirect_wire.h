@@ -48,14 +48,27 @@ struct cls_redirect_priv {
 #define ETH_HDR_LEN 14
 #define OUTER_IP_LEN 20
 #define OUTER_UDP_LEN 8
+#define GUE_HDR_LEN ((int)sizeof(struct cls_redirect_gue))
+#define PRIV_HDR_LEN ((int)sizeof(struct cls_redirect_priv))
+#define HOP_LEN 4 /* one IPv4 address */
+/* First byte of the outer IPv4 header: version 4, IHL 5 (no options), the
+ * only form the director sends. */
+#define OUTER_IP_VER_IHL 0x45
+/* GRE (RFC 2784) without checksum, key or sequence number: flags and
+ * version word, then the protocol type. */
+#define GRE_HDR_LEN 4
 /* Offsets from the start of the Ethernet frame. */
 #define OFF_OUTER_IP ETH_HDR_LEN
 #define OFF_UDP (OFF_OUTER_IP + OUTER_IP_LEN)
 #define OFF_GUE (OFF_UDP + OUTER_UDP_LEN)
-#define OFF_PRIV (OFF_GUE + (int)sizeof(struct cls_redirect_gue))
-#define OFF_HOPS (OFF_PRIV + (int)sizeof(struct cls_redirect_priv))
+#define OFF_PRIV (OFF_GUE + GUE_HDR_LEN)
+#define OFF_HOPS (OFF_PRIV + PRIV_HDR_LEN)
+#define OFF_HOP(k) (OFF_HOPS + HOP_LEN * (k))
 /* Bytes between the Ethernet header and the inner packet, for N hops. */
-#define ENCAP_LEN(n) (OUTER_IP_LEN + OUTER_UDP_LEN + 8 + 4 * (n))
+#define ENCAP_LEN(n) (OUTER_IP_LEN + OUTER_UDP_LEN + GUE_HDR_LEN + PRIV_HDR_LEN + HOP_LEN * (n))
+/* Bytes a GRE forward removes: UDP, GUE, private header and hops give way
+ * to a GRE header. */
+#define GRE_SHRINK(n) (ENCAP_LEN(n) - OUTER_IP_LEN - GRE_HDR_LEN)
 
 _Static_assert(sizeof(struct cls_redirect_gue) == 4, "GUE base header is 4 bytes");
 _Static_assert(sizeof(struct cls_redirect_priv) == 4, "private header is 4 bytes");
