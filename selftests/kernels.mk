@@ -1,4 +1,4 @@
-# The kernel matrix (SPEC.md section 9): selftests/test_kernels.sh boots
+# The kernel matrix (README, Kernels; tc-cls-redirect.8, KERNELS): selftests/test_kernels.sh boots
 # Debian's 5.10, 6.1 and 6.12 cloud kernels under qemu and runs the tests
 # there.  This file builds what it puts into their initramfs: static
 # programs (no libraries in the guest) and the incompatible test object.

@@ -1,6 +1,6 @@
 #!/bin/sh
-# test_e2e: the whole load balancer path with real sockets (SPEC.md sections
-# 2, 6 and 10): a client, a director that encapsulates in GUE with a hop list,
+# test_e2e: the whole load balancer path with real sockets (tc-cls-redirect.8,
+# DESCRIPTION, DECISION TABLE and EXAMPLES): a client, a director that encapsulates in GUE with a hop list,
 # and two backend servers A and B with the classifier attached by tc and
 # configured by cls-redirect-config.  The topology is in lib/topology.sh.
 #

@@ -1,5 +1,5 @@
 #!/bin/sh
-# test_kernels: the kernel matrix (SPEC.md section 9).  The classifier must
+# test_kernels: the kernel matrix (tc-cls-redirect.8, KERNELS).  The classifier must
 # load and behave identically on every long-term kernel Debian ships, so each
 # one is booted under qemu with a small initramfs and the same tests run
 # inside it as on the host's own kernel:

@@ -5,7 +5,7 @@
 #   srv (server under test)                       cli (the "director")
 #   srv0 192.0.2.1, clsact, cls_redirect  <-veth->  cli0 192.0.2.2, sendraw
 #
-# Every case runs twice (SPEC.md section 3):
+# Every case runs twice (tc-cls-redirect.8, LEGACY TC):
 #   btf     obj/cls_redirect_btf.o     with the system tc (libbpf loader)
 #   legacy  obj/cls_redirect_legacy.o  with a tc built without libbpf
 #           (selftests/lib/legacy-tc.sh; legacy ELF loader)

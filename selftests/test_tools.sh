@@ -1,6 +1,6 @@
 #!/bin/sh
-# Tests of cls-redirect-config and cls-redirect-stat (SPEC.md sections 4, 7
-# and 8): every command and option, every bad input (exit status, a one-line
+# Tests of cls-redirect-config and cls-redirect-stat (tc-cls-redirect.8,
+# MAPS, METRICS and the tools' sections): every command and option, every bad input (exit status, a one-line
 # error naming the value at fault, maps byte for byte unchanged), foreign and
 # stale maps, a user without privileges, read-only opens and the pin
 # directory lock.

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Prints the path of a tc built WITHOUT libbpf, building it first if needed.
 #
-# SPEC.md section 3: the legacy map flavour (obj/cls_redirect_legacy.o, an
+# tc-cls-redirect.8, LEGACY TC: the legacy map flavour (obj/cls_redirect_legacy.o, an
 # ELF "maps" section of struct bpf_elf_map) is only understood by tc's own
 # ELF loader, which iproute2 compiles in when it is built without libbpf.
 # Debian's tc links libbpf 1.x, which refuses that section, so we build the

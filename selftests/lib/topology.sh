@@ -137,7 +137,7 @@ topo_up() {
 # topo_attach OBJ [TC]: (re)attaches the classifier OBJ on both servers with
 # TC (default: the system tc).  Each server starts from an empty bpffs, is
 # configured first (cls-redirect-config creates the config map, tc reuses it,
-# SPEC.md section 4), then gets the filter with no sec (the default section).
+# tc-cls-redirect.8, MAPS), then gets the filter with no sec (the default section).
 # With TOPO_VERBOSE set, prints each command as an operator would type it.
 topo_attach() {
 	_tc=${2:-tc}

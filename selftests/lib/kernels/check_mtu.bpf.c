@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * The deliberately incompatible build of the kernel matrix: a tc program
- * that calls bpf_check_mtu(), a helper of Linux 5.12.  SPEC.md section 9
- * forbids such helpers in the classifier; the matrix must show that 5.10
+ * that calls bpf_check_mtu(), a helper of Linux 5.12.  tc-cls-redirect.8, KERNELS,
+ * rules out such helpers in the classifier; the matrix must show that 5.10
  * rejects this object (the verifier knows no helper 163) while 6.1 and later
  * load it, so a newer helper slipping into obj/cls_redirect.c would turn
  * kernel-5.10 red.

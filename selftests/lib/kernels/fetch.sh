@@ -4,7 +4,7 @@
 #
 #   sh selftests/lib/kernels/fetch.sh SERIES      (5.10, 6.1 or 6.12)
 #
-# SPEC.md section 9: Debian's linux-image-*-cloud-amd64 packages, fetched with
+# tc-cls-redirect.8, KERNELS: Debian's linux-image-*-cloud-amd64 packages, fetched with
 # `apt-get download` and unpacked, never installed.  The host's apt sources
 # and state are left untouched: a private apt configuration (its own source
 # list, index, cache and an empty dpkg status) lives in the cache:
