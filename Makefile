@@ -47,11 +47,11 @@ TEST_BINS := $(TEST_SRCS:.c=)
 .PHONY: all deps check demo bench install uninstall clean
 all: $(OBJS) $(TOOLS)
 
-obj/cls_redirect_btf.o: obj/cls_redirect.c $(HEADERS)
+obj/cls_redirect_btf.o: obj/cls_redirect.c obj/cls_redirect_core.h $(HEADERS)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 # No BTF for the legacy flavour: the legacy loader has no use for it.
-obj/cls_redirect_legacy.o: obj/cls_redirect.c $(HEADERS)
+obj/cls_redirect_legacy.o: obj/cls_redirect.c obj/cls_redirect_core.h $(HEADERS)
 	$(CLANG) $(filter-out -g,$(BPF_CFLAGS)) -DCLS_REDIRECT_LEGACY_MAPS -c $< -o $@
 
 obj/cls_redirect.o: obj/cls_redirect_$(MAPS).o
@@ -73,8 +73,18 @@ check: deps
 	@$(MAKE) --no-print-directory all tests
 	@sh selftests/run.sh
 
+# The classifier and its fixtures built with a counter inserted in the middle
+# of the list (include/cls_redirect.h): selftests/test_verdicts.sh proves that
+# no decision depends on where a counter sits.
+EXTRA_COUNTER := -DCLS_REDIRECT_TEST_EXTRA_COUNTER
+selftests/cls_redirect_extra.o: obj/cls_redirect.c obj/cls_redirect_core.h $(HEADERS)
+	$(CLANG) $(BPF_CFLAGS) $(EXTRA_COUNTER) -c $< -o $@
+selftests/prog_run_extra: selftests/test_prog_run.c $(HEADERS) $(wildcard selftests/*.h)
+	$(CC) $(CFLAGS) $(EXTRA_COUNTER) -Iselftests -o $@ $< $(LDLIBS)
+TEST_EXTRA := selftests/cls_redirect_extra.o selftests/prog_run_extra
+
 .PHONY: tests
-tests: $(TEST_BPF) $(TEST_BINS)
+tests: $(TEST_BPF) $(TEST_BINS) $(TEST_EXTRA)
 
 demo: deps
 	@$(MAKE) --no-print-directory all tests
@@ -127,7 +137,7 @@ uninstall:
 	-rmdir $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) $(DESTDIR)$(BPFDIR) 2>/dev/null
 
 clean:
-	rm -f $(OBJS) $(TOOLS) $(TEST_BPF) $(TEST_BINS)
+	rm -f $(OBJS) $(TOOLS) $(TEST_BPF) $(TEST_BINS) $(TEST_EXTRA)
 
 # The kernel matrix (README, Kernels): static programs for the qemu
 # guests, `make check-kernels`; see selftests/kernels.mk.

@@ -15,12 +15,22 @@
 #define CLS_REDIRECT_H
 
 #include <linux/types.h>
+#include <linux/bpf.h>
 
 /* Where tc pins the maps: ${TC_BPF_MNT:-/sys/fs/bpf}/tc/globals/<name>. */
 #define CLS_REDIRECT_BPFFS_DEFAULT "/sys/fs/bpf"
 #define CLS_REDIRECT_PIN_SUBDIR "tc/globals"
 #define CLS_REDIRECT_CONFIG_MAP "cls_redirect_config"
 #define CLS_REDIRECT_METRICS_MAP "cls_redirect_metrics"
+
+/*
+ * Both maps are one-entry arrays at key 0; the classifier declares them and
+ * the tools check a pinned map against the same values (type, key and value
+ * size, entries; flags are always 0).
+ */
+#define CLS_REDIRECT_CONFIG_MAP_TYPE BPF_MAP_TYPE_ARRAY
+#define CLS_REDIRECT_METRICS_MAP_TYPE BPF_MAP_TYPE_PERCPU_ARRAY
+#define CLS_REDIRECT_SINGLE_ENTRY 1
 
 /* Default GUE port of GitHub's GLB ("LB" as a u16, plus one). */
 #define CLS_REDIRECT_GLB_PORT 19523
@@ -64,6 +74,27 @@ struct cls_redirect_config {
 
 /* ---- metrics: BPF_MAP_TYPE_PERCPU_ARRAY, key __u32 0, one entry ---- */
 
+#define CLS_REDIRECT_ECHO_METRIC(X)                                                                \
+	X(ACCEPTED_ICMP_ECHO_REQUEST, accepted_packets_total_icmp_echo_request,                    \
+	  "ICMP and ICMPv6 echo requests delivered locally")
+
+/*
+ * Test builds only (-DCLS_REDIRECT_TEST_EXTRA_COUNTER): a counter is inserted
+ * among the accepted ones, and the echo request counter moves to the end,
+ * after the errors, where an accepted_* counter added later would land.  The
+ * fixtures must pass unchanged: no decision depends on where a counter sits.
+ */
+#ifdef CLS_REDIRECT_TEST_EXTRA_COUNTER
+#define CLS_REDIRECT_TEST_EXTRA_METRIC(X) \
+	X(TEST_EXTRA, accepted_packets_total_test_extra, "Test builds only: never moves")
+#define CLS_REDIRECT_ECHO_METRIC_HERE(X)
+#define CLS_REDIRECT_ECHO_METRIC_LAST(X) CLS_REDIRECT_ECHO_METRIC(X)
+#else
+#define CLS_REDIRECT_TEST_EXTRA_METRIC(X)
+#define CLS_REDIRECT_ECHO_METRIC_HERE(X) CLS_REDIRECT_ECHO_METRIC(X)
+#define CLS_REDIRECT_ECHO_METRIC_LAST(X)
+#endif
+
 /*
  * X(enum suffix, counter name, help text).  The order is the layout of the
  * per-CPU value: append only.  The names are part of the interface (JSON keys,
@@ -87,12 +118,12 @@ struct cls_redirect_config {
 	X(PASSED, passed_packets_total,                                                            \
 	  "Packets left untouched: not IPv4, too short, not for the configured address and port, or unconfigured") \
 	X(ACCEPTED_SYN, accepted_packets_total_syn, "TCP SYNs (without ACK) delivered locally")   \
+	CLS_REDIRECT_TEST_EXTRA_METRIC(X)                                                          \
 	X(ACCEPTED_SYN_COOKIES, accepted_packets_total_syn_cookies,                                \
 	  "TCP ACKs carrying a valid SYN cookie of a local listener, delivered locally")          \
 	X(ACCEPTED_ESTABLISHED, accepted_packets_total_established,                                \
 	  "Packets of a local TCP connection or connected UDP socket (or ICMP errors quoting one), delivered locally") \
-	X(ACCEPTED_ICMP_ECHO_REQUEST, accepted_packets_total_icmp_echo_request,                    \
-	  "ICMP and ICMPv6 echo requests delivered locally")                                       \
+	CLS_REDIRECT_ECHO_METRIC_HERE(X)                                                           \
 	X(ACCEPTED_LAST_HOP, accepted_packets_total_last_hop,                                      \
 	  "Packets with no alternative left (or with no-forward set) delivered locally without a socket lookup") \
 	X(FORWARDED_GUE, forwarded_packets_total_gue, "Packets forwarded to the next hop, GUE-encapsulated") \
@@ -130,7 +161,8 @@ struct cls_redirect_config {
 	  "Dropped: private header next_hop is larger than hop_count")                             \
 	X(ERR_MALFORMED_OUTER_IP, errors_total_malformed_outer_ip,                                 \
 	  "Dropped: outer IPv4 version, options, total length or UDP length inconsistent with the packet") \
-	X(ERR_FRAGMENTED_OUTER_IP, errors_total_fragmented_outer_ip, "Dropped: outer IPv4 fragment")
+	X(ERR_FRAGMENTED_OUTER_IP, errors_total_fragmented_outer_ip, "Dropped: outer IPv4 fragment") \
+	CLS_REDIRECT_ECHO_METRIC_LAST(X)
 
 enum cls_redirect_metric {
 #define CLS_REDIRECT_METRIC_ENUM(id, name, help) CLS_REDIRECT_METRIC_##id,
@@ -143,15 +175,78 @@ struct cls_redirect_metrics {
 	__u64 counters[CLS_REDIRECT_METRIC_COUNT];
 };
 
-/* Outcome classes, for tools that check processed = passed + accepted +
- * forwarded + errors. */
-#define CLS_REDIRECT_METRIC_FIRST_OUTCOME CLS_REDIRECT_METRIC_PASSED
-#define CLS_REDIRECT_METRIC_FIRST_ACCEPTED CLS_REDIRECT_METRIC_ACCEPTED_SYN
-#define CLS_REDIRECT_METRIC_FIRST_FORWARDED CLS_REDIRECT_METRIC_FORWARDED_GUE
-#define CLS_REDIRECT_METRIC_FIRST_ERROR CLS_REDIRECT_METRIC_ERR_UNKNOWN_L3_PROTO
+/*
+ * Which outcome a counter belongs to follows from its name alone, never from
+ * its position in the list: passed_*, accepted_*, forwarded_* and errors_*
+ * are outcomes (processed = the sum of all of them), the rest describe what
+ * was inside.  The classifier does not use this: its decisions carry their
+ * action (pass, accept, forward, drop) and name the counter only as the
+ * reason, so a counter added anywhere cannot change what happens to a packet.
+ */
+enum cls_redirect_outcome {
+	CLS_REDIRECT_OUTCOME_NONE = -1, /* processed, l3_*, l4_* */
+	CLS_REDIRECT_OUTCOME_PASSED,
+	CLS_REDIRECT_OUTCOME_ACCEPTED,
+	CLS_REDIRECT_OUTCOME_FORWARDED,
+	CLS_REDIRECT_OUTCOME_ERROR,
+	CLS_REDIRECT_OUTCOME_COUNT
+};
+
+#ifndef __bpf__
+#include <string.h>
+
+/* The outcome of the counter called name; *reason (if not NULL) points at the
+ * rest of the name after the outcome's prefix ("syn" for
+ * accepted_packets_total_syn, "" for passed_packets_total). */
+static inline enum cls_redirect_outcome cls_redirect_metric_outcome(const char *name, const char **reason)
+{
+	static const struct {
+		const char *prefix;
+		enum cls_redirect_outcome outcome;
+	} prefixes[] = {
+		{ "passed_packets_total", CLS_REDIRECT_OUTCOME_PASSED },
+		{ "accepted_packets_total_", CLS_REDIRECT_OUTCOME_ACCEPTED },
+		{ "forwarded_packets_total_", CLS_REDIRECT_OUTCOME_FORWARDED },
+		{ "errors_total_", CLS_REDIRECT_OUTCOME_ERROR },
+	};
+	size_t i, n;
+
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		n = strlen(prefixes[i].prefix);
+		if (!strncmp(name, prefixes[i].prefix, n)) {
+			if (reason)
+				*reason = name + n;
+			return prefixes[i].outcome;
+		}
+	}
+	if (reason)
+		*reason = "";
+	return CLS_REDIRECT_OUTCOME_NONE;
+}
+#endif
+
+/*
+ * The addresses a packet can never be sent to as its unicast destination:
+ * this network (0/8), loopback (127/8), multicast (224/4), reserved (240/4)
+ * and broadcast.  cls-redirect-config refuses them as the encapsulation
+ * address and the classifier as next hops.  addr is in network order.
+ */
+static inline int cls_redirect_addr_is_unicast(__be32 addr)
+{
+	__u8 first = ((const __u8 *)&addr)[0];
+
+	return first != 0 && first != 127 && first < 224;
+}
+
+/* See CLS_REDIRECT_TEST_EXTRA_METRIC. */
+#ifdef CLS_REDIRECT_TEST_EXTRA_COUNTER
+#define CLS_REDIRECT_EXTRA_METRICS 1
+#else
+#define CLS_REDIRECT_EXTRA_METRICS 0
+#endif
 
 _Static_assert(sizeof(struct cls_redirect_config) == 32, "config layout is pinned ABI");
-_Static_assert(CLS_REDIRECT_METRIC_COUNT == 33, "counters are append-only: update this and the man page");
+_Static_assert(CLS_REDIRECT_METRIC_COUNT == 33 + CLS_REDIRECT_EXTRA_METRICS, "counters are append-only: update this and the man page");
 _Static_assert(sizeof(struct cls_redirect_metrics) == CLS_REDIRECT_METRIC_COUNT * 8,
 	       "metrics value is a plain array of __u64");
 

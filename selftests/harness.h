@@ -3,7 +3,7 @@
  * What every BPF_PROG_TEST_RUN test of the classifier needs: load the
  * object with pinning turned off (a test never touches bpffs), write the
  * config, run one frame, read the per-CPU metrics summed over CPUs, check the
- * counter invariant of SPEC.md section 7, and move into a private network
+ * counter invariant (tc-cls-redirect.8, METRICS), and move into a private network
  * namespace (so socket lookups see only the sockets the test makes).  And
  * what the C tests report with: a failure reason built check by check
  * (struct why, why_add) and a hexdump.
@@ -201,30 +201,24 @@ static inline int harness_reset_metrics(struct harness *h)
 	return 0;
 }
 
-/* The outcome class of a counter: 0 passed, 1 accepted, 2 forwarded,
- * 3 errors; -1 for processed and the l3 / l4 counters. */
+/* The outcome class of a counter, from its name (the man page, METRICS):
+ * 0 passed, 1 accepted, 2 forwarded, 3 errors; -1 for processed and the
+ * l3 / l4 counters. */
 static inline int harness_outcome_class(int i)
 {
-	if (i < CLS_REDIRECT_METRIC_FIRST_OUTCOME)
-		return -1;
-	if (i >= CLS_REDIRECT_METRIC_FIRST_ERROR)
-		return 3;
-	if (i >= CLS_REDIRECT_METRIC_FIRST_FORWARDED)
-		return 2;
-	if (i >= CLS_REDIRECT_METRIC_FIRST_ACCEPTED)
-		return 1;
-	return 0;
+	return cls_redirect_metric_outcome(harness_metric_names[i], NULL);
 }
 
-/* processed = passed + accepted + forwarded + errors (SPEC.md section 7);
+/* processed = passed + accepted + forwarded + errors (the man page, METRICS);
  * 0 if it holds, else -1 with the four sums in err. */
 static inline int harness_invariant(const uint64_t *m, char *err, size_t size)
 {
 	uint64_t sum[4] = { 0 };
 	int i;
 
-	for (i = CLS_REDIRECT_METRIC_FIRST_OUTCOME; i < CLS_REDIRECT_METRIC_COUNT; i++)
-		sum[harness_outcome_class(i)] += m[i];
+	for (i = 0; i < CLS_REDIRECT_METRIC_COUNT; i++)
+		if (harness_outcome_class(i) >= 0)
+			sum[harness_outcome_class(i)] += m[i];
 	if (m[CLS_REDIRECT_METRIC_PROCESSED] == sum[0] + sum[1] + sum[2] + sum[3])
 		return 0;
 	harness_errf(err, size,

@@ -61,15 +61,6 @@ static void usage(FILE *f)
 		prog_name, CLS_REDIRECT_GLB_PORT);
 }
 
-/* Addresses a packet can never be sent to as its unicast destination; the
- * classifier refuses the same ones as next hops. */
-static bool addr_is_unicast(__u32 host)
-{
-	__u8 first = host >> 24;
-
-	return first != 0 && first != 127 && first < 224;
-}
-
 static int parse_addr(const char *s, __be32 *addr)
 {
 	struct in_addr in;
@@ -77,7 +68,7 @@ static int parse_addr(const char *s, __be32 *addr)
 	if (inet_pton(AF_INET, s, &in) != 1)
 		return errorf(EXIT_USAGE, "addr '%s': not an IPv4 address (dotted quad, as 192.0.2.10)",
 			      s);
-	if (!addr_is_unicast(ntohl(in.s_addr)))
+	if (!cls_redirect_addr_is_unicast(in.s_addr))
 		return errorf(EXIT_USAGE,
 			      "addr %s: not a unicast address (0/8, 127/8, 224/4 and 240/4 are not "
 			      "allowed; reset unconfigures)",

@@ -26,18 +26,18 @@ const char *prog_name = "cls-redirect";
 
 const struct map_desc config_map_desc = {
 	.name = CLS_REDIRECT_CONFIG_MAP,
-	.type = BPF_MAP_TYPE_ARRAY,
+	.type = CLS_REDIRECT_CONFIG_MAP_TYPE,
 	.key_size = sizeof(__u32),
 	.value_size = sizeof(struct cls_redirect_config),
-	.max_entries = 1,
+	.max_entries = CLS_REDIRECT_SINGLE_ENTRY,
 };
 
 const struct map_desc metrics_map_desc = {
 	.name = CLS_REDIRECT_METRICS_MAP,
-	.type = BPF_MAP_TYPE_PERCPU_ARRAY,
+	.type = CLS_REDIRECT_METRICS_MAP_TYPE,
 	.key_size = sizeof(__u32),
 	.value_size = sizeof(struct cls_redirect_metrics),
-	.max_entries = 1,
+	.max_entries = CLS_REDIRECT_SINGLE_ENTRY,
 };
 
 static void vreport(const char *fmt, va_list ap, const char *suffix)
