@@ -109,6 +109,24 @@ ok() {
 	fi
 }
 
+# full NAME CMD...: with stdout on /dev/full, CMD exits 2 and says so in one
+# line on stderr (man page: EXIT STATUS): a failed write is never a success.
+full() {
+	name=$1
+	shift
+	tool=$1
+	[ "$tool" = timeout ] && tool=$3
+	"$@" >/dev/full 2>"$tmp/err"
+	rc=$?
+	if [ "$rc" != 2 ]; then
+		fail "$name" "exit status $rc on /dev/full, expected 2"
+	elif [ "$(cat "$tmp/err")" != "${tool##*/}: cannot write to standard output: No space left on device" ]; then
+		fail "$name" "stderr: $(head -c 300 "$tmp/err")"
+	else
+		pass "$name"
+	fi
+}
+
 # check NAME CONDITION-COMMAND... : PASS when the command succeeds.
 check() {
 	name=$1
@@ -143,6 +161,8 @@ for tool in "$C" "$S"; do
 	*) fail "$n -V" "printed '$v'" ;;
 	esac
 	ok "$n --version as nobody" "$("$tool" -V)" $NOBODY "$tool" --version
+	full "$n --help > /dev/full" "$tool" --help
+	full "$n -V > /dev/full" "$tool" -V
 done
 check "config --help names every keyword" sh -c \
 	"$C --help | grep -q 'addr ADDR' && $C --help | grep -q 'port PORT' &&
@@ -395,6 +415,12 @@ done; printf '}')
 ok "stat -j: every counter, in order, exact values" "$want" "$S" -j
 ok "stat -j: keys are exactly the counters of cls_redirect.h" "$NAMES" sh -c "$S -j | jq -r 'keys_unsorted[]'"
 ok "stat -p: same object" "$("$S" -j | jq -S .)" sh -c "$S --pretty | jq -S ."
+full "stat > /dev/full" "$S"
+full "stat -j > /dev/full" "$S" -j
+full "stat --prometheus > /dev/full" "$S" --prometheus
+full "stat -w 1 > /dev/full" timeout 5 "$S" -w 1
+full "config show > /dev/full" "$C" show
+full "config show -j > /dev/full" "$C" show -j
 
 "$S" --prometheus >"$tmp/prom" 2>"$tmp/err"
 rc=$?

@@ -300,7 +300,7 @@ static int parse_opts(int argc, char **argv, struct common_opts *o)
 	return -1;
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
 	struct common_opts o = {};
 	struct cls_redirect_config cfg;
@@ -347,4 +347,9 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "show"))
 		return cmd_show(&o, dir);
 	return cmd_write(dir, &cfg, !strcmp(cmd, "set"));
+}
+
+int main(int argc, char **argv)
+{
+	return output_close(run(argc, argv));
 }

@@ -185,7 +185,7 @@ static int watch(int fd, const char *dir, struct percpu *p, unsigned long second
 	/* No SA_RESTART: the signal must cut the sleep short. */
 	struct sigaction sa = { .sa_handler = on_signal };
 	counters_t prev, cur;
-	double rates[CLS_REDIRECT_METRIC_COUNT], t_prev, t_cur;
+	double rates[CLS_REDIRECT_METRIC_COUNT], t_prev = 0, t_cur;
 	bool tty = isatty(STDOUT_FILENO);
 	int i, ret, round;
 
@@ -212,7 +212,10 @@ static int watch(int fd, const char *dir, struct percpu *p, unsigned long second
 		else if (round)
 			putchar('\n');
 		print_table(cur, rates);
-		fflush(stdout);
+		/* A closed pipe or a full disk ends the watch (exit 2), as it
+		 * would end any other output. */
+		if (!output_flush())
+			return EXIT_SYSTEM; /* output_close() reports it */
 		memcpy(prev, cur, sizeof(prev));
 		t_prev = t_cur;
 	}
@@ -243,7 +246,7 @@ out:
 
 enum { OPT_PROMETHEUS = 256, OPT_RESET };
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
 		COMMON_LONG_OPTS,
@@ -320,4 +323,9 @@ int main(int argc, char **argv)
 out:
 	free(p.values);
 	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	return output_close(run(argc, argv));
 }

@@ -97,6 +97,33 @@ int parse_ulong(const char *what, const char *s, unsigned long min, unsigned lon
 	return EXIT_OK;
 }
 
+/* The errno of the first failed write to stdout, for output_close(). */
+static int output_errno;
+
+bool output_flush(void)
+{
+	if (fflush(stdout) && !output_errno)
+		output_errno = errno;
+	return !ferror(stdout);
+}
+
+int output_close(int status)
+{
+	/* ferror() remembers a failure of an earlier implicit flush; fflush()
+	 * reports the last buffer; fclose() what only the close shows (NFS). */
+	bool failed = !output_flush();
+
+	if (fclose(stdout) && !failed) {
+		failed = true;
+		output_errno = errno;
+	}
+	if (!failed)
+		return status;
+	errorf(EXIT_SYSTEM, "cannot write to standard output: %s",
+	       output_errno ? strerror(output_errno) : "write error");
+	return EXIT_SYSTEM;
+}
+
 void print_version(void)
 {
 	printf("%s %s (config layout %d, %d counters, libbpf %s)\n", prog_name,

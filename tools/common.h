@@ -42,6 +42,13 @@ int parse_ulong(const char *what, const char *s, unsigned long min, unsigned lon
 
 void print_version(void);
 
+/* The end of every tool's main(): flush and close stdout, and turn a failed
+ * write (a full disk, a closed pipe, /dev/full) into exit status 2 with one
+ * line on stderr, never a silent 0.  Returns the status to exit with. */
+int output_close(int status);
+/* Flush stdout now (a long-running -w); false when a write failed. */
+bool output_flush(void);
+
 /* Options every tool takes; each tool's getopt table starts with these. */
 #define COMMON_SHORT_OPTS "d:hVjp"
 #define COMMON_LONG_OPTS                                                                           \
