@@ -82,8 +82,8 @@ cat <<EOF
   reset.  With cls_redirect, A looks for a socket of its own, finds none, and
   forwards the packet, still encapsulated, to the next server in its list: B.
 EOF
-for s in a b; do TC_BPF_MNT=$(srv_mnt $s) "$STAT_TOOL" --reset; done
-step "(counters reset on both servers: cls-redirect-stat --reset)"
+for s in a b; do TC_BPF_MNT=$(srv_mnt $s) "$STAT_TOOL" --zero; done
+step "(counters zeroed on both servers: cls-redirect-stat --zero)"
 topo_director a b
 client_do 1 "x 1048576" || die "the connection broke: $REPLY"
 step "client# send 1 MiB more on the same connection, read the echo" \

@@ -196,6 +196,14 @@ PIN=$BPFFS/tc/globals
 [ -d "$BPFFS" ] || die "bpffs mount point $BPFFS not found: mount -t bpf bpf $BPFFS (or set TC_BPF_MNT)"
 
 CONFIG_ARGS="addr $ADDR port $PORT${NOFWD:+ no-forward}${MTU:+ mtu $MTU}"
+# "set" changes only the fields it names: name every one, so that this run's
+# configuration replaces whatever an earlier one (or an operator) set.
+every_field() { # SET-KEYWORDS: the same with forward and mtu 0 made explicit
+	_k=$1
+	case " $_k " in *" no-forward "*) ;; *) _k="$_k forward" ;; esac
+	case " $_k " in *" mtu "*) ;; *) _k="$_k mtu 0" ;; esac
+	echo "$_k"
+}
 
 # ---- state before ----
 
@@ -266,15 +274,15 @@ rollback() {
 		# Still in use by a program that stays: unconfigure it (it then
 		# passes every packet) rather than pull the map from under it.
 		if [ -n "$(prog_id)" ]; then
-			"$CONFIG_TOOL" reset >/dev/null || say "could not reset the configuration: run cls-redirect-config reset"
+			"$CONFIG_TOOL" clear >/dev/null || say "could not clear the configuration: run cls-redirect-config clear"
 		else
 			rm -f "$PIN/cls_redirect_config"
 		fi
 		;;
-	unconfigured) "$CONFIG_TOOL" reset >/dev/null || say "could not reset the configuration: run cls-redirect-config reset" ;;
+	unconfigured) "$CONFIG_TOOL" clear >/dev/null || say "could not clear the configuration: run cls-redirect-config clear" ;;
 	*)
 		# shellcheck disable=SC2086 # "show" prints the words "set" takes
-		"$CONFIG_TOOL" set $prev_config ||
+		"$CONFIG_TOOL" set $(every_field "$prev_config") >/dev/null ||
 			say "could not restore the configuration: run cls-redirect-config set $prev_config"
 		;;
 	esac
@@ -323,7 +331,7 @@ config_mismatch() {
 
 rc=0
 # shellcheck disable=SC2086 # CONFIG_ARGS is the keyword list of "set"
-"$CONFIG_TOOL" set $CONFIG_ARGS || rc=$?
+"$CONFIG_TOOL" set $(every_field "$CONFIG_ARGS") >/dev/null || rc=$?
 if [ "$rc" != 0 ]; then
 	say "cls-redirect-config set $CONFIG_ARGS failed (see above); nothing changed"
 	[ "$rc" = 1 ] && exit 1

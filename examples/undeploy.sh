@@ -123,7 +123,9 @@ uses_maps() {
 # cls_redirect by name (libbpf's loader) or by object (tc's legacy loader,
 # which names no program).
 users() {
-	ip -o link show | sed -n 's/^[0-9]*: \([^:@ ]*\).*/\1/p' | while read -r _d; do
+	# ip prints "Peer netns reference is invalid" for a veth whose peer's
+	# namespace is being deleted meanwhile: not an error here.
+	ip -o link show 2>/dev/null | sed -n 's/^[0-9]*: \([^:@ ]*\).*/\1/p' | while read -r _d; do
 		for _dir in ingress egress; do
 			"$TC" filter show dev "$_d" "$_dir" 2>/dev/null | grep '^filter .* bpf .* handle ' |
 				while IFS= read -r _l; do

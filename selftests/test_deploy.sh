@@ -161,10 +161,10 @@ expect_eq "deploy as nobody" "2 deploy.sh: must run as root (uid 0; this is uid 
 printf 'not an ELF object\n' >"$T/bad.o"
 expect_refused "rollback fresh: unloadable OBJ, no pins before" 2 "$DEV" "$SRV" 19523 "$T/bad.o"
 
-S "$CONFIG_TOOL" set addr 203.0.113.9 port 5555 mtu 1300
+S "$CONFIG_TOOL" set addr 203.0.113.9 port 5555 mtu 1300 >/dev/null
 expect_refused "rollback fresh: unloadable OBJ, config before" 2 "$DEV" "$SRV" 19523 "$T/bad.o"
 expect_eq "rollback fresh: config restored" "$(json 203.0.113.9 5555 false 1300)" "$(config_json)"
-S "$CONFIG_TOOL" reset
+S "$CONFIG_TOOL" clear
 expect_refused "rollback fresh: unloadable OBJ, unconfigured before" 2 "$DEV" "$SRV" 19523 "$T/bad.o"
 rm -f "$PIN/cls_redirect_config"
 rmdir "$PIN" "$TC_BPF_MNT/tc"
@@ -251,7 +251,7 @@ expect_eq "rollback redeploy: config restored" "$(json 198.51.100.7 6080 true 14
 
 # ---- a configuration that does not read back as asked: nothing swapped ----
 
-# A cls-redirect-config that writes "mtu 1300" as no limit: deploy.sh finds
+# A cls-redirect-config that writes "mtu 1300" as no limit (mtu 0): deploy.sh finds
 # the tools next to itself, so a copy of it runs with this one.
 mkdir "$T/lying"
 cp "$DEPLOY" "$T/lying/deploy.sh"
@@ -262,7 +262,7 @@ cat >"$T/lying/cls-redirect-config" <<EOF
 shift
 args=
 while [ \$# -gt 0 ]; do
-	if [ "\$1 \${2:-}" = "mtu 1300" ]; then shift; else args="\$args \$1"; fi
+	if [ "\$1 \${2:-}" = "mtu 1300" ]; then args="\$args mtu 0"; shift; else args="\$args \$1"; fi
 	shift
 done
 exec "$CONFIG_TOOL" set \$args
@@ -345,7 +345,7 @@ if LEGACY_TC=$(sh "$REPO/selftests/lib/legacy-tc.sh" 2>"$T/legacy.err"); then
 	rc=0
 	S "$CONFIG_TOOL" set addr "$SRV" port 19523 >"$T/out" 2>&1 || rc=$?
 	check "legacy tc: set with the pins removed refuses, naming the program" sh -c \
-		"[ $rc = 2 ] && [ -z '$(pins)' ] && grep -q 'cls_redirect_config not found, but cls_redirect program id $lid2 is loaded with maps' '$T/out'"
+		"[ $rc = 2 ] && [ -z '$(pins)' ] && grep -q 'cls_redirect_config not found, but cls_redirect program id $lid2 attached on $DEV uses maps' '$T/out'"
 	sed -n 's/.*re-pin them with: \(.*\) (or tc filter.*/\1/p' "$T/out" | tr ';' '\n' | while read -r c; do $c; done
 	rc=0
 	expect_deployed "legacy tc: re-pinned as told" "$(json "$SRV" 19523)"

@@ -9,7 +9,7 @@
 #   config-race      two cls-redirect-config processes write at once, from
 #                    an empty bpffs (both create the map) and on a pinned map,
 #                    with a third process reading
-#   reset-flood      cls-redirect-stat --reset in a loop during a flood
+#   zero-flood       cls-redirect-stat --zero in a loop during a flood
 #   replace-flood    tc filter replace in a loop during a flood
 #   incompatible     a foreign map pinned under a map's name before an upgrade
 #
@@ -68,7 +68,7 @@ PLAIN=$(plain_frame | tr -d ' ')
 attach() { in_ns srv tc qdisc replace dev "$DEV" clsact && in_ns srv tc filter add dev "$DEV" ingress bpf da obj "$OBJ"; }
 detach() { in_ns srv tc qdisc del dev "$DEV" clsact 2>/dev/null || :; }
 fresh() { detach; bpffs_reset; }
-configure() { "$CONFIG_TOOL" set addr "$SRV" port "$PORT"; }
+configure() { "$CONFIG_TOOL" set addr "$SRV" port "$PORT" >/dev/null; }
 # "pref handle prog_id" of the bpf filter.
 bpf_filter() {
 	in_ns srv tc -j filter show dev "$DEV" ingress |
@@ -150,20 +150,36 @@ case_pins_deleted() {
 		"$(prog_map_id "$prog" cls_redirect_co) $(prog_map_id "$prog" cls_redirect_me)" "map ids"
 	# The tools say what is wrong: which program still runs with which maps,
 	# and the commands that pin them back.
-	_why="cls_redirect program id $prog is loaded with maps $cfg_id (config) and $met_id (metrics): its pins were removed; re-pin them with: bpftool map pin id $cfg_id $PIN/cls_redirect_config; bpftool map pin id $met_id $PIN/cls_redirect_metrics"
-	for _t in "$STAT_TOOL" "$STAT_TOOL --reset" "$CONFIG_TOOL show" "$CONFIG_TOOL reset" \
+	_why="cls_redirect program id $prog attached on $DEV uses maps $cfg_id (config) and $met_id (metrics), pinned nowhere: its pins were removed; re-pin them with: bpftool map pin id $cfg_id $PIN/cls_redirect_config; bpftool map pin id $met_id $PIN/cls_redirect_metrics"
+	for _t in "$STAT_TOOL" "$STAT_TOOL --zero" "$CONFIG_TOOL show" "$CONFIG_TOOL clear" \
 		"$CONFIG_TOOL set addr $SRV port $PORT"; do
 		_tool=${_t%% *}
 		_tool=${_tool##*/}
 		_path=$PIN/cls_redirect_config
 		[ "$_tool" = cls-redirect-config ] || _path=$PIN/cls_redirect_metrics
 		_want="$_tool: $_path not found, but $_why (or tc filter replace its filter to start over with new, unconfigured maps)"
-		_out=$($_t 2>&1)
+		_out=$(in_ns srv $_t 2>&1)
 		_rc=$?
 		expect_eq "pins-deleted: ${_t##*/} names the program and its maps" "2 $_want" "$_rc $_out" "exit status and stderr"
 	done
 	# set must not make a config map the classifier never reads.
 	expect_eq "pins-deleted: set creates no map" "" "$(ls "$PIN")" "pins"
+	# A second, independent deployment (its own network namespace and bpffs)
+	# is not blocked by this one's lost pins: the diagnosis is only for a
+	# classifier attached where the tool runs.
+	mkdir "$T/bpffs2" && mount -t bpf bpf "$T/bpffs2" && cleanup_add "umount '$T/bpffs2'"
+	_out=$(in_ns cli env TC_BPF_MNT="$T/bpffs2" "$CONFIG_TOOL" set addr "$CLI" port "$PORT" 2>&1)
+	expect_eq "pins-deleted: another deployment (netns cli, own bpffs) configures" \
+		"0 addr: unconfigured -> $CLI port: unconfigured -> $PORT" "$? $(echo $_out)" "exit status and output"
+	in_ns cli tc qdisc replace dev cli0 clsact &&
+		in_ns cli env TC_BPF_MNT="$T/bpffs2" tc filter add dev cli0 ingress bpf da obj "$OBJ"
+	_out=$(in_ns cli env TC_BPF_MNT="$T/bpffs2" "$STAT_TOOL" -j 2>&1 | jq -r .processed_packets_total)
+	expect_eq "pins-deleted: the other deployment attaches and counts" 0 "$_out" processed_packets_total
+	# And this one's tools, from the other namespace, see only the other.
+	_out=$(in_ns cli env TC_BPF_MNT="$T/bpffs2" "$CONFIG_TOOL" show 2>&1)
+	expect_eq "pins-deleted: the other deployment's show" "addr $CLI port $PORT" "$_out" "show"
+	in_ns cli tc qdisc del dev cli0 clsact
+	umount "$T/bpffs2"
 	# Recovery 1: pin the maps back by id; nothing was lost.
 	bpftool map pin id "$cfg_id" "$PIN/cls_redirect_config" &&
 		bpftool map pin id "$met_id" "$PIN/cls_redirect_metrics" ||
@@ -241,23 +257,23 @@ case_config_race() {
 	works config-race
 }
 
-# ---- --reset in a loop during a flood ----
+# ---- --zero in a loop during a flood ----
 
-case_reset_flood() {
+case_zero_flood() {
 	fresh
-	configure && attach || { fail reset-flood "attach failed"; return; }
+	configure && attach || { fail zero-flood "attach failed"; return; }
 	flood
 	_cnt=0 _err=0
 	while flood_running; do
-		"$STAT_TOOL" --reset >/dev/null 2>>"$T/reset.err" || _err=$((_err + 1))
+		"$STAT_TOOL" --zero >/dev/null 2>>"$T/zero.err" || _err=$((_err + 1))
 		_cnt=$((_cnt + 1))
 	done
 	flood_wait
 	sleep 0.2
-	expect_eq "reset-flood: $_cnt resets during a flood of $FLOOD_SENT frames, none failed" 0 "$_err" "failed resets"
-	expect_eq "reset-flood: counters satisfy the invariant after the flood" ok "$(invariant)" "invariant"
-	"$STAT_TOOL" --reset
-	works reset-flood
+	expect_eq "zero-flood: $_cnt zeroings during a flood of $FLOOD_SENT frames, none failed" 0 "$_err" "failed zeroings"
+	expect_eq "zero-flood: counters satisfy the invariant after the flood" ok "$(invariant)" "invariant"
+	"$STAT_TOOL" --zero
+	works zero-flood
 }
 
 # ---- filter replaced in a loop during a flood ----
@@ -268,7 +284,7 @@ case_replace_flood() {
 	set -- $(bpf_filter)
 	pref=$1 handle=$2
 	ids="$(map_id cls_redirect_config) $(map_id cls_redirect_metrics)"
-	"$STAT_TOOL" --reset
+	"$STAT_TOOL" --zero
 	flood
 	_cnt=0 _err=0
 	while flood_running && [ $_cnt -lt 50 ]; do
@@ -334,7 +350,7 @@ case_incompatible() {
 
 case_pins_deleted
 case_config_race
-case_reset_flood
+case_zero_flood
 case_replace_flood
 case_incompatible
 fresh

@@ -12,9 +12,10 @@
  *   - a failure (1, 2) says why: stderr starts with "<tool>: ";
  *   - a failure changes nothing: same pins, same map ids, same config value,
  *     same counters on every CPU;
- *   - a success changes only what its command may: set / reset the config
- *     (set leaves version 1, a unicast address and a port; reset leaves all
- *     zero), --reset zeroes the counters, anything else changes nothing;
+ *   - a success changes only what its command may: set / clear the config
+ *     (set leaves version 1, a unicast address and a port; clear leaves all
+ *     zero), --zero zeroes the counters, anything else changes nothing (the
+ *     old names reset and --reset are refused);
  *   - a tool never succeeds on a map it must refuse (wrong type, sizes,
  *     entries, config layout version, unknown flags, a program pinned under
  *     the map's name), unless it only printed its help or version.
@@ -270,8 +271,8 @@ static void take_snap(struct snap *s)
 /* ---------------------------------------------------------------------- */
 /* argument vectors                                                        */
 
-static const char *const w_cmd[] = { "show", "set", "reset", "sho", "SET", "", "help", "set\n" };
-static const char *const w_kw[] = { "addr", "port", "mtu", "no-forward", "ADDR", "addr=", "flags" };
+static const char *const w_cmd[] = { "show", "set", "clear", "reset", "sho", "SET", "", "help", "set\n" };
+static const char *const w_kw[] = { "addr", "port", "mtu", "no-forward", "forward", "ADDR", "addr=", "flags" };
 static const char *const w_val[] = {
 	"192.0.2.10", "10.0.0.1", "0.0.0.0", "127.0.0.1", "224.0.0.1", "255.255.255.255",
 	"1.2.3", "1.2.3.4.5", "::1", "192.0.2.256", " 192.0.2.1", "192.0.2.1 ", "0x7f.1.1.1",
@@ -281,8 +282,8 @@ static const char *const w_val[] = {
 };
 static const char *const w_opt[] = {
 	"-d", "--pin-dir", "-j", "-p", "-h", "-V", "--help", "--version", "--json", "--pretty",
-	"--reset", "--prometheus", "-w", "--watch", "--bogus", "-x", "--", "-", "-jp", "--json=1",
-	"--reset=1", "--pin-dir=", "-dj", "--pin", "--pre", "-w0", "-w1", "--watch=1",
+	"--zero", "--reset", "--prometheus", "-w", "--watch", "--bogus", "-x", "--", "-", "-jp", "--json=1",
+	"--zero=1", "--pin-dir=", "-dj", "--pin", "--pre", "-w0", "-w1", "--watch=1",
 };
 
 static char long_word[5000];
@@ -344,16 +345,20 @@ static int gen_argv(struct rng *r, int stat, const char **av)
 	} else if (stat) {
 		static const char *const base[][3] = {
 			{ NULL }, { "-j", NULL }, { "-p", NULL }, { "--prometheus", NULL },
-			{ "--reset", NULL }, { "-w", "1", NULL }, { "-d", "@", NULL },
+			{ "--zero", NULL }, { "-w", "1", NULL }, { "-d", "@", NULL },
 		};
 		const char *const *b = base[rnd(r, sizeof(base) / sizeof(base[0]))];
 
 		for (i = 0; b[i]; i++)
 			av[n++] = !strcmp(b[i], "@") ? pin_dir : b[i];
 	} else {
-		switch (rnd(r, 4)) {
+		switch (rnd(r, 5)) {
 		case 0: av[n++] = "show"; if (rnd(r, 2)) av[n++] = "-j"; break;
-		case 1: av[n++] = "reset"; break;
+		case 1: av[n++] = "clear"; break;
+		case 2: /* one field alone */
+			av[n++] = "set";
+			av[n++] = rnd(r, 2) ? "no-forward" : "forward";
+			break;
 		default:
 			av[n++] = "set";
 			av[n++] = "addr";
@@ -361,7 +366,7 @@ static int gen_argv(struct rng *r, int stat, const char **av)
 			av[n++] = "port";
 			av[n++] = "19523";
 			if (rnd(r, 2))
-				av[n++] = "no-forward";
+				av[n++] = rnd(r, 2) ? "no-forward" : "forward";
 			if (rnd(r, 2))
 				av[n++] = "mtu", av[n++] = "1500";
 			break;
@@ -567,33 +572,33 @@ static int check_run(int stat, enum state st, const char *const *av, const struc
 		if (changed_met) {
 			size_t i;
 
-			if (!has_word(av, "--reset"))
-				why_add(w, "counters changed without --reset");
+			if (!has_word(av, "--zero"))
+				why_add(w, "counters changed without --zero");
 			for (i = 0; i < b->met_len; i++)
 				if (b->met[i]) {
-					why_add(w, "--reset left a counter non-zero");
+					why_add(w, "--zero left a counter non-zero");
 					break;
 				}
 		}
 	} else {
-		int set = has_word(av, "set"), reset = has_word(av, "reset");
+		int set = has_word(av, "set"), clear = has_word(av, "clear");
 
 		if (changed_met)
 			why_add(w, "cls-redirect-config changed the counters");
 		if (changed_pins && !(set && !a->have_cfg))
 			why_add(w, "pins changed: '%s' -> '%s'", a->listing, b->listing);
-		if (changed_cfg && !set && !reset)
-			why_add(w, "config changed by a command that is neither set nor reset");
-		if (changed_cfg && set && !reset &&
+		if (changed_cfg && !set && !clear)
+			why_add(w, "config changed by a command that is neither set nor clear");
+		if (changed_cfg && set && !clear &&
 		    (b->cfg.version != CLS_REDIRECT_CONFIG_VERSION || !b->cfg.addr || !b->cfg.port ||
 		     (ntohl(b->cfg.addr) >> 24) == 127 || (ntohl(b->cfg.addr) >> 24) >= 224))
 			why_add(w, "set wrote a config the classifier cannot use: version %u addr 0x%08x port %u",
 				b->cfg.version, ntohl(b->cfg.addr), ntohs(b->cfg.port));
-		if (changed_cfg && reset && !set) {
+		if (changed_cfg && clear && !set) {
 			static const struct cls_redirect_config zero;
 
 			if (memcmp(&b->cfg, &zero, sizeof(zero)))
-				why_add(w, "reset did not leave the config all zero");
+				why_add(w, "clear did not leave the config all zero");
 		}
 	}
 	return w->len ? -1 : 0;

@@ -115,7 +115,7 @@ fi
 
 # set's keywords and the commands of cls-redirect-config.
 missing=
-for k in show set reset addr port no-forward mtu; do
+for k in show set clear addr port forward no-forward mtu; do
 	grep -q -- "^\.B.*$k" "$tmp/plain" || missing="$missing $k"
 done
 if [ -z "$missing" ]; then pass "man page documents every command and keyword"

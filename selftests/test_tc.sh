@@ -167,7 +167,7 @@ map_id() { map_info "$1" | cut -d' ' -f5; }
 # both_ids: "config_id metrics_id".
 both_ids() { echo "$(map_id $CONFIG) $(map_id $METRICS)"; }
 
-configure() { "$CONFIG_TOOL" set addr "$SRV" port "$PORT"; }
+configure() { "$CONFIG_TOOL" set addr "$SRV" port "$PORT" >/dev/null; }
 config_shown() { "$CONFIG_TOOL" show -j | jq -r '"\(.addr) \(.port)"'; }
 
 # snap FILE: every counter, as cls-redirect-stat -j prints them.

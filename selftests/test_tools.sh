@@ -178,7 +178,8 @@ expect "config: -d without a value" 1 "'-d'" "$C" -d
 expect "config: --pin-dir without a value" 1 "'--pin-dir'" "$C" show --pin-dir
 expect "config: --json with a value" 1 "'--json'" "$C" --json=1 show
 expect "config: show with an argument" 1 "'extra'" "$C" show extra
-expect "config: reset with an argument" 1 "'extra'" "$C" reset extra
+expect "config: clear with an argument" 1 "'extra'" "$C" clear extra
+expect "config: reset refused with a hint" 1 "'reset' is now 'clear' (back to unconfigured: cls-redirect-config clear); to zero the counters: cls-redirect-stat --zero" "$C" reset
 expect "config: -j with set" 1 "show only" "$C" -j set addr 192.0.2.10 port 19523
 expect "stat: unknown long option" 1 "'--frob'" "$S" --frob
 expect "stat: unknown short option" 1 "'-x'" "$S" -x
@@ -204,18 +205,19 @@ expect "stat: --prom is not --prometheus" 1 "unknown option '--prom' (did you me
 expect "stat: --wat=1 is not --watch" 1 "unknown option '--wat' (did you mean --watch?)" "$S" --wat=1
 expect "stat: --pin DIR is not --pin-dir" 1 "unknown option '--pin' (did you mean --pin-dir?)" "$S" --pin "$tmp"
 expect "stat: --p is ambiguous" 1 "unknown option '--p' (did you mean --pin-dir, --pretty or --prometheus?)" "$S" --p
-expect "stat: --reset=1" 1 "option '--reset' takes no value" "$S" --reset=1
+expect "stat: --zero=1" 1 "option '--zero' takes no value" "$S" --zero=1
+expect "stat: --reset refused with a hint" 1 "--reset is now --zero (zero the counters: cls-redirect-stat --zero); to unconfigure: cls-redirect-config clear" "$S" --reset
 expect "config: --js is not --json" 1 "unknown option '--js' (did you mean --json?)" "$C" show --js
 expect "config: --he is not --help" 1 "unknown option '--he' (did you mean --help?)" "$C" --he
 expect "config: --vers is not --version" 1 "unknown option '--vers' (did you mean --version?)" "$C" --vers
 expect "stat: -j and --prometheus" 1 "one of" "$S" -j --prometheus
-expect "stat: --reset and -w" 1 "one of" "$S" --reset -w 1
-expect "stat: -p and --reset" 1 "one of" "$S" -p --reset
+expect "stat: --zero and -w" 1 "one of" "$S" --zero -w 1
+expect "stat: -p and --zero" 1 "one of" "$S" -p --zero
 
 # ---- environment errors: exit 2 ----------------------------------------------
 
 expect "config show: pin dir missing (TC_BPF_MNT)" 2 "$G not found" "$C" show
-expect "config reset: pin dir missing" 2 "$G not found" "$C" reset
+expect "config clear: pin dir missing" 2 "$G not found" "$C" clear
 expect "stat: pin dir missing" 2 "$G not found: is cls_redirect.o attached with tc?" "$S"
 expect "config: -d DIR missing" 2 "$tmp/nope not found" "$C" -d "$tmp/nope" show
 expect "config set: -d DIR missing" 2 "$tmp/nope not found" "$C" -d "$tmp/nope" set addr 192.0.2.10 port 19523
@@ -230,7 +232,8 @@ check "config set as nobody: nothing created" [ ! -e "$B/tc" ]
 # ---- set before the filter exists: create and pin -----------------------------
 
 CFG=$G/cls_redirect_config
-ok "config set creates the map" "" "$C" set addr 192.0.2.10 port 19523
+ok "config set creates the map, says what changed" "addr: unconfigured -> 192.0.2.10
+port: unconfigured -> 19523" "$C" set addr 192.0.2.10 port 19523
 ok "created map: type, name, flags, key, value, entries" "array cls_redirect_co 0 4 32 1" \
 	sh -c "bpftool -j map show pinned '$CFG' |
 	jq -r '\"\\(.type) \\(.name) \\(.flags) \\(.bytes_key) \\(.bytes_value) \\(.max_entries)\"'"
@@ -248,27 +251,33 @@ ok "show -p" '{
 }' "$C" -p show
 ok "show -p parses as JSON" "$("$C" show -j | jq -S .)" sh -c "$C show -p | jq -S ."
 
-ok "set no-forward mtu" "" "$C" set mtu 1400 no-forward port 6080 addr 198.51.100.7
+ok "set no-forward mtu" "addr: 192.0.2.10 -> 198.51.100.7
+port: 19523 -> 6080
+forwarding: forward -> no-forward
+mtu: 0 -> 1400" "$C" set mtu 1400 no-forward port 6080 addr 198.51.100.7
 ok "set no-forward mtu: value bytes" "01 00 00 00 c6 33 64 07 17 c0 01 00 78 05 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
 	value_of "$CFG"
 ok "show no-forward mtu" "addr 198.51.100.7 port 6080 no-forward mtu 1400" "$C" show
 ok "show -j no-forward mtu" '{"configured":true,"addr":"198.51.100.7","port":6080,"no_forward":true,"mtu":1400}' "$C" show --json
-ok "set limits: port 65535 mtu 65535" "" "$C" set addr 203.0.113.255 port 65535 mtu 65535
+ok "set limits: port 65535 mtu 65535" "addr: 198.51.100.7 -> 203.0.113.255
+port: 6080 -> 65535
+forwarding: no-forward -> forward
+mtu: 1400 -> 65535" "$C" set addr 203.0.113.255 port 65535 forward mtu 65535
 ok "set limits: bytes" "01 00 00 00 cb 00 71 ff ff ff 00 00 ff ff 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
 	value_of "$CFG"
-ok "set limits: mtu 68" "" "$C" set addr 203.0.113.255 port 65535 mtu 68
+ok "set limits: mtu 68" "mtu: 65535 -> 68" "$C" set addr 203.0.113.255 port 65535 mtu 68
 ok "set limits: mtu 68 bytes" "01 00 00 00 cb 00 71 ff ff ff 00 00 44 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
 	value_of "$CFG"
-ok "set replaces every field" "" "$C" set addr 192.0.2.10 port 1 mtu 0
-ok "show after replace" '{"configured":true,"addr":"192.0.2.10","port":1,"no_forward":false,"mtu":0}' "$C" show -j
-ok "set via -d" "" "$C" -d "$G" set addr 192.0.2.10 port 19523
+ok "set several fields" "addr: 203.0.113.255 -> 192.0.2.10
+port: 65535 -> 1
+mtu: 68 -> 0" "$C" set addr 192.0.2.10 port 1 mtu 0
+ok "show after set" '{"configured":true,"addr":"192.0.2.10","port":1,"no_forward":false,"mtu":0}' "$C" show -j
+ok "set via -d" "port: 1 -> 19523" "$C" -d "$G" set addr 192.0.2.10 port 19523
 ok "show via --pin-dir, options after the command" "addr 192.0.2.10 port 19523" "$C" show --pin-dir "$G"
 
 # ---- bad set input: exit 1, config unchanged -----------------------------------
 
-expect "set: missing addr" 1 "missing 'addr ADDR'" "$C" set port 19523
-expect "set: missing port" 1 "missing 'port PORT'" "$C" set addr 192.0.2.10
-expect "set: nothing" 1 "missing 'addr ADDR'" "$C" set
+expect "set: nothing" 1 "set: nothing to set (keywords: addr ADDR, port PORT, forward, no-forward, mtu MTU)" "$C" set
 expect "set: addr without value" 1 "'addr' needs a value" "$C" set port 19523 addr
 expect "set: port without value" 1 "'port' needs a value" "$C" set addr 192.0.2.10 port
 expect "set: mtu without value" 1 "'mtu' needs a value" "$C" set addr 192.0.2.10 port 1 mtu
@@ -291,11 +300,12 @@ expect "set: unknown flag" 1 "unknown keyword 'forward-syn'" "$C" set addr 192.0
 expect "set: unknown flag NO-FORWARD" 1 "unknown keyword 'NO-FORWARD'" "$C" set addr 192.0.2.10 port 1 NO-FORWARD
 expect "set: addr twice" 1 "'addr' given twice" "$C" set addr 192.0.2.10 port 1 addr 192.0.2.11
 expect "set: no-forward twice" 1 "'no-forward' given twice" "$C" set addr 192.0.2.10 port 1 no-forward no-forward
+expect "set: forward and no-forward" 1 "'no-forward' given twice, or with its opposite" "$C" set forward no-forward
 expect "set: option after keywords" 1 "unknown keyword '-d'" "$C" set addr 192.0.2.10 port 1 -d "$G"
 expect "set as nobody" 2 "must be run as root (uid 65534 has neither CAP_BPF nor CAP_SYS_ADMIN, one of which bpf() on pinned maps needs)" \
 	$NOBODY "$C" set addr 192.0.2.11 port 1
 expect "show as nobody" 2 "must be run as root" $NOBODY "$C" show
-expect "reset as nobody" 2 "must be run as root" $NOBODY "$C" reset
+expect "clear as nobody" 2 "must be run as root" $NOBODY "$C" clear
 ok "config unchanged by all of the above" "addr 192.0.2.10 port 19523" "$C" show
 
 # ---- read-only opens ------------------------------------------------------------
@@ -312,7 +322,7 @@ chmod 0600 "$CFG"
 flock "$G" sleep 2 &
 holder=$!
 sleep 0.3
-"$C" set addr 192.0.2.99 port 99 &
+"$C" set addr 192.0.2.99 port 99 >/dev/null &
 writer=$!
 sleep 1
 check "set waits for the pin directory lock" [ "$("$C" show)" = "addr 192.0.2.10 port 19523" ]
@@ -320,22 +330,43 @@ wait "$holder"
 wait "$writer"
 check "set writes once the lock is free" [ "$("$C" show)" = "addr 192.0.2.99 port 99" ]
 
-# ---- reset ----------------------------------------------------------------------
+# ---- one field at a time ------------------------------------------------------
 
-ok "reset" "" "$C" reset
-ok "reset: all-zero value" "$(echo 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00)" value_of "$CFG"
-ok "show after reset" "unconfigured" "$C" show
-ok "show -j after reset" '{"configured":false,"addr":"0.0.0.0","port":0,"no_forward":false,"mtu":0}' "$C" show -j
-ok "reset twice" "" "$C" reset
-ok "set after reset" "" "$C" set addr 192.0.2.10 port 19523
+ok "set no-forward alone" "forwarding: forward -> no-forward" "$C" set no-forward
+ok "set no-forward alone: the rest kept" "addr 192.0.2.99 port 99 no-forward" "$C" show
+ok "set no-forward again: unchanged" "unchanged" "$C" set no-forward
+ok "set mtu 1400 alone" "mtu: 0 -> 1400" "$C" set mtu 1400
+ok "set forward: undoes no-forward" "forwarding: no-forward -> forward" "$C" set forward
+ok "set port alone" "port: 99 -> 19523" "$C" set port 19523
+ok "set addr alone" "addr: 192.0.2.99 -> 192.0.2.10" "$C" set addr 192.0.2.10
+ok "single fields: value bytes" "01 00 00 00 c0 00 02 0a 4c 43 00 00 78 05 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
+	value_of "$CFG"
+ok "set mtu 0" "mtu: 1400 -> 0" "$C" set mtu 0
+
+# ---- clear ----------------------------------------------------------------------
+
+ok "clear" "" "$C" clear
+ok "clear: all-zero value" "$(echo 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00)" value_of "$CFG"
+ok "show after clear" "unconfigured" "$C" show
+ok "show -j after clear" '{"configured":false,"addr":"0.0.0.0","port":0,"no_forward":false,"mtu":0}' "$C" show -j
+ok "clear twice" "" "$C" clear
+unconf="set: unconfigured: give 'addr ADDR' and 'port PORT' (GLB's default is 19523) before a single field can be changed"
+expect "set mtu when unconfigured" 1 "$unconf" "$C" set mtu 1400
+expect "set no-forward when unconfigured" 1 "$unconf" "$C" set no-forward
+expect "set: missing addr when unconfigured" 1 "$unconf" "$C" set port 19523
+expect "set: missing port when unconfigured" 1 "$unconf" "$C" set addr 192.0.2.10
+ok "set after clear" "addr: unconfigured -> 192.0.2.10
+port: unconfigured -> 19523" "$C" set addr 192.0.2.10 port 19523
 
 # ---- foreign, stale and missing maps ----------------------------------------------
 
 F=$B/foreign
 mkdir "$F"
 expect "show: map absent" 2 "$F/cls_redirect_config not found: run cls-redirect-config set" "$C" -d "$F" show
-expect "reset: map absent" 2 "$F/cls_redirect_config not found" "$C" -d "$F" reset
-check "reset: map absent, nothing created" [ -z "$(ls -A "$F")" ]
+expect "clear: map absent" 2 "$F/cls_redirect_config not found" "$C" -d "$F" clear
+check "clear: map absent, nothing created" [ -z "$(ls -A "$F")" ]
+expect "set mtu: map absent, needs addr and port" 1 "$unconf" "$C" -d "$F" set mtu 1400
+check "set mtu: map absent, nothing created" [ -z "$(ls -A "$F")" ]
 
 # foreign PIN BPFTOOL-MAP-CREATE-ARGS...: pin a foreign map in $F.
 foreign() {
@@ -348,9 +379,9 @@ foreign() {
 foreign_value() {
 	bpftool map update pinned "$1" key 0 0 0 0 value $(i=0; while [ $i -lt "$2" ]; do printf '%d ' $((i % 256)); i=$((i + 1)); done)
 }
-# refused WHAT NEEDLE: show, set and reset all refuse the map in $F.
+# refused WHAT NEEDLE: show, set and clear all refuse the map in $F.
 refused() {
-	for cmd in show "set addr 192.0.2.10 port 19523" reset; do
+	for cmd in show "set addr 192.0.2.10 port 19523" clear; do
 		# shellcheck disable=SC2086
 		expect "config ${cmd%%" "*}: $1 refused" 2 "$2" "$C" -d "$F" $cmd
 	done
@@ -380,7 +411,7 @@ rm -f "$F/cls_redirect_config"
 
 M=$G/cls_redirect_metrics
 expect "stat: metrics map absent" 2 "$M not found: is cls_redirect.o attached with tc?" "$S"
-expect "stat --reset: metrics map absent" 2 "$M not found: is cls_redirect.o attached with tc?" "$S" --reset
+expect "stat --zero: metrics map absent" 2 "$M not found: is cls_redirect.o attached with tc?" "$S" --zero
 check "stat never creates the metrics map" [ ! -e "$M" ]
 
 VSIZE=$((NCOUNTERS * 8))
@@ -477,26 +508,29 @@ ok "stat --watch: other counters rate 0.0" "0.0" \
 	sh -c "grep '^passed_packets_total ' '$tmp/watch' | sed -n 2p | awk '{ print \$3 }'"
 bpftool map update pinned "$M" key 0 0 0 0 value hex $vals
 
-# Read-only open, and --reset needs write access.
+# Read-only open, and --zero needs write access.
 chmod 0400 "$M"
 ok "stat opens read-only (0400 pin, no DAC override)" "$("$S" -j)" $NODAC "$S" -j
-expect "stat --reset needs write access" 2 "$M: Permission denied" $NODAC "$S" --reset
+expect "stat --zero needs write access" 2 "$M: Permission denied" $NODAC "$S" --zero
 chmod 0600 "$M"
 expect "stat as nobody" 2 "must be run as root" $NOBODY "$S"
-expect "stat --reset as nobody" 2 "must be run as root" $NOBODY "$S" --reset
+expect "stat --zero as nobody" 2 "must be run as root" $NOBODY "$S" --zero
 
-# An abbreviation never resets: every counter stays (expect compares bytes).
+# An abbreviation or the old spelling never zeroes: every counter stays
+# (expect compares bytes).
 expect "stat --res: refused, counters kept" 1 "unknown option '--res' (did you mean --reset?)" "$S" --res
 expect "stat --rese: refused, counters kept" 1 "unknown option '--rese' (did you mean --reset?)" "$S" --rese
 cfg_before=$(value_of "$CFG")
-ok "stat --reset" "" "$S" --reset
+expect "stat --reset: refused, counters kept" 1 "--reset is now --zero" "$S" --reset
+expect "stat --ze: refused, counters kept" 1 "unknown option '--ze' (did you mean --zero?)" "$S" --ze
+ok "stat --zero" "" "$S" --zero
 zero=$(i=0; while [ $i -lt "$VSIZE" ]; do printf '0x00 '; i=$((i + 1)); done)
-ok "stat --reset: every CPU zero" "$NCPUS" sh -c "bpftool -j map dump pinned '$M' |
+ok "stat --zero: every CPU zero" "$NCPUS" sh -c "bpftool -j map dump pinned '$M' |
 	jq '[.[0].values[] | select((.value | join(\" \")) + \" \" == \"$zero\")] | length'"
-ok "stat --reset: -j all zero" "$(for n in $NAMES; do echo "$n 0"; done)" \
+ok "stat --zero: -j all zero" "$(for n in $NAMES; do echo "$n 0"; done)" \
 	sh -c "$S -j | jq -r 'to_entries[] | \"\\(.key) \\(.value)\"'"
-ok "stat --reset: config survives" "$cfg_before" value_of "$CFG"
-ok "show after stat --reset" "addr 192.0.2.10 port 19523" "$C" show
+ok "stat --zero: config survives" "$cfg_before" value_of "$CFG"
+ok "show after stat --zero" "addr 192.0.2.10 port 19523" "$C" show
 
 # Foreign metrics maps: an older layout (one counter fewer) and a plain array.
 bpftool map pin pinned "$M" "$B/metrics_good"
@@ -504,12 +538,12 @@ rm "$M"
 bpftool map create "$M" type percpu_array key 4 value $((VSIZE - 8)) entries 1 name cls_redirect_metrics
 expect "stat: older metrics layout refused" 2 \
 	"expects percpu_array key 4 value $VSIZE entries 1 flags 0x0, found percpu_array key 4 value $((VSIZE - 8))" "$S"
-expect "stat --reset: older metrics layout refused" 2 "found percpu_array key 4 value $((VSIZE - 8))" "$S" --reset
+expect "stat --zero: older metrics layout refused" 2 "found percpu_array key 4 value $((VSIZE - 8))" "$S" --zero
 rm -f "$M"
 bpftool map create "$M" type array key 4 value $VSIZE entries 1 name cls_redirect_metrics
 bpftool map update pinned "$M" key 0 0 0 0 value hex $vals
 expect "stat -j: plain array refused" 2 "found array key 4 value $VSIZE" "$S" -j
-expect "stat --reset: plain array refused" 2 "found array key 4 value $VSIZE" "$S" --reset
+expect "stat --zero: plain array refused" 2 "found array key 4 value $VSIZE" "$S" --zero
 rm -f "$M"
 bpftool map pin pinned "$B/metrics_good" "$M"
 rm "$B/metrics_good"
@@ -522,7 +556,8 @@ if [ "$(readlink /proc/self/ns/mnt)" != "$(readlink /proc/1/ns/mnt)" ] &&
 	mount -t bpf bpf /sys/fs/bpf; then
 	sys_mounted=1
 	unset TC_BPF_MNT
-	ok "default path: set" "" "$C" set addr 192.0.2.10 port 19523
+	ok "default path: set" "addr: unconfigured -> 192.0.2.10
+port: unconfigured -> 19523" "$C" set addr 192.0.2.10 port 19523
 	check "default path: pinned in /sys/fs/bpf/tc/globals" [ -e /sys/fs/bpf/tc/globals/cls_redirect_config ]
 	ok "default path: show" "addr 192.0.2.10 port 19523" "$C" show
 	expect "default path: stat" 2 "/sys/fs/bpf/tc/globals/cls_redirect_metrics not found" "$S"

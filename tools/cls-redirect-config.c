@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * cls-redirect-config: show, set and reset the configuration of the
+ * cls-redirect-config: show, set and clear the configuration of the
  * cls_redirect classifier, the one-entry array pinned as
  * <pin dir>/cls_redirect_config (man page: MAPS, CLS-REDIRECT-CONFIG).
  *
@@ -28,8 +28,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: %1$s [OPTIONS] show\n"
-		"       %1$s [OPTIONS] set addr ADDR port PORT [no-forward] [mtu MTU]\n"
-		"       %1$s [OPTIONS] reset\n"
+		"       %1$s [OPTIONS] set [addr ADDR] [port PORT] [forward|no-forward] [mtu MTU]\n"
+		"       %1$s [OPTIONS] clear\n"
 		"\n"
 		"Read and write the configuration of the cls_redirect tc classifier, the map\n"
 		"pinned as PIN_DIR/" CLS_REDIRECT_CONFIG_MAP ".\n"
@@ -37,15 +37,19 @@ static void usage(FILE *f)
 		"Commands:\n"
 		"  show             print the configuration, as the keywords set takes\n"
 		"                   (\"unconfigured\" when no address is set)\n"
-		"  set              replace the whole configuration; creates and pins the map\n"
-		"                   if the filter is not attached yet (tc then reuses it)\n"
+		"  set              change the fields named, keep the others, print one line\n"
+		"                   per field changed (\"mtu: 0 -> 1400\"); when unconfigured,\n"
+		"                   addr and port are needed.  Creates and pins the map if\n"
+		"                   the filter is not attached yet (tc then reuses it)\n"
 		"    addr ADDR      this server's GUE endpoint: an IPv4 unicast address\n"
 		"    port PORT      UDP destination port of the GUE packets, 1..65535\n"
 		"                   (GLB's default is %2$d)\n"
 		"    no-forward     never forward: every packet is handled as at its last hop\n"
+		"    forward        forward again (the default)\n"
 		"    mtu MTU        largest packet, in bytes, that may be forwarded,\n"
 		"                   0 or 68..65535; 0 (the default) = no limit\n"
-		"  reset            back to unconfigured: the classifier passes every packet\n"
+		"  clear            back to unconfigured: the classifier passes every packet\n"
+		"                   (the counters stay; cls-redirect-stat --zero zeroes them)\n"
 		"\n"
 		"Options (before the command, or right after it):\n"
 		"  -d, --pin-dir DIR  the maps are pinned in DIR\n"
@@ -71,39 +75,52 @@ static int parse_addr(const char *s, __be32 *addr)
 	if (!cls_redirect_addr_is_unicast(in.s_addr))
 		return errorf(EXIT_USAGE,
 			      "addr %s: not a unicast address (0/8, 127/8, 224/4 and 240/4 are not "
-			      "allowed; reset unconfigures)",
+			      "allowed; clear unconfigures)",
 			      s);
 	*addr = in.s_addr;
 	return EXIT_OK;
 }
 
-/* set addr A port P [no-forward] [mtu M], keywords in any order, each once. */
-static int parse_set(int argc, char **argv, struct cls_redirect_config *cfg)
+/* What one "set" names: only these fields change (man page: CLS-REDIRECT-CONFIG). */
+struct set_args {
+	bool addr, port, mtu, forward; /* the field was named */
+	struct cls_redirect_config v;  /* the named fields' new values */
+};
+
+/* set [addr A] [port P] [forward|no-forward] [mtu M], keywords in any
+ * order, each field once, at least one. */
+static int parse_set(int argc, char **argv, struct set_args *a)
 {
-	bool have_addr = false, have_port = false, have_mtu = false;
 	unsigned long v;
 	int i, ret;
 
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->version = CLS_REDIRECT_CONFIG_VERSION;
+	memset(a, 0, sizeof(*a));
+	if (!argc)
+		return errorf(EXIT_USAGE,
+			      "set: nothing to set (keywords: addr ADDR, port PORT, forward, "
+			      "no-forward, mtu MTU)");
 	for (i = 0; i < argc; i++) {
 		const char *kw = argv[i];
 		bool takes_value = !strcmp(kw, "addr") || !strcmp(kw, "port") || !strcmp(kw, "mtu");
+		bool fwd_kw = !strcmp(kw, "forward") || !strcmp(kw, "no-forward");
 
 		if (takes_value && i + 1 >= argc)
 			return errorf(EXIT_USAGE, "set: '%s' needs a value", kw);
-		if ((!strcmp(kw, "addr") && have_addr) || (!strcmp(kw, "port") && have_port) ||
-		    (!strcmp(kw, "mtu") && have_mtu) ||
-		    (!strcmp(kw, "no-forward") && (cfg->flags & CLS_REDIRECT_F_NO_FORWARD)))
+		if ((!strcmp(kw, "addr") && a->addr) || (!strcmp(kw, "port") && a->port) ||
+		    (!strcmp(kw, "mtu") && a->mtu))
 			return errorf(EXIT_USAGE, "set: '%s' given twice", kw);
+		if (fwd_kw && a->forward)
+			return errorf(EXIT_USAGE,
+				      "set: '%s' given twice, or with its opposite (forward, no-forward)",
+				      kw);
 
 		if (!strcmp(kw, "addr")) {
-			ret = parse_addr(argv[++i], &cfg->addr);
-			have_addr = true;
+			ret = parse_addr(argv[++i], &a->v.addr);
+			a->addr = true;
 		} else if (!strcmp(kw, "port")) {
 			ret = parse_ulong("port", argv[++i], 1, 65535, &v);
-			cfg->port = htons(v);
-			have_port = true;
+			a->v.port = htons(v);
+			a->port = true;
 		} else if (!strcmp(kw, "mtu")) {
 			ret = parse_ulong("mtu", argv[++i], 0, 65535, &v);
 			/* A typo such as "mtu 1" would drop every forwarded packet. */
@@ -112,29 +129,97 @@ static int parse_set(int argc, char **argv, struct cls_redirect_config *cfg)
 					     "mtu %lu: below 68, the smallest IPv4 MTU (RFC 791); "
 					     "0 means no limit",
 					     v);
-			cfg->mtu = v;
-			have_mtu = true;
-		} else if (!strcmp(kw, "no-forward")) {
-			cfg->flags |= CLS_REDIRECT_F_NO_FORWARD;
+			a->v.mtu = v;
+			a->mtu = true;
+		} else if (fwd_kw) {
+			if (!strcmp(kw, "no-forward"))
+				a->v.flags |= CLS_REDIRECT_F_NO_FORWARD;
+			a->forward = true;
 			ret = EXIT_OK;
 		} else {
 			ret = errorf(EXIT_USAGE,
-				     "set: unknown keyword '%s' (expected addr, port, no-forward or mtu)",
+				     "set: unknown keyword '%s' (expected addr, port, forward, "
+				     "no-forward or mtu)",
 				     kw);
 		}
 		if (ret)
 			return ret;
 	}
-	if (!have_addr)
-		return errorf(EXIT_USAGE, "set: missing 'addr ADDR' (this server's GUE endpoint)");
-	if (!have_port)
-		return errorf(EXIT_USAGE, "set: missing 'port PORT' (GLB's default is %d)",
-			      CLS_REDIRECT_GLB_PORT);
 	return EXIT_OK;
 }
 
+static bool is_configured(const struct cls_redirect_config *cfg)
+{
+	/* The classifier's own test (tc-cls-redirect.8, DECISION TABLE, check 1). */
+	return cfg->version == CLS_REDIRECT_CONFIG_VERSION && cfg->addr != 0;
+}
+
+/* The configuration after "set": old with the named fields replaced.  An
+ * unconfigured classifier needs both addr and port: a port alone would
+ * leave it passing every packet, silently. */
+static int merge(const struct cls_redirect_config *old, const struct set_args *a,
+		 struct cls_redirect_config *cfg)
+{
+	*cfg = *old;
+	if (!is_configured(old)) {
+		memset(cfg, 0, sizeof(*cfg));
+		if (!a->addr || !a->port)
+			return errorf(EXIT_USAGE,
+				      "set: unconfigured: give 'addr ADDR' and 'port PORT' (GLB's "
+				      "default is %d) before a single field can be changed",
+				      CLS_REDIRECT_GLB_PORT);
+	}
+	cfg->version = CLS_REDIRECT_CONFIG_VERSION;
+	if (a->addr)
+		cfg->addr = a->v.addr;
+	if (a->port)
+		cfg->port = a->v.port;
+	if (a->mtu)
+		cfg->mtu = a->v.mtu;
+	if (a->forward)
+		cfg->flags = (cfg->flags & ~CLS_REDIRECT_F_NO_FORWARD) |
+			     (a->v.flags & CLS_REDIRECT_F_NO_FORWARD);
+	return EXIT_OK;
+}
+
+/* One line per field that changed, "mtu: 0 -> 1400", or "unchanged". */
+static void print_changes(const struct cls_redirect_config *old,
+			  const struct cls_redirect_config *cfg)
+{
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+	bool was = is_configured(old), any = false;
+	bool nf_old = was && (old->flags & CLS_REDIRECT_F_NO_FORWARD);
+	bool nf_new = cfg->flags & CLS_REDIRECT_F_NO_FORWARD;
+	unsigned int mtu_old = was ? old->mtu : 0;
+
+	if (!was || old->addr != cfg->addr) {
+		inet_ntop(AF_INET, &old->addr, a, sizeof(a));
+		inet_ntop(AF_INET, &cfg->addr, b, sizeof(b));
+		printf("addr: %s -> %s\n", was ? a : "unconfigured", b);
+		any = true;
+	}
+	if (!was || old->port != cfg->port) {
+		if (was)
+			printf("port: %u -> %u\n", ntohs(old->port), ntohs(cfg->port));
+		else
+			printf("port: unconfigured -> %u\n", ntohs(cfg->port));
+		any = true;
+	}
+	if (nf_old != nf_new) {
+		printf("forwarding: %s -> %s\n", nf_old ? "no-forward" : "forward",
+		       nf_new ? "no-forward" : "forward");
+		any = true;
+	}
+	if (mtu_old != cfg->mtu) {
+		printf("mtu: %u -> %u\n", mtu_old, cfg->mtu);
+		any = true;
+	}
+	if (!any)
+		printf("unchanged\n");
+}
+
 /* A config map's value must be of a layout this tool knows before it is
- * shown or overwritten: version 0 (never written, or reset) or ours. */
+ * shown or overwritten: version 0 (never written, or cleared) or ours. */
 static int check_value(const char *dir, const struct cls_redirect_config *cfg)
 {
 	static const __u32 zero[4];
@@ -189,8 +274,7 @@ static int cmd_show(const struct common_opts *o, const char *dir)
 	if (ret)
 		return ret;
 
-	/* The classifier's own test (tc-cls-redirect.8, DECISION TABLE, check 1). */
-	configured = cfg.version == CLS_REDIRECT_CONFIG_VERSION && cfg.addr != 0;
+	configured = is_configured(&cfg);
 	inet_ntop(AF_INET, &cfg.addr, addr, sizeof(addr));
 	if (o->json) {
 		struct json j;
@@ -215,46 +299,59 @@ static int cmd_show(const struct common_opts *o, const char *dir)
 	return EXIT_OK;
 }
 
-/* Write cfg to an existing map, after checking what it holds. */
-static int update_existing(int fd, const char *dir, const struct cls_redirect_config *cfg)
+/* Update an existing map after checking what it holds: set (a != NULL)
+ * replaces the fields it names and says what changed, clear (a == NULL)
+ * writes zeros. */
+static int update_existing(int fd, const char *dir, const struct set_args *a)
 {
-	struct cls_redirect_config old;
+	struct cls_redirect_config old, cfg = {};
 	int ret;
 
 	ret = read_value(fd, dir, &old);
-	return ret ? ret : write_value(fd, dir, cfg);
+	if (!ret && a)
+		ret = merge(&old, a, &cfg);
+	if (!ret)
+		ret = write_value(fd, dir, &cfg);
+	if (!ret && a)
+		print_changes(&old, &cfg);
+	return ret;
 }
 
 /* Called with the pin directory locked. */
-static int store(const char *dir, const struct cls_redirect_config *cfg, bool create)
+static int store(const char *dir, const struct set_args *a)
 {
 	char path[PATH_MAX + sizeof(CLS_REDIRECT_CONFIG_MAP)];
+	struct cls_redirect_config none = {}, cfg;
 	struct loaded_classifier lc;
 	int fd, ret;
 
-	ret = map_open(dir, &config_map_desc, false, create, MISSING_HINT, &fd);
+	ret = map_open(dir, &config_map_desc, false, a != NULL, MISSING_HINT, &fd);
 	if (ret)
 		return ret;
 	if (fd >= 0)
 		goto update;
 
-	/* Not pinned, but the classifier may still run with a config map whose
-	 * pin was removed: a new map would be one it never reads, and the
-	 * "success" a lie.  Its maps have to be pinned back instead. */
-	if (find_loaded_classifier(&lc)) {
-		snprintf(path, sizeof(path), "%s/%s", dir, CLS_REDIRECT_CONFIG_MAP);
+	/* Not pinned: only a complete configuration makes a new map. */
+	ret = merge(&none, a, &cfg);
+	if (ret)
+		return ret;
+	/* The classifier may still run here with a config map whose pin was
+	 * removed: a new map would be one it never reads, and the "success" a
+	 * lie.  Its maps have to be pinned back instead. */
+	snprintf(path, sizeof(path), "%s/%s", dir, CLS_REDIRECT_CONFIG_MAP);
+	if (find_loaded_classifier(&lc))
 		return classifier_unpinned(dir, path, &lc);
-	}
-	/* Not pinned yet: make it, fill it, then publish it. */
+	/* Make it, fill it, then publish it. */
 	ret = map_create(&config_map_desc, &fd);
 	if (ret)
 		return ret;
-	ret = write_value(fd, dir, cfg);
+	ret = write_value(fd, dir, &cfg);
 	if (ret)
 		goto out;
-	snprintf(path, sizeof(path), "%s/%s", dir, CLS_REDIRECT_CONFIG_MAP);
-	if (bpf_obj_pin(fd, path) == 0)
+	if (bpf_obj_pin(fd, path) == 0) {
+		print_changes(&none, &cfg);
 		goto out;
+	}
 	if (errno != EEXIST) {
 		ret = syserr(errno, "cannot pin the configuration map at %s", path);
 		goto out;
@@ -265,20 +362,20 @@ static int store(const char *dir, const struct cls_redirect_config *cfg, bool cr
 	if (ret)
 		return ret;
 update:
-	ret = update_existing(fd, dir, cfg);
+	ret = update_existing(fd, dir, a);
 out:
 	close(fd);
 	return ret;
 }
 
-static int cmd_write(const char *dir, const struct cls_redirect_config *cfg, bool create)
+static int cmd_write(const char *dir, const struct set_args *a)
 {
 	int lock_fd, ret;
 
 	ret = pin_dir_lock(dir, &lock_fd);
 	if (ret)
 		return ret;
-	ret = store(dir, cfg, create);
+	ret = store(dir, a);
 	pin_dir_unlock(lock_fd);
 	return ret;
 }
@@ -303,7 +400,7 @@ static int parse_opts(int argc, char **argv, struct common_opts *o)
 static int run(int argc, char **argv)
 {
 	struct common_opts o = {};
-	struct cls_redirect_config cfg;
+	struct set_args set;
 	char dir[PATH_MAX];
 	const char *cmd;
 	int ret;
@@ -313,7 +410,7 @@ static int run(int argc, char **argv)
 	if (ret >= 0)
 		return ret;
 	if (optind >= argc)
-		return errorf(EXIT_USAGE, "missing command: show, set or reset (see %s --help)",
+		return errorf(EXIT_USAGE, "missing command: show, set or clear (see %s --help)",
 			      prog_name);
 	/* Options may follow the command word too: parse again from there. */
 	argc -= optind;
@@ -327,12 +424,16 @@ static int run(int argc, char **argv)
 	argv += optind;
 
 	if (!strcmp(cmd, "set")) {
-		ret = parse_set(argc, argv, &cfg);
-	} else if (!strcmp(cmd, "show") || !strcmp(cmd, "reset")) {
-		memset(&cfg, 0, sizeof(cfg));
+		ret = parse_set(argc, argv, &set);
+	} else if (!strcmp(cmd, "show") || !strcmp(cmd, "clear")) {
 		ret = argc ? errorf(EXIT_USAGE, "%s: unexpected argument '%s'", cmd, argv[0]) : 0;
+	} else if (!strcmp(cmd, "reset")) {
+		/* Renamed: "reset" read as well as "zero the counters". */
+		ret = errorf(EXIT_USAGE,
+			     "'reset' is now 'clear' (back to unconfigured: cls-redirect-config "
+			     "clear); to zero the counters: cls-redirect-stat --zero");
 	} else {
-		ret = errorf(EXIT_USAGE, "unknown command '%s' (expected show, set or reset)", cmd);
+		ret = errorf(EXIT_USAGE, "unknown command '%s' (expected show, set or clear)", cmd);
 	}
 	if (!ret && o.json && strcmp(cmd, "show"))
 		ret = errorf(EXIT_USAGE, "%s: -j and -p apply to show only", cmd);
@@ -341,12 +442,15 @@ static int run(int argc, char **argv)
 
 	ret = check_privileges();
 	if (!ret)
-		ret = pin_dir_resolve(&o, !strcmp(cmd, "set"), MISSING_HINT, dir, sizeof(dir));
+		/* Only a complete configuration may make the directory: a
+		 * single field has nothing to change there. */
+		ret = pin_dir_resolve(&o, !strcmp(cmd, "set") && set.addr && set.port, MISSING_HINT,
+				      dir, sizeof(dir));
 	if (ret)
 		return ret;
 	if (!strcmp(cmd, "show"))
 		return cmd_show(&o, dir);
-	return cmd_write(dir, &cfg, !strcmp(cmd, "set"));
+	return cmd_write(dir, !strcmp(cmd, "set") ? &set : NULL);
 }
 
 int main(int argc, char **argv)

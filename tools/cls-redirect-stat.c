@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * cls-redirect-stat: print and reset the counters of the cls_redirect
+ * cls-redirect-stat: print and zero the counters of the cls_redirect
  * classifier, the per-CPU array pinned as <pin dir>/cls_redirect_metrics
  * (man page: METRICS, CLS-REDIRECT-STAT).
  *
@@ -51,8 +51,9 @@ static void usage(FILE *f)
 		"                       \"_total\" moved to the end of the name\n"
 		"  -w, --watch SECONDS  print the table with per-second rates every SECONDS\n"
 		"                       (1..3600) until interrupted (Ctrl-C)\n"
-		"      --reset          set every counter on every CPU to zero\n"
-		"                       (the configuration is not touched)\n"
+		"      --zero           set every counter on every CPU to zero\n"
+		"                       (the configuration is not touched; the old name\n"
+		"                       --reset is refused)\n"
 		"  -d, --pin-dir DIR    the maps are pinned in DIR\n"
 		"                       (default ${TC_BPF_MNT:-" CLS_REDIRECT_BPFFS_DEFAULT
 		"}/" CLS_REDIRECT_PIN_SUBDIR ")\n"
@@ -222,7 +223,7 @@ static int watch(int fd, const char *dir, struct percpu *p, unsigned long second
 	return EXIT_OK;
 }
 
-static int reset(const char *dir, struct percpu *p)
+static int zero(const char *dir, struct percpu *p)
 {
 	__u32 key = 0;
 	int fd, lock_fd, ret;
@@ -236,7 +237,7 @@ static int reset(const char *dir, struct percpu *p)
 	/* One update writes the value of every CPU. */
 	memset(p->values, 0, p->ncpus * sizeof(*p->values));
 	if (bpf_map_update_elem(fd, &key, p->values, BPF_ANY))
-		ret = syserr(errno, "%s/%s: cannot reset the counters", dir,
+		ret = syserr(errno, "%s/%s: cannot zero the counters", dir,
 			     CLS_REDIRECT_METRICS_MAP);
 	close(fd);
 out:
@@ -244,7 +245,7 @@ out:
 	return ret;
 }
 
-enum { OPT_PROMETHEUS = 256, OPT_RESET };
+enum { OPT_PROMETHEUS = 256, OPT_ZERO, OPT_RESET };
 
 static int run(int argc, char **argv)
 {
@@ -252,11 +253,13 @@ static int run(int argc, char **argv)
 		COMMON_LONG_OPTS,
 		{ "watch", required_argument, NULL, 'w' },
 		{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
+		{ "zero", no_argument, NULL, OPT_ZERO },
+		/* Renamed: "reset" read as well as "unconfigure". */
 		{ "reset", no_argument, NULL, OPT_RESET },
 		{},
 	};
 	struct common_opts o = {};
-	bool prometheus = false, do_reset = false;
+	bool prometheus = false, do_zero = false;
 	unsigned long seconds = 0;
 	struct percpu p = {};
 	counters_t sum;
@@ -274,9 +277,13 @@ static int run(int argc, char **argv)
 		case OPT_PROMETHEUS:
 			prometheus = true;
 			break;
-		case OPT_RESET:
-			do_reset = true;
+		case OPT_ZERO:
+			do_zero = true;
 			break;
+		case OPT_RESET:
+			return errorf(EXIT_USAGE,
+				      "--reset is now --zero (zero the counters: cls-redirect-stat "
+				      "--zero); to unconfigure: cls-redirect-config clear");
 		case '?':
 			return EXIT_USAGE;
 		default:
@@ -288,9 +295,9 @@ static int run(int argc, char **argv)
 	if (optind < argc)
 		return errorf(EXIT_USAGE, "unexpected argument '%s': see %s --help", argv[optind],
 			      prog_name);
-	if (o.json + prometheus + (seconds > 0) + do_reset > 1)
+	if (o.json + prometheus + (seconds > 0) + do_zero > 1)
 		return errorf(EXIT_USAGE,
-			      "use one of -j/-p, --prometheus, -w and --reset at a time");
+			      "use one of -j/-p, --prometheus, -w and --zero at a time");
 
 	ret = check_privileges();
 	if (!ret)
@@ -299,8 +306,8 @@ static int run(int argc, char **argv)
 		ret = percpu_init(&p);
 	if (ret)
 		return ret;
-	if (do_reset) {
-		ret = reset(dir, &p);
+	if (do_zero) {
+		ret = zero(dir, &p);
 		goto out;
 	}
 

@@ -12,10 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 #include <linux/magic.h>
+#include <linux/netlink.h>
+#include <linux/pkt_cls.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -166,7 +171,7 @@ static const struct option *long_exact(const char *word, const struct option *lo
 	return NULL;
 }
 
-/* "unknown option '--res' (did you mean --reset?)": the long options the
+/* "unknown option '--ze' (did you mean --zero?)": the long options the
  * word is a prefix of, which glibc would have taken as abbreviations. */
 static int unknown_long(const char *word, const struct option *longopts)
 {
@@ -236,8 +241,8 @@ int next_option(int argc, char *const argv[], const char *shortopts,
 		bad_option(c, word, longopts);
 		return '?';
 	}
-	/* glibc takes any unambiguous prefix of a long option ("--res" for
-	 * --reset): an operator's typo must not run a command. */
+	/* glibc takes any unambiguous prefix of a long option ("--ze" for
+	 * --zero): an operator's typo must not run a command. */
 	if (c != -1 && idx >= 0 && long_exact(word, longopts) != &longopts[idx]) {
 		unknown_long(word, longopts);
 		return '?';
@@ -513,48 +518,278 @@ static bool prog_is_classifier(__u32 id, struct loaded_classifier *lc)
 		else if (!lc->metrics_id && map_is(map_ids[i], &metrics_map_desc))
 			lc->metrics_id = map_ids[i];
 	}
-	ok = lc->config_id && lc->metrics_id && !maps_pinned(lc);
+	ok = lc->config_id && lc->metrics_id;
 out:
 	close(fd);
 	return ok;
 }
 
-static bool scan_classifiers(struct loaded_classifier *lc)
+bool prog_uses_map(__u32 prog_id, __u32 map_id)
 {
-	__u32 id = 0;
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), map_ids[64], i;
+	bool uses = false;
+	int fd;
 
-	while (!bpf_prog_get_next_id(id, &id))
-		if (prog_is_classifier(id, lc))
-			return true;
-	return false;
+	fd = bpf_prog_get_fd_by_id(prog_id);
+	if (fd < 0)
+		return false;
+	info.nr_map_ids = sizeof(map_ids) / sizeof(map_ids[0]);
+	info.map_ids = (__u64)(unsigned long)map_ids;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		for (i = 0; i < info.nr_map_ids && i < sizeof(map_ids) / sizeof(map_ids[0]); i++)
+			uses |= map_ids[i] == map_id;
+	close(fd);
+	return uses;
+}
+
+__u32 map_id_of(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
 }
 
 bool find_loaded_classifier(struct loaded_classifier *lc)
 {
-	int i;
+	struct tc_filter *f = NULL;
+	size_t n = 0, i;
+	bool found = false;
 
-	if (!scan_classifiers(lc))
+	/* Attached filters, not loaded programs: a program id is global, and
+	 * one of another deployment (another netns, a container, a test) must
+	 * not block this one.  The netlink view also drops a filter the
+	 * moment tc filter del returns, while the program itself is freed
+	 * later (after an RCU grace period). */
+	if (tc_bpf_filters(&f, &n))
 		return false;
-	/* tc filter del returns before the kernel frees the program (after an
-	 * RCU grace period, from a workqueue): one just detached is gone within
-	 * milliseconds, one still attached stays. */
-	for (i = 0; i < 20; i++) {
-		usleep(50 * 1000);
-		if (!scan_classifiers(lc))
-			return false;
-	}
-	return true;
+	for (i = 0; i < n && !found; i++)
+		if (prog_is_classifier(f[i].prog_id, lc) && !maps_pinned(lc)) {
+			snprintf(lc->dev, sizeof(lc->dev), "%s", f[i].dev);
+			found = true;
+		}
+	free(f);
+	return found;
 }
 
 int classifier_unpinned(const char *dir, const char *path, const struct loaded_classifier *lc)
 {
 	return errorf(EXIT_SYSTEM,
-		      "%s not found, but cls_redirect program id %u is loaded with maps %u "
-		      "(config) and %u (metrics): its pins were removed; re-pin them with: "
-		      "bpftool map pin id %u %s/%s; bpftool map pin id %u %s/%s (or tc filter "
-		      "replace its filter to start over with new, unconfigured maps)",
-		      path, lc->prog_id, lc->config_id, lc->metrics_id, lc->config_id, dir,
-		      CLS_REDIRECT_CONFIG_MAP, lc->metrics_id, dir, CLS_REDIRECT_METRICS_MAP);
+		      "%s not found, but cls_redirect program id %u attached on %s uses maps %u "
+		      "(config) and %u (metrics), pinned nowhere: its pins were removed; re-pin "
+		      "them with: bpftool map pin id %u %s/%s; bpftool map pin id %u %s/%s (or tc "
+		      "filter replace its filter to start over with new, unconfigured maps)",
+		      path, lc->prog_id, lc->dev, lc->config_id, lc->metrics_id, lc->config_id,
+		      dir, CLS_REDIRECT_CONFIG_MAP, lc->metrics_id, dir, CLS_REDIRECT_METRICS_MAP);
+}
+
+/* ---- rtnetlink: the bpf filters of this network namespace ---- */
+
+struct nl {
+	int fd;
+	__u32 seq;
+	char *buf; /* NL_BUF bytes */
+};
+
+#define NL_BUF 65536
+
+/* Send one dump request and call cb for each answer; 0 or -errno. */
+static int nl_dump(struct nl *nl, struct nlmsghdr *req, int (*cb)(struct nlmsghdr *, void *),
+		   void *arg)
+{
+	struct nlmsghdr *h;
+	ssize_t n;
+	int ret;
+
+	req->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req->nlmsg_seq = ++nl->seq;
+	if (send(nl->fd, req, req->nlmsg_len, 0) < 0)
+		return -errno;
+	for (;;) {
+		n = recv(nl->fd, nl->buf, NL_BUF, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EPROTO;
+		for (h = (struct nlmsghdr *)nl->buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_seq != nl->seq)
+				continue;
+			if (h->nlmsg_type == NLMSG_DONE)
+				return 0;
+			if (h->nlmsg_type == NLMSG_ERROR)
+				return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+			ret = cb(h, arg);
+			if (ret)
+				return ret;
+		}
+	}
+}
+
+struct links {
+	int *ifindex;
+	char (*name)[16];
+	size_t n, cap;
+};
+
+static int on_link(struct nlmsghdr *h, void *arg)
+{
+	struct ifinfomsg *ifi = NLMSG_DATA(h);
+	int len = IFLA_PAYLOAD(h);
+	struct links *l = arg;
+	struct rtattr *a;
+
+	if (h->nlmsg_type != RTM_NEWLINK)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		int *ix = realloc(l->ifindex, cap * sizeof(*ix));
+		char(*nm)[16];
+
+		if (!ix)
+			return -ENOMEM;
+		l->ifindex = ix;
+		nm = realloc(l->name, cap * sizeof(*nm));
+		if (!nm)
+			return -ENOMEM;
+		l->name = nm;
+		l->cap = cap;
+	}
+	l->ifindex[l->n] = ifi->ifi_index;
+	snprintf(l->name[l->n], sizeof(l->name[0]), "if%d", ifi->ifi_index);
+	for (a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len))
+		if (a->rta_type == IFLA_IFNAME)
+			snprintf(l->name[l->n], sizeof(l->name[0]), "%.*s",
+				 (int)RTA_PAYLOAD(a), (char *)RTA_DATA(a));
+	l->n++;
+	return 0;
+}
+
+struct filters {
+	struct tc_filter *f;
+	size_t n, cap;
+	struct tc_filter cur; /* ifindex, dev, egress of the dump */
+};
+
+static int on_filter(struct nlmsghdr *h, void *arg)
+{
+	struct tcmsg *t = NLMSG_DATA(h);
+	int len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*t));
+	struct filters *fs = arg;
+	struct tc_filter f = fs->cur;
+	struct rtattr *a, *o;
+	bool bpf = false;
+	int olen;
+
+	if (h->nlmsg_type != RTM_NEWTFILTER || len < 0)
+		return 0;
+	f.pref = TC_H_MAJ(t->tcm_info) >> 16;
+	f.handle = t->tcm_handle;
+	for (a = (struct rtattr *)((char *)t + NLMSG_ALIGN(sizeof(*t))); RTA_OK(a, len);
+	     a = RTA_NEXT(a, len)) {
+		if (a->rta_type == TCA_KIND)
+			bpf = !strncmp(RTA_DATA(a), "bpf", RTA_PAYLOAD(a));
+		if ((a->rta_type & NLA_TYPE_MASK) != TCA_OPTIONS)
+			continue;
+		olen = RTA_PAYLOAD(a);
+		for (o = RTA_DATA(a); RTA_OK(o, olen); o = RTA_NEXT(o, olen)) {
+			switch (o->rta_type & NLA_TYPE_MASK) {
+			case TCA_BPF_ID:
+				if (RTA_PAYLOAD(o) >= 4)
+					memcpy(&f.prog_id, RTA_DATA(o), 4);
+				break;
+			case TCA_BPF_TAG:
+				if (RTA_PAYLOAD(o) >= sizeof(f.tag))
+					memcpy(f.tag, RTA_DATA(o), sizeof(f.tag));
+				break;
+			case TCA_BPF_NAME:
+				snprintf(f.name, sizeof(f.name), "%.*s", (int)RTA_PAYLOAD(o),
+					 (char *)RTA_DATA(o));
+				break;
+			case TCA_BPF_FLAGS:
+				if (RTA_PAYLOAD(o) >= 4)
+					f.direct_action = *(__u32 *)RTA_DATA(o) & TCA_BPF_FLAG_ACT_DIRECT;
+				break;
+			}
+		}
+	}
+	/* The dump also lists each chain/pref as a filter without a handle. */
+	if (!bpf || !f.prog_id)
+		return 0;
+	if (fs->n == fs->cap) {
+		size_t cap = fs->cap ? 2 * fs->cap : 8;
+		struct tc_filter *nf = realloc(fs->f, cap * sizeof(*nf));
+
+		if (!nf)
+			return -ENOMEM;
+		fs->f = nf;
+		fs->cap = cap;
+	}
+	fs->f[fs->n++] = f;
+	return 0;
+}
+
+int tc_bpf_filters(struct tc_filter **list, size_t *n)
+{
+	struct {
+		struct nlmsghdr h;
+		union {
+			struct ifinfomsg ifi;
+			struct tcmsg t;
+		};
+	} req;
+	struct nl nl = { .fd = -1 };
+	struct links l = {};
+	struct filters fs = {};
+	size_t i;
+	int dir, ret;
+
+	*list = NULL;
+	*n = 0;
+	nl.buf = malloc(NL_BUF);
+	nl.fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (!nl.buf || nl.fd < 0) {
+		ret = nl.buf ? -errno : -ENOMEM;
+		goto out;
+	}
+	memset(&req, 0, sizeof(req));
+	req.h.nlmsg_len = NLMSG_LENGTH(sizeof(req.ifi));
+	req.h.nlmsg_type = RTM_GETLINK;
+	ret = nl_dump(&nl, &req.h, on_link, &l);
+	for (i = 0; !ret && i < l.n; i++) {
+		for (dir = 0; !ret && dir < 2; dir++) {
+			memset(&req, 0, sizeof(req));
+			req.h.nlmsg_len = NLMSG_LENGTH(sizeof(req.t));
+			req.h.nlmsg_type = RTM_GETTFILTER;
+			req.t.tcm_family = AF_UNSPEC;
+			req.t.tcm_ifindex = l.ifindex[i];
+			req.t.tcm_parent =
+				TC_H_MAKE(TC_H_CLSACT, dir ? TC_H_MIN_EGRESS : TC_H_MIN_INGRESS);
+			memset(&fs.cur, 0, sizeof(fs.cur));
+			fs.cur.ifindex = l.ifindex[i];
+			memcpy(fs.cur.dev, l.name[i], sizeof(fs.cur.dev));
+			fs.cur.egress = dir;
+			ret = nl_dump(&nl, &req.h, on_filter, &fs);
+			/* An interface gone since the link dump has no filters. */
+			if (ret == -ENODEV || ret == -EINVAL || ret == -ENOENT)
+				ret = 0;
+		}
+	}
+out:
+	if (nl.fd >= 0)
+		close(nl.fd);
+	free(nl.buf);
+	free(l.ifindex);
+	free(l.name);
+	if (ret) {
+		free(fs.f);
+		return ret;
+	}
+	*list = fs.f;
+	*n = fs.n;
+	return 0;
 }
 
 int map_open(const char *dir, const struct map_desc *desc, bool rdonly, bool missing_ok,

@@ -111,22 +111,50 @@ extern const struct map_desc metrics_map_desc;
 int map_open(const char *dir, const struct map_desc *desc, bool rdonly, bool missing_ok,
 	     const char *hint, int *fd);
 
-/* A loaded program that looks like the classifier (a sched_cls program
+/* A bpf filter on a clsact hook of an interface of this network namespace,
+ * as tc filter show prints it. */
+struct tc_filter {
+	int ifindex;
+	char dev[16]; /* IF_NAMESIZE */
+	bool egress;
+	__u32 pref;
+	__u32 handle;
+	__u32 prog_id;
+	__u8 tag[8];
+	char name[128]; /* TCA_BPF_NAME: "cls_redirect.o:[classifier]" */
+	bool direct_action;
+};
+
+/* Every bpf filter on the ingress and egress hooks of every interface of the
+ * current network namespace (rtnetlink dumps: the same view as tc).  *list
+ * is malloc'ed; returns 0 or a negative errno. */
+int tc_bpf_filters(struct tc_filter **list, size_t *n);
+
+/* Whether program id uses map id (bpf_prog_info.map_ids). */
+bool prog_uses_map(__u32 prog_id, __u32 map_id);
+
+/* The id of an open map, 0 if it cannot be read. */
+__u32 map_id_of(int fd);
+
+/* A classifier attached in this network namespace (a sched_cls program
  * named cls_redirect, or unnamed as tc's legacy loader leaves it, using a
  * config and a metrics map of our shapes) whose maps are not both pinned in
- * a bpffs this mount namespace sees, and the ids of those maps. */
+ * a bpffs this mount namespace sees: one whose pins were removed.  Only
+ * such a program can be the one a missing pin belonged to: a classifier of
+ * another deployment (another netns, or maps pinned elsewhere) is none of
+ * this pin directory's business (man page: EXIT STATUS). */
 struct loaded_classifier {
 	__u32 prog_id;
 	__u32 config_id;
 	__u32 metrics_id;
+	char dev[16];
 };
 
-/* Whether one is loaded: program ids are global, so this may be one
- * attached in another mount namespace, whose pins this one cannot see. */
 bool find_loaded_classifier(struct loaded_classifier *lc);
 
-/* "<path> not found, but cls_redirect program id N is loaded with maps X,
- * Y: ..." with the bpftool commands that pin them back in dir; returns 2. */
+/* "<path> not found, but cls_redirect program id N is attached on DEV with
+ * maps X, Y: ..." with the bpftool commands that pin them back in dir;
+ * returns 2. */
 int classifier_unpinned(const char *dir, const char *path, const struct loaded_classifier *lc);
 
 /* Create an unpinned map as described (flags 0, no BTF: tc's loaders reuse
