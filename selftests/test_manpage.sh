@@ -36,7 +36,8 @@ fi
 
 # METRICS: a ".TP" / ".B name" pair per counter, nothing else in bold-tagged
 # paragraphs, same order as the X-macro.
-sed -n 's/^[[:space:]]*X([A-Z0-9_]*, *\([a-z0-9_]*\),.*/\1/p' include/cls_redirect.h >"$tmp/header"
+printf '#include <stdio.h>\n#include "cls_redirect.h"\n#define N(id, name, help) puts(#name);\nint main(void) { CLS_REDIRECT_METRICS(N) return 0; }\n' |
+	cc -Iinclude -x c -o "$tmp/names" - && "$tmp/names" >"$tmp/header"
 awk '/^\.SH / { in_sec = ($2 == "METRICS") }
 	in_sec && prev == ".TP" && /^\.B / { print $2 }
 	{ prev = $0 }' "$MAN" >"$tmp/man"

@@ -29,8 +29,12 @@ NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
 # a 0400 pin then fails, a read-only one succeeds.
 NODAC="setpriv --bounding-set=-dac_override,-dac_read_search"
 
-# The counter names, in layout order, straight from the X-macro.
-NAMES=$(sed -n 's/^[[:space:]]*X([A-Z0-9_]*, *\([a-z0-9_]*\),.*/\1/p' include/cls_redirect.h)
+# The counter names, in layout order, straight from the X-macro as the
+# compiler expands it (the header has test-only variants a text scan would
+# count too).
+NAMES=$(printf '#include <stdio.h>\n#include "cls_redirect.h"\n#define N(id, name, help) puts(#name);\nint main(void) { CLS_REDIRECT_METRICS(N) return 0; }\n' |
+	cc -Iinclude -x c -o "${TMPDIR:-/tmp}/clsr-names.$$" - && "${TMPDIR:-/tmp}/clsr-names.$$")
+rm -f "${TMPDIR:-/tmp}/clsr-names.$$"
 NCOUNTERS=$(echo "$NAMES" | wc -l)
 # Possible CPUs, as the kernel sizes per-CPU values ("0-3", "0,2-5"...).
 NCPUS=$(awk -F, '{ n = 0; for (i = 1; i <= NF; i++) { split($i, r, "-");
