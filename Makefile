@@ -99,7 +99,7 @@ bench: deps
 # Layout (PREFIX=/usr/local by default):
 #   $(PREFIX)/sbin/cls-redirect-{config,stat}
 #   $(PREFIX)/lib/bpf/cls_redirect{,_btf,_legacy}.o
-#   $(PREFIX)/share/man/man8/tc-cls-redirect.8
+#   $(PREFIX)/share/man/man8/{tc-cls-redirect,cls-redirect-config,cls-redirect-stat}.8
 #   $(PREFIX)/share/cls-redirect/{deploy,undeploy}.sh     run by the unit
 #   $(UNITDIR)/cls-redirect@.service     /lib/systemd/system when PREFIX=/usr,
 #                                        else $(PREFIX)/lib/systemd/system
@@ -113,7 +113,7 @@ MANDIR ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share/cls-redirect
 DOCDIR ?= $(PREFIX)/share/doc/cls-redirect
 UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
-MAN8 := tc-cls-redirect.8
+MAN8 := tc-cls-redirect.8 cls-redirect-config.8 cls-redirect-stat.8
 SCRIPTS := examples/deploy.sh examples/undeploy.sh
 
 install: all
@@ -130,7 +130,7 @@ install: all
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(TOOLS)))
 	rm -f $(addprefix $(DESTDIR)$(BPFDIR)/,$(notdir $(OBJS)))
-	rm -f $(DESTDIR)$(MANDIR)/man8/$(MAN8)
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(MAN8))
 	rm -f $(addprefix $(DESTDIR)$(DATADIR)/,$(notdir $(SCRIPTS)))
 	rm -f $(DESTDIR)$(UNITDIR)/cls-redirect@.service
 	rm -f $(DESTDIR)$(DOCDIR)/examples/cls-redirect.default

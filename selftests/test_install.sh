@@ -35,7 +35,8 @@ expected() {
 			echo "755 f ${1#/}/$f"
 		done
 		for f in lib/bpf/cls_redirect.o lib/bpf/cls_redirect_btf.o lib/bpf/cls_redirect_legacy.o \
-			share/man/man8/tc-cls-redirect.8 share/doc/cls-redirect/examples/cls-redirect.default; do
+			share/man/man8/tc-cls-redirect.8 share/man/man8/cls-redirect-config.8 \
+			share/man/man8/cls-redirect-stat.8 share/doc/cls-redirect/examples/cls-redirect.default; do
 			echo "644 f ${1#/}/$f"
 		done
 		echo "644 f ${2#/}/cls-redirect@.service"
@@ -48,6 +49,7 @@ same_files() {
 	for _p in tools/cls-redirect-config:sbin/cls-redirect-config tools/cls-redirect-stat:sbin/cls-redirect-stat \
 		obj/cls_redirect.o:lib/bpf/cls_redirect.o obj/cls_redirect_btf.o:lib/bpf/cls_redirect_btf.o \
 		obj/cls_redirect_legacy.o:lib/bpf/cls_redirect_legacy.o tc-cls-redirect.8:share/man/man8/tc-cls-redirect.8 \
+		cls-redirect-config.8:share/man/man8/cls-redirect-config.8 cls-redirect-stat.8:share/man/man8/cls-redirect-stat.8 \
 		examples/deploy.sh:share/cls-redirect/deploy.sh examples/undeploy.sh:share/cls-redirect/undeploy.sh \
 		examples/cls-redirect.default:share/doc/cls-redirect/examples/cls-redirect.default; do
 		cmp "${_p%%:*}" "$_d/${_p#*:}" || return 1

@@ -1,46 +1,71 @@
 #!/bin/sh
-# Checks of the man page tc-cls-redirect.8 against the code: it formats
-# without a warning (groff, mandoc), its METRICS section lists exactly the
-# counters of include/cls_redirect.h in layout order, every option of each
-# tool's --help is documented and every option it documents exists, and its
-# version is the Makefile's.
+# test_manpage: the man pages against the code.  tc-cls-redirect.8 (the
+# classifier), cls-redirect-config.8 and cls-redirect-stat.8 (the tools)
+# format without a warning (groff, mandoc); the METRICS section of
+# tc-cls-redirect.8 lists exactly the counters of include/cls_redirect.h in
+# layout order, with their help texts; every option of each tool's --help is
+# documented in that tool's page (the deploy scripts' in tc-cls-redirect.8)
+# and every long option a page names exists; every command and keyword of
+# cls-redirect-config --help is in its page; the pages point at each other;
+# their version is the Makefile's.
+#
+# TC_MAN, CONFIG_MAN, STAT_MAN name other files to check (a page being
+# written).
 set -u
-cd "$(dirname "$0")/.." || exit 2
+. "$(dirname "$0")/lib/common.sh"
+cd "$REPO" || exit 2
 
-MAN=${MAN:-tc-cls-redirect.8}
+TC_MAN=${TC_MAN:-tc-cls-redirect.8}
+CONFIG_MAN=${CONFIG_MAN:-cls-redirect-config.8}
+STAT_MAN=${STAT_MAN:-cls-redirect-stat.8}
 C=tools/cls-redirect-config
 S=tools/cls-redirect-stat
-tmp=$(mktemp -d) || exit 2
-trap 'rm -rf "$tmp"' EXIT
+tmpdir tmp
 
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; }
-
-for t in "$C" "$S" examples/deploy.sh examples/undeploy.sh; do
-	[ -x "$t" ] || { echo "FAIL build: $t missing (make ${t})"; exit 1; }
-done
+require_present build "$C" "$S" examples/deploy.sh examples/undeploy.sh \
+	"$TC_MAN" "$CONFIG_MAN" "$STAT_MAN"
 
 # The formatters must have nothing to say.
-if command -v groff >/dev/null; then
-	out=$(groff -man -ww -z "$MAN" 2>&1)
-	if [ -z "$out" ]; then pass "groff -man -ww -z"; else fail "groff -man -ww -z" "$out"; fi
+for m in "$TC_MAN" "$CONFIG_MAN" "$STAT_MAN"; do
+	if command -v groff >/dev/null; then
+		check "$m: groff -man -ww -z" sh -c 'out=$(groff -man -ww -z "$1" 2>&1) && [ -z "$out" ] || { echo "$out"; exit 1; }' sh "$m"
+	else
+		fail "$m: groff -man -ww -z" "groff not installed (make deps)"
+	fi
+	if command -v mandoc >/dev/null; then
+		check "$m: mandoc -T lint" sh -c 'out=$(mandoc -T lint "$1" 2>&1) && [ -z "$out" ] || { echo "$out"; exit 1; }' sh "$m"
+	else
+		fail "$m: mandoc -T lint" "mandoc not installed (make deps)"
+	fi
+	# The man page source with "\-" as "-", to search for options.
+	sed 's/\\-/-/g' "$m" >"$tmp/plain.${m##*/}"
+done
+
+# The counters of include/cls_redirect.h, in layout order, with their help
+# texts: the X-macro itself, through the preprocessor, as the tools see it.
+if ! cc -Iinclude -o "$tmp/helps" -x c - <<'C'
+#include <stdio.h>
+#include "cls_redirect.h"
+int main(void)
+{
+#define HELP(id, name, help) printf("%s\t%s.\n", #name, help);
+	CLS_REDIRECT_METRICS(HELP)
+	return 0;
+}
+C
+then
+	fail "METRICS lists the counters of cls_redirect.h" "cannot compile the help-text printer"
+	: >"$tmp/helps.h"
 else
-	fail "groff -man -ww -z" "groff not installed (make deps)"
+	"$tmp/helps" >"$tmp/helps.h"
 fi
-if command -v mandoc >/dev/null; then
-	out=$(mandoc -T lint "$MAN" 2>&1)
-	if [ -z "$out" ]; then pass "mandoc -T lint"; else fail "mandoc -T lint" "$out"; fi
-else
-	fail "mandoc -T lint" "mandoc not installed (make deps)"
-fi
+cut -f1 "$tmp/helps.h" >"$tmp/header"
 
 # METRICS: a ".TP" / ".B name" pair per counter, nothing else in bold-tagged
 # paragraphs, same order as the X-macro.
-printf '#include <stdio.h>\n#include "cls_redirect.h"\n#define N(id, name, help) puts(#name);\nint main(void) { CLS_REDIRECT_METRICS(N) return 0; }\n' |
-	cc -Iinclude -x c -o "$tmp/names" - && "$tmp/names" >"$tmp/header"
 awk '/^\.SH / { in_sec = ($2 == "METRICS") }
 	in_sec && prev == ".TP" && /^\.B / { print $2 }
-	{ prev = $0 }' "$MAN" >"$tmp/man"
+	{ prev = $0 }' "$TC_MAN" >"$tmp/man"
 if [ ! -s "$tmp/header" ]; then
 	fail "METRICS lists the counters of cls_redirect.h" "no counters found in include/cls_redirect.h"
 elif cmp -s "$tmp/header" "$tmp/man"; then
@@ -52,25 +77,12 @@ fi
 
 # METRICS: each counter's text is its help text in the header (which is
 # also Prometheus' # HELP), plus a full stop.
-if ! cc -Iinclude -o "$tmp/helps" -x c - <<'EOF'
-#include <stdio.h>
-#include "cls_redirect.h"
-int main(void)
-{
-#define HELP(id, name, help) printf("%s\t%s.\n", #name, help);
-	CLS_REDIRECT_METRICS(HELP)
-	return 0;
-}
-EOF
-then
-	fail "METRICS texts are the header's help texts" "cannot compile the help-text printer"
-else
-	"$tmp/helps" >"$tmp/helps.h"
+if [ -s "$tmp/helps.h" ]; then
 	awk '/^\.SH / { m = ($2 == "METRICS") }
 		m && prev == ".TP" && /^\.B / { if (name) print name "\t" txt; name = $2; txt = ""; prev = $0; next }
 		m && name && !/^\./ { txt = (txt ? txt " " : "") $0 }
 		{ prev = $0 }
-		END { if (name) print name "\t" txt }' "$MAN" | sed 's/\\-/-/g' >"$tmp/helps.man"
+		END { if (name) print name "\t" txt }' "$TC_MAN" | sed 's/\\-/-/g' >"$tmp/helps.man"
 	if cmp -s "$tmp/helps.h" "$tmp/helps.man"; then
 		pass "METRICS texts are the header's help texts"
 	else
@@ -79,68 +91,116 @@ else
 	fi
 fi
 
-# The man page source with "\-" as "-", to search for options.
-sed 's/\\-/-/g' "$MAN" >"$tmp/plain"
-
 options() { # the options a --help text names, one per line
 	grep -o -- '\(^\|[ ,[]\)--*[a-zA-Z][a-z-]*' | sed 's/^[ ,[]//' | sort -u
 }
-for t in "$C" "$S" examples/deploy.sh examples/undeploy.sh; do
-	n=${t##*/}
-	"$t" --help | options >"$tmp/opts"
-	missing=
-	while read -r o; do
-		grep -q -- "$o\([^a-z-]\|$\)" "$tmp/plain" || missing="$missing $o"
+# documents PAGE PROGRAM: every option of PROGRAM --help is in PAGE.
+documents() {
+	_n=${2##*/}
+	"$2" --help | options >"$tmp/opts"
+	_missing=
+	while read -r _o; do
+		grep -q -- "$_o\([^a-z-]\|$\)" "$tmp/plain.${1##*/}" || _missing="$_missing $_o"
 	done <"$tmp/opts"
 	if [ ! -s "$tmp/opts" ]; then
-		fail "man page documents every option of $n" "no options found in $n --help"
-	elif [ -z "$missing" ]; then
-		pass "man page documents every option of $n ($(tr '\n' ' ' <"$tmp/opts"))"
+		fail "$1 documents every option of $_n" "no options found in $_n --help"
+	elif [ -z "$_missing" ]; then
+		pass "$1 documents every option of $_n ($(tr '\n' ' ' <"$tmp/opts"))"
 	else
-		fail "man page documents every option of $n" "missing:$missing"
+		fail "$1 documents every option of $_n" "missing:$_missing"
+	fi
+}
+documents "$CONFIG_MAN" "$C"
+documents "$STAT_MAN" "$S"
+documents "$TC_MAN" examples/deploy.sh
+documents "$TC_MAN" examples/undeploy.sh
+
+# The other way round: every long option of a page exists.  --now belongs
+# to systemctl, in the DEPLOYMENT example.
+{ "$C" --help; "$S" --help; examples/deploy.sh --help; examples/undeploy.sh --help; echo " --now"; } | options >"$tmp/all"
+for m in "$TC_MAN" "$CONFIG_MAN" "$STAT_MAN"; do
+	extra=
+	for o in $(grep -o -- '--[a-z][a-z-]*' "$tmp/plain.${m##*/}" | sort -u); do
+		grep -qx -- "$o" "$tmp/all" || extra="$extra $o"
+	done
+	if [ -z "$extra" ]; then
+		pass "$m: every long option exists"
+	else
+		fail "$m: every long option exists" "not in any --help:$extra"
 	fi
 done
 
-# The other way round: every long option of the man page exists.
-# --now belongs to systemctl, in the DEPLOYMENT example.
-{ "$C" --help; "$S" --help; examples/deploy.sh --help; examples/undeploy.sh --help; echo " --now"; } | options >"$tmp/all"
-extra=
-for o in $(grep -o -- '--[a-z][a-z-]*' "$tmp/plain" | sort -u); do
-	grep -qx -- "$o" "$tmp/all" || extra="$extra $o"
+# The commands and keywords cls-redirect-config --help lists (two spaces of
+# indent for a command, four for a keyword, in "Commands:"), each the tag
+# of a paragraph of its page.
+"$C" --help | awk '/^Commands:/ { on = 1; next } on && /^$/ { on = 0 }
+	on && /^  (  )?[a-z][a-z-]*( |$)/ { print $1 }' | sort -u >"$tmp/words"
+missing=
+for k in $(cat "$tmp/words") show set clear addr port forward no-forward mtu; do
+	grep -q -- "^\.B[IR]* \"*$k\([ \"]\|$\)" "$tmp/plain.${CONFIG_MAN##*/}" || missing="$missing $k"
 done
-if [ -z "$extra" ]; then
-	pass "every long option in the man page exists"
+if [ ! -s "$tmp/words" ]; then
+	fail "$CONFIG_MAN documents every command and keyword" "no Commands: section in $C --help"
+elif [ -z "$missing" ]; then
+	pass "$CONFIG_MAN documents every command and keyword ($(tr '\n' ' ' <"$tmp/words"))"
 else
-	fail "every long option in the man page exists" "not in any --help:$extra"
+	fail "$CONFIG_MAN documents every command and keyword" "missing:$missing"
 fi
 
-# set's keywords and the commands of cls-redirect-config.
-missing=
-for k in show set clear addr port forward no-forward mtu; do
-	grep -q -- "^\.B.*$k" "$tmp/plain" || missing="$missing $k"
-done
-if [ -z "$missing" ]; then pass "man page documents every command and keyword"
-else fail "man page documents every command and keyword" "missing:$missing"; fi
+# sections PAGE SECTION...: the sections an operator looks for.
+sections() {
+	_m=$1
+	shift
+	_missing=
+	for _s; do
+		grep -qx "\.SH $_s" "$_m" || _missing="$_missing '$_s'"
+	done
+	if [ -z "$_missing" ]; then pass "$_m: sections"; else fail "$_m: sections" "missing:$_missing"; fi
+}
+sections "$TC_MAN" NAME SYNOPSIS DESCRIPTION "WIRE FORMAT" "DECISION TABLE" MAPS METRICS \
+	CONFIGURATION TOOLS EXAMPLES DEPLOYMENT UPGRADING "LEGACY TC" LIMITATIONS "SEE ALSO"
+sections "$CONFIG_MAN" NAME SYNOPSIS DESCRIPTION COMMANDS KEYWORDS OPTIONS "EXIT STATUS" \
+	ENVIRONMENT EXAMPLES "SEE ALSO"
+sections "$STAT_MAN" NAME SYNOPSIS DESCRIPTION OPTIONS "EXIT STATUS" ENVIRONMENT EXAMPLES "SEE ALSO"
 
-# Sections the operator looks for, and the exit status of the tools.
-missing=
-for s in NAME SYNOPSIS DESCRIPTION "WIRE FORMAT" "DECISION TABLE" MAPS METRICS CONFIGURATION \
-	CLS-REDIRECT-CONFIG CLS-REDIRECT-STAT "EXIT STATUS" EXAMPLES UPGRADING "LEGACY TC" \
-	LIMITATIONS "SEE ALSO"; do
-	grep -qx "\.SH $s" "$MAN" || missing="$missing '$s'"
+for m in "$CONFIG_MAN" "$STAT_MAN"; do
+	if awk '/^\.SH / { in_sec = ($0 == ".SH EXIT STATUS") } in_sec && prev == ".TP" { print } { prev = $0 }' \
+		"$m" | tr '\n' ' ' | grep -qx '\.B 0 \.B 1 \.B 2 '; then
+		pass "$m: EXIT STATUS documents 0, 1 and 2"
+	else
+		fail "$m: EXIT STATUS documents 0, 1 and 2" "no .TP entries .B 0/1/2"
+	fi
 done
-if [ -z "$missing" ]; then pass "man page sections"; else fail "man page sections" "missing:$missing"; fi
-if awk '/^\.SH / { in_sec = ($0 == ".SH EXIT STATUS") } in_sec && prev == ".TP" { print } { prev = $0 }' \
-	"$MAN" | tr '\n' ' ' | grep -qx '\.B 0 \.B 1 \.B 2 '; then
-	pass "EXIT STATUS documents 0, 1 and 2"
-else
-	fail "EXIT STATUS documents 0, 1 and 2" "no .TP entries .B 0/1/2"
-fi
+
+# refers PAGE NAME...: PAGE's SEE ALSO names each NAME(8); the tools' NAME
+# line starts with the tool, as whatis(1) shows it.
+refers() {
+	_m=$1
+	shift
+	_missing=
+	for _r; do
+		awk '/^\.SH / { s = ($0 == ".SH SEE ALSO") } s' "$_m" | sed 's/\\-/-/g' |
+			grep -q "^\.BR $_r (8)" || _missing="$_missing $_r(8)"
+	done
+	if [ -z "$_missing" ]; then pass "$_m: SEE ALSO names$(printf " %s(8)" "$@")"; else fail "$_m: SEE ALSO" "missing:$_missing"; fi
+}
+refers "$TC_MAN" cls-redirect-config cls-redirect-stat
+refers "$CONFIG_MAN" tc-cls-redirect cls-redirect-stat
+refers "$STAT_MAN" tc-cls-redirect cls-redirect-config
+for p in "$CONFIG_MAN:cls-redirect-config" "$STAT_MAN:cls-redirect-stat"; do
+	expect_eq "${p%%:*}: NAME names ${p#*:}" "${p#*:}" \
+		"$(sed -n '/^\.SH NAME/{n;s/ .*//p;}' "${p%%:*}")" "first word of NAME"
+done
+# tc-cls-redirect.8 points at the tools' pages where their reference was.
+check "$TC_MAN: TOOLS points at both tools' pages" sh -c \
+	'awk "/^\.SH /{s=(\$0==\".SH TOOLS\")} s" "$1" | sed "s/\\\\-/-/g" | grep -c "^\.BR cls-redirect-\(config\|stat\) (8)" | grep -qx 2' sh "$TC_MAN"
 
 version=$(sed -n 's/^VERSION := //p' Makefile)
-if grep -q "^\.TH .*\"cls-redirect $version\"" "$MAN"; then
-	pass "man page version is $version"
-else
-	fail "man page version is $version" "$(grep '^\.TH' "$MAN")"
-fi
-exit 0
+for m in "$TC_MAN" "$CONFIG_MAN" "$STAT_MAN"; do
+	if grep -q "^\.TH .*\"cls-redirect $version\"" "$m"; then
+		pass "$m: version is $version"
+	else
+		fail "$m: version is $version" "$(grep '^\.TH' "$m")"
+	fi
+done
+test_done

@@ -2,7 +2,8 @@
 /*
  * cls-redirect-config: show, set and clear the configuration of the
  * cls_redirect classifier, the one-entry array pinned as
- * <pin dir>/cls_redirect_config (man page: MAPS, CLS-REDIRECT-CONFIG).
+ * <pin dir>/cls_redirect_config (cls-redirect-config.8; the map:
+ * tc-cls-redirect.8, MAPS).
  *
  * `set` may run before the filter is attached: it then creates the map with
  * exactly the type, sizes, entry count and flags the classifier declares and

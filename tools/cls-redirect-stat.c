@@ -2,7 +2,7 @@
 /*
  * cls-redirect-stat: print and zero the counters of the cls_redirect
  * classifier, the per-CPU array pinned as <pin dir>/cls_redirect_metrics
- * (man page: METRICS, CLS-REDIRECT-STAT).
+ * (cls-redirect-stat.8; the counters: tc-cls-redirect.8, METRICS).
  *
  * The counter list is CLS_REDIRECT_METRICS() from cls_redirect.h, the same
  * X-macro the classifier's layout comes from, so names and order cannot

@@ -20,7 +20,7 @@
 
 #include "cls_redirect.h"
 
-/* Exit status (man page: EXIT STATUS). */
+/* Exit status (cls-redirect-config.8, cls-redirect-stat.8: EXIT STATUS). */
 enum {
 	EXIT_OK = 0,
 	EXIT_USAGE = 1,  /* bad command line or bad value */
