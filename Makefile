@@ -12,18 +12,21 @@
 # it is the one the tc on this host loads (tc -V names libbpf or not).
 
 CLANG ?= clang
-CC ?= gcc
 PREFIX ?= /usr/local
 DESTDIR ?=
 VERSION := 0.1.0
 
 ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
-BPF_CFLAGS := -O2 -g -target bpf -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
-	-Iinclude -I$(ARCH_INC)
-CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers -Iinclude \
-	-DCLS_REDIRECT_VERSION='"$(VERSION)"'
-LDLIBS += -lbpf -lelf -lz
+# flags.mk: WARN_CFLAGS (and -Werror with WERROR=1), libbpf from pkg-config,
+# the BUILD_FLAGS stamp.  The BPF objects take none of the user's CFLAGS:
+# they are for the host compiler, not for clang -target bpf.
+include flags.mk
+BPF_CFLAGS := -O2 -g -target bpf -std=gnu11 $(WARN_CFLAGS) -Iinclude -I$(ARCH_INC)
+# The tools and test programs: CPPFLAGS, CFLAGS and LDFLAGS are the user's
+# (or dpkg-buildflags'), appended last so that they win.
+TOOL_CFLAGS = -std=gnu11 $(WARN_CFLAGS) -Iinclude -DCLS_REDIRECT_VERSION='"$(VERSION)"' \
+	$(LIBBPF_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+LDLIBS += $(LIBBPF_LIBS)
 
 TC_HAS_LIBBPF := $(shell tc -V 2>/dev/null | grep -q libbpf && echo yes)
 ifeq ($(MAPS),)
@@ -47,28 +50,31 @@ TEST_BINS := $(TEST_SRCS:.c=)
 .PHONY: all deps check demo bench install uninstall clean
 all: $(OBJS) $(TOOLS)
 
-obj/cls_redirect_btf.o: obj/cls_redirect.c obj/cls_redirect_core.h $(HEADERS)
+obj/cls_redirect_btf.o: obj/cls_redirect.c obj/cls_redirect_core.h $(HEADERS) $(BUILD_FLAGS)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 # No BTF for the legacy flavour: the legacy loader has no use for it.
-obj/cls_redirect_legacy.o: obj/cls_redirect.c obj/cls_redirect_core.h $(HEADERS)
+obj/cls_redirect_legacy.o: obj/cls_redirect.c obj/cls_redirect_core.h $(HEADERS) $(BUILD_FLAGS)
 	$(CLANG) $(filter-out -g,$(BPF_CFLAGS)) -DCLS_REDIRECT_LEGACY_MAPS -c $< -o $@
 
 obj/cls_redirect.o: obj/cls_redirect_$(MAPS).o
 	cp $< $@
 
-tools/cls-redirect-%: tools/cls-redirect-%.c $(TOOL_COMMON) $(HEADERS) $(wildcard tools/*.h)
-	$(CC) $(CFLAGS) -o $@ $< $(TOOL_COMMON) $(LDLIBS)
+tools/cls-redirect-%: tools/cls-redirect-%.c $(TOOL_COMMON) $(HEADERS) $(wildcard tools/*.h) \
+		$(BUILD_FLAGS)
+	$(CC) $(TOOL_CFLAGS) $(LDFLAGS) -o $@ $< $(TOOL_COMMON) $(LDLIBS)
 
-selftests/%.bpf.o: selftests/%.bpf.c $(HEADERS) $(wildcard selftests/*.h)
+selftests/%.bpf.o: selftests/%.bpf.c $(HEADERS) $(wildcard selftests/*.h) $(BUILD_FLAGS)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-selftests/%: selftests/%.c $(HEADERS) $(wildcard selftests/*.h)
-	$(CC) $(CFLAGS) -Iselftests -o $@ $< $(LDLIBS)
+selftests/%: selftests/%.c $(HEADERS) $(wildcard selftests/*.h) $(BUILD_FLAGS)
+	$(CC) $(TOOL_CFLAGS) $(LDFLAGS) -Iselftests -o $@ $< $(LDLIBS)
 
 deps:
 	@sh selftests/lib/deps.sh
 
+# make check builds with -Werror, and so do the builds its tests start.
+check: export WERROR = 1
 check: deps
 	@$(MAKE) --no-print-directory all tests
 	@sh selftests/run.sh
@@ -77,10 +83,11 @@ check: deps
 # of the list (include/cls_redirect.h): selftests/test_verdicts.sh proves that
 # no decision depends on where a counter sits.
 EXTRA_COUNTER := -DCLS_REDIRECT_TEST_EXTRA_COUNTER
-selftests/cls_redirect_extra.o: obj/cls_redirect.c obj/cls_redirect_core.h $(HEADERS)
+selftests/cls_redirect_extra.o: obj/cls_redirect.c obj/cls_redirect_core.h $(HEADERS) $(BUILD_FLAGS)
 	$(CLANG) $(BPF_CFLAGS) $(EXTRA_COUNTER) -c $< -o $@
-selftests/prog_run_extra: selftests/test_prog_run.c $(HEADERS) $(wildcard selftests/*.h)
-	$(CC) $(CFLAGS) $(EXTRA_COUNTER) -Iselftests -o $@ $< $(LDLIBS)
+selftests/prog_run_extra: selftests/test_prog_run.c $(HEADERS) $(wildcard selftests/*.h) \
+		$(BUILD_FLAGS)
+	$(CC) $(TOOL_CFLAGS) $(LDFLAGS) $(EXTRA_COUNTER) -Iselftests -o $@ $< $(LDLIBS)
 TEST_EXTRA := selftests/cls_redirect_extra.o selftests/prog_run_extra
 
 .PHONY: tests
@@ -137,7 +144,7 @@ uninstall:
 	-rmdir $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) $(DESTDIR)$(BPFDIR) 2>/dev/null
 
 clean:
-	rm -f $(OBJS) $(TOOLS) $(TEST_BPF) $(TEST_BINS) $(TEST_EXTRA)
+	rm -f $(OBJS) $(TOOLS) $(TEST_BPF) $(TEST_BINS) $(TEST_EXTRA) $(BUILD_FLAGS)
 
 # The kernel matrix (README, Kernels): static programs for the qemu
 # guests, `make check-kernels`; see selftests/kernels.mk.

@@ -12,11 +12,12 @@
 #	DIR; selftests/test_fuzz_tools runs this itself, into a temporary
 #	directory.  Needs libclang-rt-14-dev (selftests/lib/deps.sh).
 
+include flags.mk
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_TOOLS_DIR ?= selftests/fuzz-tools
 FUZZ_SAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
-	-fno-sanitize-recover=all -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers \
+	-fno-sanitize-recover=all -std=gnu11 $(WARN_CFLAGS) $(LIBBPF_CFLAGS) \
 	-Iinclude -DCLS_REDIRECT_VERSION='"$(or $(VERSION),fuzz)"'
 
 .PHONY: fuzz fuzz-tools
@@ -24,7 +25,7 @@ fuzz-tools: $(FUZZ_TOOLS_DIR)/cls-redirect-config $(FUZZ_TOOLS_DIR)/cls-redirect
 
 $(FUZZ_TOOLS_DIR)/cls-redirect-%: tools/cls-redirect-%.c tools/common.c $(wildcard tools/*.h include/*.h)
 	@mkdir -p $(FUZZ_TOOLS_DIR)
-	$(FUZZ_CC) $(FUZZ_SAN_CFLAGS) -o $@ $< tools/common.c -lbpf -lelf -lz
+	$(FUZZ_CC) $(FUZZ_SAN_CFLAGS) -o $@ $< tools/common.c $(LIBBPF_LIBS)
 
 fuzz: deps
 	@$(MAKE) --no-print-directory all tests

@@ -13,12 +13,11 @@ KERNELS_MK := 1
 # Whichever target the including Makefile has first stays the default goal.
 kernels_saved_goal := $(.DEFAULT_GOAL)
 
-CC ?= gcc
-CLANG ?= clang
+include flags.mk
 KERNELS_ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
-KERNELS_CFLAGS := -O2 -g -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
+KERNELS_CFLAGS := -O2 -g -std=gnu11 $(WARN_CFLAGS) $(LIBBPF_CFLAGS) \
 	-Iinclude -Iselftests -DCLS_REDIRECT_VERSION='"$(or $(VERSION),0)"'
-KERNELS_LDLIBS := -static -lbpf -lelf -lz
+KERNELS_LDLIBS := -static $(LIBBPF_STATIC_LIBS)
 
 KERNELS_GUEST := selftests/guest/kload selftests/guest/check_mtu.bpf.o \
 	$(if $(wildcard selftests/test_prog_run.c),selftests/guest/test_prog_run)
@@ -26,19 +25,20 @@ KERNELS_GUEST := selftests/guest/kload selftests/guest/check_mtu.bpf.o \
 .PHONY: kernels-guest check-kernels kernels-clean
 kernels-guest: $(KERNELS_GUEST)
 
-selftests/guest/kload: selftests/lib/kernels/kload.c
+selftests/guest/kload: selftests/lib/kernels/kload.c $(BUILD_FLAGS)
 	@mkdir -p $(@D)
 	$(CC) $(KERNELS_CFLAGS) -o $@ $< $(KERNELS_LDLIBS)
 
 # The source of selftests/test_prog_run with the flags of the Makefile, linked
 # statically.
-selftests/guest/test_prog_run: selftests/test_prog_run.c $(wildcard include/*.h selftests/*.h)
+selftests/guest/test_prog_run: selftests/test_prog_run.c $(wildcard include/*.h selftests/*.h) \
+		$(BUILD_FLAGS)
 	@mkdir -p $(@D)
 	$(CC) $(KERNELS_CFLAGS) -o $@ $< $(KERNELS_LDLIBS)
 
-selftests/guest/check_mtu.bpf.o: selftests/lib/kernels/check_mtu.bpf.c
+selftests/guest/check_mtu.bpf.o: selftests/lib/kernels/check_mtu.bpf.c $(BUILD_FLAGS)
 	@mkdir -p $(@D)
-	$(CLANG) -O2 -g -target bpf -Wall -Werror -I$(KERNELS_ARCH_INC) -c $< -o $@
+	$(CLANG) -O2 -g -target bpf $(WARN_CFLAGS) -I$(KERNELS_ARCH_INC) -c $< -o $@
 
 # `make tests` (and so `make check`) builds them too.
 tests: kernels-guest

@@ -188,3 +188,19 @@ csum16() {
 	while [ $((_s >> 16)) != 0 ]; do _s=$(((_s & 0xffff) + (_s >> 16))); done
 	printf '%04x' $((~_s & 0xffff))
 }
+
+# ---- a copy of the source tree, to build in without touching this one ----
+
+# copy_source DEST: copies the source files of the tree into DEST (which
+# must exist): what git tracks plus new files it does not ignore, or, outside
+# a git checkout, everything but .git and build outputs (make clean runs in
+# the copy).
+copy_source() {
+	if git -C "$REPO" rev-parse --show-toplevel 2>/dev/null | grep -qxF "$(cd "$REPO" && pwd -P)"; then
+		(cd "$REPO" && git ls-files -z --cached --others --exclude-standard |
+			tar --null --ignore-failed-read -T - -cf -) 2>/dev/null | tar -C "$1" -xf - || return 1
+	else
+		(cd "$REPO" && tar --exclude=./.git --exclude=./build -cf - .) | tar -C "$1" -xf - || return 1
+		make -s -C "$1" clean >/dev/null 2>&1
+	fi
+}
