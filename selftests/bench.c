@@ -2,12 +2,15 @@
 /*
  * bench: the measuring half of `make bench` (selftests/bench.sh drives it).
  *
- *   bench run [-n SAMPLES] [-p PASSES] [-o JSON] [-O OBJ] [-F FLOOR_OBJ] [-P PARTS_OBJ]
+ *   bench run [-n ROUNDS] [-k RUNS] [-p PASSES] [-o JSON] [-O OBJ] [-B BASE_OBJ]
+ *             [-L BASE_LABEL] [-F FLOOR_OBJ] [-P PARTS_OBJ]
  *	Per-packet cost of every packet class through BPF_PROG_TEST_RUN,
- *	next to an empty tc program (selftests/floor.bpf.o), and of the parts
- *	(selftests/parts.bpf.o), in PASSES passes (5) of SAMPLES runs (5000);
- *	plus verifier cost, program sizes and load time of OBJ
- *	(obj/cls_redirect_btf.o).
+ *	next to an empty tc program (selftests/floor.bpf.o) and, with -B, next
+ *	to a second classifier (the base: another revision's object), in the
+ *	same rounds; and of the parts (selftests/parts.bpf.o).  ROUNDS rounds
+ *	(2000) of RUNS runs per program (8); the spread is over PASSES equal
+ *	stretches of the rounds (5).  Plus verifier cost, program sizes and
+ *	load time of OBJ (obj/cls_redirect_btf.o), the floor and the base.
  *   bench gen IFNAME CLASS SECONDS DSTMAC [CPORT SPORT]
  *	Real traffic: transmit CLASS frames out of IFNAME for SECONDS with
  *	selftests/xdpgen.bpf.o (XDP live frames); prints "sent N ns".
@@ -17,27 +20,32 @@
  *	Hold an established TCP connection on 127.0.0.1 (in the current
  *	namespace) and print "CPORT SPORT"; runs until killed.
  *
- * Method of `run`:
+ * Method of `run` (README.md, Performance, says why):
  *  - unshare(CLONE_NEWNET) first: the known-flow socket, and every socket
  *    lookup the classifier makes, live in a private namespace with only lo.
- *  - Both programs are loaded with libbpf with pinning cleared on every map:
- *    nothing touches bpffs.
+ *  - Every object is loaded with libbpf with pinning cleared on every map,
+ *    so each brings its own maps and nothing touches bpffs.  The classifier
+ *    is the program in section "classifier" (else the first tc program); its
+ *    config map is written through the fd, and every trust list (an LPM trie
+ *    keyed by prefix length and IPv4 address) gets 0.0.0.0/0: current and
+ *    base are configured alike whatever maps their revision has.
  *  - One packet per run (repeat = 1): the kernel builds a fresh skb from
- *    data_in on every call, so the program always sees the original packet
- *    (with repeat > 1 it would see its own rewrite from the run before).
- *    opts.duration is then the kernel's own ktime around that single run.
- *  - Runs alternate floor, classifier, floor, classifier... on the same
- *    packet, and classes are interleaved round by round (each round starting
- *    one class further on), so drift on a shared machine hits every figure
- *    alike.  The process is pinned to one CPU.
- *  - Ratios are to the floor runs of all classes and parts together (the
- *    same empty program every time): more samples, and none of the few-ns
- *    offsets one packet's floor runs alone show on a coarse clock.  A random
- *    wait of up to about 60 ns before each run keeps the clock's steps from
- *    rounding one packet's runs the same way every time (see dither()).
- *  - Before timing, every class is run once and its verdict and the one
- *    outcome counter it moves are checked: a class that takes a different
- *    path than its name says aborts the benchmark.
+ *    data_in on every call, so the program always sees the original packet.
+ *    opts.duration is the kernel's own clock around that single run.
+ *  - A round takes every class and part in turn (each round starts one
+ *    further on).  For each, RUNS times: the floor, the program and the base
+ *    once each, in a random order, on the same packet.  The round's ratio of
+ *    a class is its summed time over the floor's summed time in that round;
+ *    the figure is the median of those ratios over all rounds.  A round
+ *    disturbed by the machine (an interrupt, a neighbour) moves its own ratio
+ *    only, and the median ignores it: the figure holds still on a loaded
+ *    machine where means of all runs do not.
+ *  - Where the JIT puts a program moves its cost by a few ns: the floor, the
+ *    classifier and the base are each loaded COPIES times, used in turn.
+ *  - Before timing, every class is run once through every copy: verdict and
+ *    the outcome counter it moves are checked, and the base's output must be
+ *    the current one's: a class that takes a different path than its name
+ *    says aborts the benchmark.
  *  - The parts (selftests/parts.bpf.o: one helper, adjust_room, redirect,
  *    socket lookup hit and miss, each alone in a program) run in the same
  *    rounds on the frames of classes, so each class with a target splits
@@ -89,7 +97,6 @@ struct pkt_class {
 	unsigned int retval;
 	int counter;      /* outcome counter the packet must move */
 	double target;    /* ratio to the floor; 0 = none */
-	double selftest;  /* the kernel selftest's ratio, for scale; 0 = n/a */
 };
 
 enum {
@@ -100,25 +107,24 @@ enum {
 
 #define MC(id) CLS_REDIRECT_METRIC_##id
 static const struct pkt_class classes[C_COUNT] = {
-	[C_NOT_OURS] = { "not_ours", "plain TCP, not to the GUE endpoint", TC_ACT_UNSPEC_RET, MC(PASSED), 1.2, 1.4 },
-	[C_OTHER_PORT] = { "other_port", "GUE to another UDP port", TC_ACT_UNSPEC_RET, MC(PASSED), 0, 0 },
-	[C_LAST_HOP4] = { "last_hop_v4", "last hop accept, inner IPv4 TCP", TC_ACT_OK,
-			  MC(ACCEPTED_LAST_HOP), 2.2, 2.7 },
+	[C_NOT_OURS] = { "not_ours", "plain TCP, not to the GUE endpoint", TC_ACT_UNSPEC_RET, MC(PASSED), 1.2 },
+	[C_OTHER_PORT] = { "other_port", "GUE to another UDP port", TC_ACT_UNSPEC_RET, MC(PASSED), 0 },
+	[C_LAST_HOP4] = { "last_hop_v4", "last hop accept, inner IPv4 TCP", TC_ACT_OK, MC(ACCEPTED_LAST_HOP), 2.2 },
 	[C_LAST_HOP6] = { "last_hop_v6", "last hop accept, inner IPv6 TCP", TC_ACT_REDIRECT,
-			  MC(ACCEPTED_LAST_HOP), 2.2, 2.7 },
+			  MC(ACCEPTED_LAST_HOP), 2.2 },
 	[C_KNOWN_TCP] = { "known_tcp", "established TCP flow accept (N=1)", TC_ACT_OK,
-			  MC(ACCEPTED_ESTABLISHED), 3.8, 4.7 },
-	[C_SYN] = { "syn", "SYN accept (N=1)", TC_ACT_OK, MC(ACCEPTED_SYN), 0, 0 },
-	[C_FWD] = { "forward", "unknown flow forward, GUE (N=2)", TC_ACT_REDIRECT, MC(FORWARDED_GUE), 3.8, 4.8 },
-	[C_FWD_1] = { "forward_hops1", "unknown flow forward, GUE (N=1)", TC_ACT_REDIRECT, MC(FORWARDED_GUE), 0, 0 },
-	[C_FWD_30] = { "forward_hops30", "unknown flow forward, GUE (N=30)", TC_ACT_REDIRECT, MC(FORWARDED_GUE), 0, 0 },
+			  MC(ACCEPTED_ESTABLISHED), 3.8 },
+	[C_SYN] = { "syn", "SYN accept (N=1)", TC_ACT_OK, MC(ACCEPTED_SYN), 0 },
+	[C_FWD] = { "forward", "unknown flow forward, GUE (N=2)", TC_ACT_REDIRECT, MC(FORWARDED_GUE), 3.8 },
+	[C_FWD_1] = { "forward_hops1", "unknown flow forward, GUE (N=1)", TC_ACT_REDIRECT, MC(FORWARDED_GUE), 0 },
+	[C_FWD_30] = { "forward_hops30", "unknown flow forward, GUE (N=30)", TC_ACT_REDIRECT, MC(FORWARDED_GUE), 0 },
 	[C_FWD_LISTENER] = { "forward_listener", "unknown flow to a listening port, GUE (N=1)", TC_ACT_REDIRECT,
-			     MC(FORWARDED_GUE), 0, 0 },
-	[C_GRE] = { "gre", "last-hop GRE forward (N=1)", TC_ACT_REDIRECT, MC(FORWARDED_GRE), 6.0, 7.3 },
+			     MC(FORWARDED_GUE), 0 },
+	[C_GRE] = { "gre", "last-hop GRE forward (N=1)", TC_ACT_REDIRECT, MC(FORWARDED_GRE), 6.0 },
 	[C_ICMP_PMTU] = { "icmp_pmtu", "ICMP frag-needed quoting the known flow (N=1)", TC_ACT_OK,
-			  MC(ACCEPTED_ESTABLISHED), 0, 0 },
+			  MC(ACCEPTED_ESTABLISHED), 0 },
 	[C_MALFORMED] = { "malformed", "GUE hlen != 1 + hop count: drop", TC_ACT_SHOT,
-			  MC(ERR_MALFORMED_ENCAPSULATION), 0, 0 },
+			  MC(ERR_MALFORMED_ENCAPSULATION), 0 },
 };
 
 /*
@@ -299,82 +305,28 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int cmp_u32(const void *a, const void *b)
+static int cmp_dbl(const void *a, const void *b)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	double x = *(const double *)a, y = *(const double *)b;
 
 	return x < y ? -1 : x > y;
 }
 
-static double cmp_pct(uint32_t *v, size_t n, double pct)
+/* The q-quantile (0..1) of v[0..n), interpolated; v is left as it was. */
+static double quantile(const double *v, size_t n, double q)
 {
-	size_t i = (size_t)(pct / 100.0 * (double)(n - 1) + 0.5);
+	double *s = malloc(n * sizeof(double)), pos, r;
+	size_t i;
 
-	return v[i];
-}
-
-/* Mean of the sorted samples between p10 and p90: the kernel's clock ticks
- * in steps of ~10 ns here, so medians are quantised; this is not. */
-static double tmean(uint32_t *v, size_t n)
-{
-	double s = 0;
-	size_t i, m = 0;
-
-	for (i = n / 10; i < n - n / 10; i++, m++)
-		s += v[i];
-	return m ? s / (double)m : 0;
-}
-
-static double cmp_dbl_med(double *v, int n)
-{
-	for (int i = 1; i < n; i++)
-		for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
-			double t = v[j];
-
-			v[j] = v[j - 1];
-			v[j - 1] = t;
-		}
-	return v[n / 2];
-}
-
-#define MAX_PASSES 20
-#define FLOOR_COPIES 4
-
-/*
- * A pass is one stretch of rounds.  Its ratio for unit u is u's tmean over
- * the tmean of all floor runs of the same pass; the median pass is the
- * figure, the lowest and highest show how far the machine moved meanwhile.
- * Samples are in pass order: pass p is [p * n, (p + 1) * n).
- */
-static void pass_ratios(uint32_t *const *cls_ns, uint32_t *const *floor_ns, int n, int passes, double *rmed,
-			double *rmin, double *rmax)
-{
-	uint32_t *fl = calloc((size_t)n * U_COUNT, sizeof(uint32_t));
-	uint32_t *seg = calloc(n, sizeof(uint32_t));
-	static double r[U_COUNT][MAX_PASSES];
-
-	if (!fl || !seg)
+	if (!s)
 		die("out of memory%s", "");
-	for (int p = 0; p < passes; p++) {
-		double ft;
-
-		for (int u = 0; u < U_COUNT; u++)
-			memcpy(fl + (size_t)u * n, floor_ns[u] + (size_t)p * n, n * sizeof(uint32_t));
-		qsort(fl, (size_t)n * U_COUNT, sizeof(uint32_t), cmp_u32);
-		ft = tmean(fl, (size_t)n * U_COUNT);
-		for (int u = 0; u < U_COUNT; u++) {
-			memcpy(seg, cls_ns[u] + (size_t)p * n, n * sizeof(uint32_t));
-			qsort(seg, n, sizeof(uint32_t), cmp_u32);
-			r[u][p] = tmean(seg, n) / ft;
-		}
-	}
-	for (int u = 0; u < U_COUNT; u++) {
-		rmed[u] = cmp_dbl_med(r[u], passes);
-		rmin[u] = r[u][0];
-		rmax[u] = r[u][passes - 1];
-	}
-	free(fl);
-	free(seg);
+	memcpy(s, v, n * sizeof(double));
+	qsort(s, n, sizeof(double), cmp_dbl);
+	pos = q * (double)(n - 1);
+	i = (size_t)pos;
+	r = i + 1 < n ? s[i] + (pos - (double)i) * (s[i + 1] - s[i]) : s[i];
+	free(s);
+	return r;
 }
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -410,6 +362,105 @@ static int first_prog_fd(struct bpf_object *obj)
 	return prog ? bpf_program__fd(prog) : -1;
 }
 
+/* ------------------------------------------------- loading a classifier -- */
+
+/* A classifier object of any revision, loaded with its own maps. */
+struct cls_prog {
+	const char *path;
+	struct bpf_object *obj;
+	int fd, met_fd;
+	int ncounters;   /* __u64 counters in its metrics value */
+	uint64_t *percpu; /* scratch for read_counters */
+	int ncpus;
+};
+
+/*
+ * Opens path with pinning off and loads the program in section "classifier"
+ * (else the first tc program) as SCHED_CLS, nothing else.  Then configures
+ * it as every revision is configured here: cfg written to its config map
+ * (zero-extended or cut to that map's value size: the layout only ever grew
+ * into reserved room), and 0.0.0.0/0 in every LPM trie keyed by prefix
+ * length and IPv4 address (the trust lists of revisions that have them), so
+ * that every class takes the same path in every revision.
+ */
+static void load_classifier(const char *path, const struct cls_redirect_config *cfg, struct cls_prog *cp)
+{
+	struct bpf_object *obj = bpf_object__open_file(path, NULL);
+	struct bpf_program *prog, *pick = NULL;
+	struct bpf_map *map;
+	uint8_t val[256] = { 0 };
+	__u32 key0 = 0;
+	size_t vs;
+
+	memset(cp, 0, sizeof(*cp));
+	cp->path = path;
+	if (!obj)
+		die("cannot open %s", path);
+	bpf_object__for_each_map(map, obj)
+		bpf_map__set_pin_path(map, NULL);
+	bpf_object__for_each_program(prog, obj)
+		if (!pick && !strcmp(bpf_program__section_name(prog), "classifier"))
+			pick = prog;
+	bpf_object__for_each_program(prog, obj)
+		if (!pick && bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS)
+			pick = prog;
+	if (!pick)
+		die("%s holds no program in section classifier and no tc program", path);
+	bpf_object__for_each_program(prog, obj)
+		bpf_program__set_autoload(prog, prog == pick);
+	bpf_program__set_type(pick, BPF_PROG_TYPE_SCHED_CLS);
+	if (bpf_object__load(obj))
+		die("cannot load %s (see the verifier log above)", path);
+	cp->obj = obj;
+	cp->fd = bpf_program__fd(pick);
+
+	map = bpf_object__find_map_by_name(obj, CLS_REDIRECT_CONFIG_MAP);
+	vs = map ? bpf_map__value_size(map) : 0;
+	if (!map || vs > sizeof(val))
+		die("%s: no map " CLS_REDIRECT_CONFIG_MAP " of at most 256 bytes", path);
+	memcpy(val, cfg, vs < sizeof(*cfg) ? vs : sizeof(*cfg));
+	if (bpf_map_update_elem(bpf_map__fd(map), &key0, val, BPF_ANY))
+		die("cannot write the config map of %s", path);
+
+	bpf_object__for_each_map(map, obj) {
+		struct {
+			__u32 prefixlen;
+			__u8 addr[4];
+		} any = { 0, { 0 } };
+
+		if (bpf_map__type(map) != BPF_MAP_TYPE_LPM_TRIE || bpf_map__key_size(map) != sizeof(any))
+			continue;
+		vs = bpf_map__value_size(map);
+		memset(val, 0, sizeof(val));
+		val[0] = 1;
+		if (vs > sizeof(val) || bpf_map_update_elem(bpf_map__fd(map), &any, val, BPF_ANY))
+			die("cannot put 0.0.0.0/0 into a trust list of %s", path);
+	}
+
+	map = bpf_object__find_map_by_name(obj, CLS_REDIRECT_METRICS_MAP);
+	if (!map || bpf_map__type(map) != BPF_MAP_TYPE_PERCPU_ARRAY || bpf_map__value_size(map) % 8)
+		die("%s: no per-CPU map " CLS_REDIRECT_METRICS_MAP " of __u64 counters", path);
+	cp->met_fd = bpf_map__fd(map);
+	cp->ncounters = (int)(bpf_map__value_size(map) / 8);
+	cp->ncpus = libbpf_num_possible_cpus();
+	cp->percpu = calloc((size_t)(cp->ncpus > 0 ? cp->ncpus : 1) * cp->ncounters, sizeof(uint64_t));
+	if (cp->ncpus <= 0 || !cp->percpu)
+		die("cannot size the per-CPU counters of %s", path);
+}
+
+/* Counter i summed over CPUs into sum[i], i < ncounters. */
+static void read_counters(struct cls_prog *cp, uint64_t *sum)
+{
+	__u32 key = 0;
+
+	if (bpf_map_lookup_elem(cp->met_fd, &key, cp->percpu))
+		die("cannot read the metrics map of %s", cp->path);
+	memset(sum, 0, sizeof(uint64_t) * cp->ncounters);
+	for (int c = 0; c < cp->ncpus; c++)
+		for (int i = 0; i < cp->ncounters; i++)
+			sum[i] += cp->percpu[(size_t)c * cp->ncounters + i];
+}
+
 /* ---------------------------------------------------------- test run -- */
 
 struct obj_cost {
@@ -438,11 +489,9 @@ static void obj_cost(const char *path, struct obj_cost *oc)
 		}
 		bpf_object__close(obj);
 	}
-	oc->load_ms = cmp_dbl_med(ms, 5);
+	oc->load_ms = quantile(ms, 5, 0.5);
 }
 
-/* A real established connection on 127.0.0.1; the sockets stay open until
- * the process exits. */
 static struct flowports tcp_flow(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -467,7 +516,7 @@ static struct flowports tcp_flow(void)
 
 /*
  * The clock the kernel times a run with can advance in coarse steps (on
- * this machine the TSC moves 26 cycles, 10 ns, at a time).  The path from
+ * some machines the TSC moves 26 cycles, 10 ns, at a time).  The path from
  * the system call to the start of the timed run is nearly the same every
  * time, so without help each packet would start its runs at about the same
  * point of a step and its figures would be rounded the same way, up or down
@@ -483,16 +532,20 @@ static void dither(void)
 		;
 }
 
+static uint8_t run_out[PKT_MAX + 256];
+static __u32 run_out_len;
+
+/* One run of fd on pkt; its output stays in run_out[0..run_out_len). */
 static int run_once(int fd, const uint8_t *pkt, size_t len, __u32 *dur, __u32 *ret)
 {
-	static uint8_t out[PKT_MAX + 256];
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = (__u32)len, .data_out = out,
-		    .data_size_out = sizeof(out), .repeat = 1);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = (__u32)len, .data_out = run_out,
+		    .data_size_out = sizeof(run_out), .repeat = 1);
 
 	dither();
 	if (bpf_prog_test_run_opts(fd, &o))
 		return -1;
 	*dur = o.duration;
+	run_out_len = o.data_size_out;
 	if (ret)
 		*ret = o.retval;
 	return 0;
@@ -509,58 +562,173 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-/* ns above the floor (all its runs) of unit u (class or part), from the tmeans. */
-static double above(const double *tm, double ftm, int u)
+/*
+ * Checks every class through one loaded classifier: it must return the
+ * class's verdict and move processed_packets_total and the class's outcome
+ * counter by one, no other outcome counter (counters past the end of an
+ * older revision's list are not checked: the list is append-only).  With
+ * record, the output of each class is kept in outs; without, it must equal
+ * the one kept (the current object's: the base must decide alike).  Returns
+ * the number of mismatches, each told on stderr.
+ */
+static int check_classes(const char *who, struct cls_prog *cp, uint8_t (*pkts)[PKT_MAX], const size_t *lens,
+			 uint8_t (*outs)[PKT_MAX + 256], __u32 *out_lens, int record)
 {
-	return tm[u] - ftm;
+	uint64_t before[256], after[256];
+	int bad = 0, n = cp->ncounters < CLS_REDIRECT_METRIC_COUNT ? cp->ncounters : CLS_REDIRECT_METRIC_COUNT;
+
+	if (cp->ncounters > 256)
+		die("%s: more than 256 counters", cp->path);
+	for (int c = 0; c < C_COUNT; c++) {
+		__u32 d, ret;
+
+		read_counters(cp, before);
+		if (run_once(cp->fd, pkts[c], lens[c], &d, &ret))
+			die("BPF_PROG_TEST_RUN: %s", strerror(errno));
+		if (record) {
+			memcpy(outs[c], run_out, run_out_len);
+			out_lens[c] = run_out_len;
+		} else if (run_out_len != out_lens[c] || memcmp(outs[c], run_out, run_out_len)) {
+			fprintf(stderr, "bench: %s: class %s: output differs from the current object's\n", who,
+				classes[c].name);
+			bad++;
+		}
+		read_counters(cp, after);
+		for (int i = 0; i < n; i++) {
+			__u64 want = i == MC(PROCESSED) || i == classes[c].counter;
+
+			/* l3_ / l4_ counters describe, they are not outcomes. */
+			if (i >= MC(L3_IPV4) && i <= MC(L4_ICMP))
+				continue;
+			if (after[i] - before[i] != want) {
+				fprintf(stderr, "bench: %s: class %s moved %s by %llu (expected %llu)\n", who,
+					classes[c].name, harness_metric_names[i],
+					(unsigned long long)(after[i] - before[i]), (unsigned long long)want);
+				bad++;
+			}
+		}
+		if (ret != classes[c].retval) {
+			fprintf(stderr, "bench: %s: class %s returned %d, expected %d\n", who, classes[c].name,
+				(int)ret, (int)classes[c].retval);
+			bad++;
+		}
+	}
+	return bad;
 }
 
-static double split_calls(const struct split *s, const double *tm, double ftm)
-{
-	double sum = 0;
+/* ------------------------------------------------------------ figures -- */
 
+/* Programs timed side by side in a round. */
+enum { G_FLOOR, G_CUR, G_BASE, G_COUNT };
+
+/*
+ * A figure from per-round values v[0..rounds): the median over all rounds,
+ * the interquartile range of the rounds, and the lowest and highest median
+ * of the passes (equal stretches of consecutive rounds).
+ */
+struct fig {
+	double med, q25, q75, lo, hi;
+};
+
+static struct fig figure(const double *v, int rounds, int passes)
+{
+	struct fig f;
+
+	f.med = quantile(v, (size_t)rounds, 0.5);
+	f.q25 = quantile(v, (size_t)rounds, 0.25);
+	f.q75 = quantile(v, (size_t)rounds, 0.75);
+	f.lo = 1e300;
+	f.hi = -1e300;
+	for (int p = 0; p < passes; p++) {
+		int a = p * rounds / passes, b = (p + 1) * rounds / passes;
+		double m = quantile(v + a, (size_t)(b - a), 0.5);
+
+		f.lo = m < f.lo ? m : f.lo;
+		f.hi = m > f.hi ? m : f.hi;
+	}
+	return f;
+}
+
+/* Per round: num / den (ratio), or (num - den) / runs (ns above), or
+ * num / runs (ns per run, den NULL). */
+static struct fig round_figure(const uint32_t *num, const uint32_t *den, int rounds, int passes, int runs,
+			       int ratio)
+{
+	double *v = malloc((size_t)rounds * sizeof(double));
+	struct fig f;
+
+	if (!v)
+		die("out of memory%s", "");
+	for (int r = 0; r < rounds; r++) {
+		if (ratio)
+			v[r] = den[r] ? (double)num[r] / den[r] : 0;
+		else
+			v[r] = ((double)num[r] - (den ? (double)den[r] : 0)) / runs;
+	}
+	f = figure(v, rounds, passes);
+	free(v);
+	return f;
+}
+
+static void json_fig(FILE *f, const char *name, struct fig x)
+{
+	fprintf(f, ",\"%s\":%.4f,\"%s_pass_lo\":%.4f,\"%s_pass_hi\":%.4f,\"%s_q25\":%.4f,\"%s_q75\":%.4f", name, x.med,
+		name, x.lo, name, x.hi, name, x.q25, name, x.q75);
+}
+
+static void split_names(const struct split *s, char *names, size_t size)
+{
+	names[0] = 0;
 	for (int p = 0; p < P_COUNT; p++)
 		if (s->parts & PART(p))
-			sum += above(tm, ftm, C_COUNT + p);
-	return sum;
+			snprintf(names + strlen(names), size - strlen(names), "%s%s", names[0] ? " + " : "",
+				 parts[p].name);
 }
 
 /*
  * Where the time goes: every part above the floor, and every class with a
  * target split into the parts it cannot do without and the rest.
  * "calls only" is the ratio a program doing nothing but those calls would
- * reach: the best this kernel and CPU allow for the class.
+ * reach: the best this kernel and CPU allow for the class.  above[u]: ns
+ * above the floor of unit u; fl[u]: the floor's ns next to it.
  */
-static void print_parts(const double *tm, double ftm)
+static double split_calls(const struct split *s, const double *above)
+{
+	double sum = 0;
+
+	for (int p = 0; p < P_COUNT; p++)
+		if (s->parts & PART(p))
+			sum += above[C_COUNT + p];
+	return sum;
+}
+
+static void print_parts(const double *above, const double *fl)
 {
 	printf("\nWhere the time goes: the kernel calls the paths are built from, each timed alone in a\n"
-	       "program (selftests/parts.bpf.c) in the same rounds, ns above the floor (tmean).  A part also\n"
-	       "reads what its call needs, so calls slightly overstates the calls and rest (parsing,\n"
-	       "deciding, counting: the classifier's own work) understates the rest.  calls only: the ratio\n"
-	       "of a program that made those calls and nothing else.\n\n");
+	       "program (selftests/parts.bpf.c) in the same rounds, ns above the floor (median of the\n"
+	       "rounds).  A part also reads what its call needs, so calls slightly overstates the calls\n"
+	       "and rest (parsing, deciding, counting: the classifier's own work) understates the rest.\n"
+	       "calls only: the ratio of a program that made those calls and nothing else.\n\n");
 	printf("%-12s %6s  %s\n", "part", "ns", "what");
 	for (int p = 0; p < P_COUNT; p++)
-		printf("%-12s %6.1f  %s\n", parts[p].name, above(tm, ftm, C_COUNT + p), parts[p].what);
-	printf("\n%-17s %6s %6s %6s %6s %10s %7s  %s\n", "class", "tmean", "floor", "calls", "rest", "calls only",
+		printf("%-12s %6.1f  %s\n", parts[p].name, above[C_COUNT + p], parts[p].what);
+	printf("\n%-17s %6s %6s %6s %6s %10s %7s  %s\n", "class", "floor", "above", "calls", "rest", "calls only",
 	       "target", "calls");
 	for (int i = 0; i < SPLIT_COUNT; i++) {
 		const struct split *s = &splits[i];
-		double calls = split_calls(s, tm, ftm);
-		char names[64] = "", tgt[16] = "-";
+		double calls = split_calls(s, above);
+		char names[64], tgt[16] = "-";
 
-		for (int p = 0; p < P_COUNT; p++)
-			if (s->parts & PART(p))
-				snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
-					 names[0] ? " + " : "", parts[p].name);
+		split_names(s, names, sizeof(names));
 		if (classes[s->cls].target)
 			snprintf(tgt, sizeof(tgt), "%.1fx", classes[s->cls].target);
-		printf("%-17s %6.1f %6.1f %6.1f %6.1f %9.2fx %7s  %s\n", classes[s->cls].name, tm[s->cls], ftm, calls,
-		       above(tm, ftm, s->cls) - calls, (ftm + calls) / ftm, tgt,
+		printf("%-17s %6.1f %6.1f %6.1f %6.1f %9.2fx %7s  %s\n", classes[s->cls].name, fl[s->cls],
+		       above[s->cls], calls, above[s->cls] - calls, (fl[s->cls] + calls) / fl[s->cls], tgt,
 		       names[0] ? names : "none");
 	}
 }
 
-static void json_parts(FILE *f, const double *tm, double ftm)
+static void json_parts(FILE *f, const double *above, const double *fl)
 {
 	fprintf(f, "],\n\"parts\":[");
 	for (int p = 0; p < P_COUNT; p++) {
@@ -568,13 +736,12 @@ static void json_parts(FILE *f, const double *tm, double ftm)
 		json_str(f, parts[p].name);
 		fprintf(f, ",\"what\":");
 		json_str(f, parts[p].what);
-		fprintf(f, ",\"tmean_ns\":%.1f,\"floor_tmean_ns\":%.1f,\"above_floor_ns\":%.1f}", tm[C_COUNT + p],
-			ftm, above(tm, ftm, C_COUNT + p));
+		fprintf(f, ",\"floor_ns\":%.1f,\"above_floor_ns\":%.1f}", fl[C_COUNT + p], above[C_COUNT + p]);
 	}
 	fprintf(f, "],\n\"splits\":[");
 	for (int i = 0; i < SPLIT_COUNT; i++) {
 		const struct split *s = &splits[i];
-		double calls = split_calls(s, tm, ftm);
+		double calls = split_calls(s, above);
 		int first = 1;
 
 		fprintf(f, "%s\n {\"class\":", i ? "," : "");
@@ -587,98 +754,252 @@ static void json_parts(FILE *f, const double *tm, double ftm)
 				first = 0;
 			}
 		fprintf(f, "],\"calls_ns\":%.1f,\"rest_ns\":%.1f,\"calls_only_ratio\":%.3f}", calls,
-			above(tm, ftm, s->cls) - calls, (ftm + calls) / ftm);
+			above[s->cls] - calls, (fl[s->cls] + calls) / fl[s->cls]);
 	}
 }
 
-#define USAGE_RUN "bench run [-n SAMPLES] [-p PASSES] [-o JSON] [-O OBJ] [-F FLOOR_OBJ] [-P PARTS_OBJ]"
+static void obj_line(const struct obj_cost *o, const char *note)
+{
+	printf("%-28s %14u %10u B %9u B %6.1f ms%s\n", o->path, o->verified_insns, o->xlated, o->jited, o->load_ms,
+	       note);
+}
+
+static void json_obj(FILE *f, const struct obj_cost *o, int first)
+{
+	fprintf(f, "%s\n {\"object\":", first ? "" : ",");
+	json_str(f, o->path);
+	fprintf(f, ",\"loader\":\"libbpf\",\"verified_insns\":%u,\"xlated_bytes\":%u,\"jited_bytes\":%u,\"load_ms\":%.2f}",
+		o->verified_insns, o->xlated, o->jited, o->load_ms);
+}
+
+#define MAX_PASSES 100
+#define MAX_COPIES 64
+
+/* What one pass times: fresh loads of every program (see cmd_run). */
+struct progset {
+	struct cls_prog cur[MAX_COPIES], base[MAX_COPIES];
+	struct bpf_object *floor[MAX_COPIES], *parts;
+	int part_fd[P_COUNT];
+};
+
+struct run_setup {
+	const char *objpath, *basepath, *floorpath, *partspath;
+	struct cls_redirect_config cfg;
+	int copies;
+	uint8_t pkts[C_COUNT][PKT_MAX];
+	size_t lens[C_COUNT];
+	uint8_t outs[C_COUNT][PKT_MAX + 256]; /* the current object's output per class */
+	__u32 out_lens[C_COUNT];
+	int have_outs;
+};
+
+static void close_classifier(struct cls_prog *cp)
+{
+	bpf_object__close(cp->obj);
+	free(cp->percpu);
+	memset(cp, 0, sizeof(*cp));
+}
+
+/*
+ * Loads copies of the floor, the classifier and the base, in a random order
+ * (the JIT starts each image at a random offset: every load is a new
+ * placement), and the parts; checks every class and part through each.
+ */
+static void progset_load(struct run_setup *s, struct progset *ps, struct rng *rng)
+{
+	int bad = 0;
+
+	for (int i = 0; i < s->copies; i++) {
+		int order[3] = { G_FLOOR, G_CUR, G_BASE };
+
+		for (int j = 2; j > 0; j--) {
+			int x = (int)rnd(rng, (uint32_t)j + 1), t = order[j];
+
+			order[j] = order[x];
+			order[x] = t;
+		}
+		for (int j = 0; j < 3; j++) {
+			if (order[j] == G_FLOOR) {
+				ps->floor[i] = load_obj(s->floorpath, NULL);
+				if (first_prog_fd(ps->floor[i]) < 0)
+					die("no program in %s", s->floorpath);
+			} else if (order[j] == G_CUR) {
+				load_classifier(s->objpath, &s->cfg, &ps->cur[i]);
+				if (ps->cur[i].ncounters != CLS_REDIRECT_METRIC_COUNT)
+					die("%s has another counter list than include/cls_redirect.h: run make",
+					    s->objpath);
+			} else if (s->basepath) {
+				load_classifier(s->basepath, &s->cfg, &ps->base[i]);
+			}
+		}
+	}
+	ps->parts = load_obj(s->partspath, NULL);
+	for (int p = 0; p < P_COUNT; p++) {
+		struct bpf_program *prog = bpf_object__find_program_by_name(ps->parts, parts[p].prog);
+
+		if (!prog)
+			die("no program %s in the parts object", parts[p].prog);
+		ps->part_fd[p] = bpf_program__fd(prog);
+	}
+
+	for (int i = 0; i < s->copies; i++) {
+		bad += check_classes("current", &ps->cur[i], s->pkts, s->lens, s->outs, s->out_lens, !s->have_outs);
+		s->have_outs = 1;
+		if (s->basepath)
+			bad += check_classes("base", &ps->base[i], s->pkts, s->lens, s->outs, s->out_lens, 0);
+	}
+	for (int p = 0; p < P_COUNT; p++) {
+		__u32 d, ret;
+
+		if (run_once(ps->part_fd[p], s->pkts[parts[p].cls], s->lens[parts[p].cls], &d, &ret))
+			die("BPF_PROG_TEST_RUN: %s", strerror(errno));
+		if (ret != parts[p].retval) {
+			fprintf(stderr, "bench: part %s returned %d, expected %d\n", parts[p].name, (int)ret,
+				(int)parts[p].retval);
+			bad++;
+		}
+	}
+	if (bad)
+		die("a packet class does not take the path it is named for in every object%s", "");
+}
+
+static void progset_close(struct run_setup *s, struct progset *ps)
+{
+	for (int i = 0; i < s->copies; i++) {
+		close_classifier(&ps->cur[i]);
+		if (s->basepath)
+			close_classifier(&ps->base[i]);
+		bpf_object__close(ps->floor[i]);
+	}
+	bpf_object__close(ps->parts);
+}
+
+/*
+ * Rounds [r0, r1) of a pass, after r1 - r0 / 10 rounds of warm-up that are
+ * not kept.  A round takes every unit (the classes, then the parts) in turn,
+ * each round starting one unit further on; for each, RUNS times the floor,
+ * the program and the base once each, in a random order (a run leaves its
+ * traces in the caches for the next: no program always follows the same
+ * one), the copies in turn.  sums[g][u][r] gets program g's time summed
+ * over the runs of unit u in round r.
+ */
+static void time_rounds(struct run_setup *s, struct progset *ps, int r0, int r1, int runs, uint32_t *sums[][U_COUNT],
+			struct rng *rng)
+{
+	int ng_cls = s->basepath ? G_COUNT : G_BASE;
+
+	for (int r = r0 - (r1 - r0) / 10; r < r1; r++) {
+		for (int k = 0; k < U_COUNT; k++) {
+			int u = ((k + r) % U_COUNT + U_COUNT) % U_COUNT, ng = u < C_COUNT ? ng_cls : G_BASE;
+			int pkt = u < C_COUNT ? u : parts[u - C_COUNT].cls;
+			uint32_t sum[G_COUNT] = { 0 };
+
+			for (int j = 0; j < runs; j++) {
+				int order[G_COUNT] = { G_FLOOR, G_CUR, G_BASE }, copy = ((j + r) % s->copies + s->copies) % s->copies;
+
+				for (int i = ng - 1; i > 0; i--) {
+					int x = (int)rnd(rng, (uint32_t)i + 1), t = order[i];
+
+					order[i] = order[x];
+					order[x] = t;
+				}
+				for (int i = 0; i < ng; i++) {
+					int g = order[i];
+					int fd = g == G_FLOOR ? first_prog_fd(ps->floor[copy]) :
+						 g == G_BASE ? ps->base[copy].fd :
+						 u < C_COUNT ? ps->cur[copy].fd : ps->part_fd[u - C_COUNT];
+					__u32 d;
+
+					if (run_once(fd, s->pkts[pkt], s->lens[pkt], &d, NULL))
+						die("BPF_PROG_TEST_RUN: %s", strerror(errno));
+					sum[g] += d;
+				}
+			}
+			if (r >= r0)
+				for (int g = 0; g < ng; g++)
+					sums[g][u][r] = sum[g];
+		}
+	}
+}
+
+#define USAGE_RUN                                                                                        \
+	"bench run [-n ROUNDS] [-k RUNS] [-p PASSES] [-c COPIES] [-o JSON] [-O OBJ] [-B BASE_OBJ]\n"     \
+	"          [-L BASE_LABEL] [-F FLOOR_OBJ] [-P PARTS_OBJ]"
 
 static int cmd_run(int argc, char **argv)
 {
-	const char *json = NULL, *objpath = "obj/cls_redirect_btf.o", *floorpath = "selftests/floor.bpf.o";
-	const char *partspath = "selftests/parts.bpf.o";
-	static uint8_t pkts[C_COUNT][PKT_MAX];
-	size_t lens[C_COUNT];
-	/* Units: the classes, then the parts. */
-	uint32_t *cls_ns[U_COUNT], *floor_ns[U_COUNT], *all_floor;
-	double med[U_COUNT], p10[U_COUNT], p90[U_COUNT], fmed[U_COUNT], ratio[U_COUNT];
-	/* tm: tmean of each unit; own_ftm: of the floor runs next to the unit
-	 * alone; floor_tm: of all floor runs, what every ratio is judged against. */
-	double tm[U_COUNT], own_ftm[U_COUNT], floor_tm;
-	/* The tmean ratio of the median pass, and of the lowest and highest. */
-	double rmed[U_COUNT], rmin[U_COUNT], rmax[U_COUNT];
-	int ufd[U_COUNT], upkt[U_COUNT];
-	struct bpf_object *pobj;
-	double floor_med, floor_p10, floor_p90;
-	struct obj_cost oc_cls, oc_floor;
-	struct cls_redirect_config cfg;
-	struct harness h;
+	const char *json = NULL, *baselabel = NULL, *rawpath = NULL;
+	static struct run_setup s = { .objpath = "obj/cls_redirect_btf.o", .floorpath = "selftests/floor.bpf.o",
+				      .partspath = "selftests/parts.bpf.o", .copies = 8 };
+	static struct progset ps;
+	/* sums[g][u][r]: program g's time summed over the runs of unit u in
+	 * round r (units: the classes, then the parts). */
+	uint32_t *sums[G_COUNT][U_COUNT];
+	/* Figures of each unit: ns per run of floor, program, base; the ratios
+	 * program / floor, base / floor, program / base; ns above the floor. */
+	struct fig fl[U_COUNT], ns[U_COUNT], bns[U_COUNT], ratio[U_COUNT], bratio[U_COUNT], cb[U_COUNT];
+	double above[U_COUNT], flmed[U_COUNT], *pool;
+	struct fig floor_all;
+	struct obj_cost oc_cls, oc_floor, oc_base;
 	struct flowports fp;
-	harness_metrics_t before, after;
+	struct rng rng = { 0x0de5 };
 	uint8_t srv[4];
 	const char *what;
 	char err[256];
-	int n = 5000, passes = 5, opt, cfd, ffd[FLOOR_COPIES], cpu, bad = 0;
-	size_t all;
+	int rounds = 10000, runs = 8, passes = 20, opt, cpu;
 	cpu_set_t set;
 
-	while ((opt = getopt(argc, argv, "n:p:o:O:F:P:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:k:p:c:o:O:B:L:F:P:D:")) != -1) {
 		switch (opt) {
-		case 'n': n = atoi(optarg); break;
+		case 'n': rounds = atoi(optarg); break;
+		case 'k': runs = atoi(optarg); break;
 		case 'p': passes = atoi(optarg); break;
+		case 'c': s.copies = atoi(optarg); break;
 		case 'o': json = optarg; break;
-		case 'O': objpath = optarg; break;
-		case 'F': floorpath = optarg; break;
-		case 'P': partspath = optarg; break;
+		case 'O': s.objpath = optarg; break;
+		case 'B': s.basepath = optarg; break;
+		case 'L': baselabel = optarg; break;
+		case 'F': s.floorpath = optarg; break;
+		case 'P': s.partspath = optarg; break;
+		case 'D': rawpath = optarg; break;
 		default:
 			fprintf(stderr, "usage: " USAGE_RUN "\n");
 			return 1;
 		}
 	}
-	if (n < 100 || passes < 1 || passes > MAX_PASSES) {
-		fprintf(stderr, "bench: -n %d -p %d: give at least 100 samples and 1 to %d passes\n", n, passes,
-			MAX_PASSES);
+	if (runs < 1 || runs > 1000 || passes < 1 || passes > MAX_PASSES || rounds < passes * 10 ||
+	    s.copies < 1 || s.copies > MAX_COPIES) {
+		fprintf(stderr,
+			"bench: -n %d -k %d -p %d -c %d: give 1 to %d passes of at least 10 rounds, 1 to 1000 "
+			"runs per round and 1 to %d copies\n",
+			rounds, runs, passes, s.copies, MAX_PASSES, MAX_COPIES);
 		return 1;
 	}
-	all = (size_t)n * passes;
+	if (!baselabel)
+		baselabel = s.basepath;
 	if (harness_netns(0, &what, err, sizeof(err)))
 		die("%s", err);
 	fp = tcp_flow();
 	libbpf_set_print(libbpf_quiet);
 
 	/* Verifier cost and load time first, in a quiet moment. */
-	obj_cost(objpath, &oc_cls);
-	obj_cost(floorpath, &oc_floor);
-
-	if (harness_load(&h, objpath))
-		die("%s", h.err);
-	cfd = h.prog_fd;
-	/* Where the JIT puts a program moves its cost by a few ns (copies of the
-	 * empty program measured 67 to 72 ns here): the floor is several copies,
-	 * used in turn, so no one placement sets the scale. */
-	for (int i = 0; i < FLOOR_COPIES; i++) {
-		ffd[i] = first_prog_fd(load_obj(floorpath, NULL));
-		if (ffd[i] < 0)
-			die("no program in %s", floorpath);
+	obj_cost(s.objpath, &oc_cls);
+	obj_cost(s.floorpath, &oc_floor);
+	if (s.basepath) {
+		obj_cost(s.basepath, &oc_base);
+		oc_base.path = baselabel;
 	}
-	pobj = load_obj(partspath, NULL);
-	for (int u = 0; u < U_COUNT; u++) {
-		struct bpf_program *prog;
 
-		ufd[u] = cfd;
-		upkt[u] = u;
-		if (u < C_COUNT)
-			continue;
-		prog = bpf_object__find_program_by_name(pobj, parts[u - C_COUNT].prog);
-		if (!prog)
-			die("no program %s in the parts object", parts[u - C_COUNT].prog);
-		ufd[u] = bpf_program__fd(prog);
-		upkt[u] = parts[u - C_COUNT].cls;
-	}
 	inet_pton(AF_INET, SRV_ADDR, srv);
-	cfg = harness_config(srv, GUE_PORT);
-	if (harness_set_config(&h, &cfg))
-		die("%s", h.err);
+	s.cfg = harness_config(srv, GUE_PORT);
+	for (int c = 0; c < C_COUNT; c++)
+		s.lens[c] = build_class(c, s.pkts[c], &fp, NULL);
+	for (int g = 0; g < G_COUNT; g++)
+		for (int u = 0; u < U_COUNT; u++) {
+			sums[g][u] = calloc((size_t)rounds, sizeof(uint32_t));
+			if (!sums[g][u])
+				die("out of memory%s", "");
+		}
 
 	/* Pin to one CPU, so per-CPU counters and caches stay put: the last one
 	 * we may run on, since CPU 0 usually takes more of the interrupts. */
@@ -691,145 +1012,107 @@ static int cmd_run(int argc, char **argv)
 	CPU_SET(cpu, &set);
 	sched_setaffinity(0, sizeof(set), &set);
 
-	for (int c = 0; c < C_COUNT; c++) {
-		__u32 d, ret;
-
-		lens[c] = build_class(c, pkts[c], &fp, NULL);
-		if (harness_read_metrics(&h, before))
-			die("%s", h.err);
-		if (run_once(cfd, pkts[c], lens[c], &d, &ret))
-			die("BPF_PROG_TEST_RUN: %s", strerror(errno));
-		if (harness_read_metrics(&h, after))
-			die("%s", h.err);
-		for (int i = 0; i < CLS_REDIRECT_METRIC_COUNT; i++) {
-			__u64 want = i == MC(PROCESSED) || i == classes[c].counter;
-
-			/* l3_ / l4_ counters describe, they are not outcomes. */
-			if (i >= MC(L3_IPV4) && i <= MC(L4_ICMP))
-				continue;
-			if (after[i] - before[i] != want) {
-				fprintf(stderr, "bench: class %s moved %s by %llu (expected %llu)\n",
-					classes[c].name, harness_metric_names[i],
-					(unsigned long long)(after[i] - before[i]), (unsigned long long)want);
-				bad = 1;
-			}
-		}
-		if (ret != classes[c].retval) {
-			fprintf(stderr, "bench: class %s returned %d, expected %d\n", classes[c].name, (int)ret,
-				(int)classes[c].retval);
-			bad = 1;
-		}
+	/* Where the JIT puts a program moves its cost by several ns, and the
+	 * same image loaded twice lands elsewhere: every pass times fresh
+	 * copies, so a figure is an average over passes * copies placements. */
+	for (int p = 0; p < passes; p++) {
+		progset_load(&s, &ps, &rng);
+		time_rounds(&s, &ps, p * rounds / passes, (p + 1) * rounds / passes, runs, sums, &rng);
+		progset_close(&s, &ps);
 	}
-	for (int u = 0; u < U_COUNT; u++) {
-		__u32 d, ret;
+	if (rawpath) {
+		FILE *f = fopen(rawpath, "w");
 
-		if (u >= C_COUNT) {
-			const struct part *pt = &parts[u - C_COUNT];
-
-			if (run_once(ufd[u], pkts[pt->cls], lens[pt->cls], &d, &ret))
-				die("BPF_PROG_TEST_RUN: %s", strerror(errno));
-			if (ret != pt->retval) {
-				fprintf(stderr, "bench: part %s returned %d, expected %d\n", pt->name, (int)ret,
-					(int)pt->retval);
-				bad = 1;
-			}
-		}
-		cls_ns[u] = calloc(all, sizeof(uint32_t));
-		floor_ns[u] = calloc(all, sizeof(uint32_t));
-		if (!cls_ns[u] || !floor_ns[u])
-			die("out of memory%s", "");
-	}
-	if (bad)
-		die("a packet class does not take the path it is named for%s", "");
-
-	/* Warm up, then A B A B ..., classes and parts interleaved round by
-	 * round.  Each round starts one unit further on: a floor run follows
-	 * the run of the unit before it, whose traces in the caches would
-	 * otherwise bias the floor of every unit in the same direction. */
-	for (int i = -n / 10; i < (int)all; i++) {
-		for (int k = 0; k < U_COUNT; k++) {
-			int c = (k + i + n) % U_COUNT;
-			__u32 df, dc;
-
-			if (run_once(ffd[(i + n + k) % FLOOR_COPIES], pkts[upkt[c]], lens[upkt[c]], &df, NULL) ||
-			    run_once(ufd[c], pkts[upkt[c]], lens[upkt[c]], &dc, NULL))
-				die("BPF_PROG_TEST_RUN: %s", strerror(errno));
-			if (i >= 0) {
-				floor_ns[c][i] = df;
-				cls_ns[c][i] = dc;
-			}
-		}
+		if (!f)
+			die("cannot write %s", rawpath);
+		fprintf(f, "round unit floor current base\n");
+		for (int r = 0; r < rounds; r++)
+			for (int u = 0; u < U_COUNT; u++)
+				fprintf(f, "%d %s %u %u %u\n", r, u < C_COUNT ? classes[u].name : parts[u - C_COUNT].name,
+					sums[G_FLOOR][u][r], sums[G_CUR][u][r], sums[G_BASE][u][r]);
+		if (ferror(f) | fclose(f))
+			die("cannot write %s", rawpath);
 	}
 
-	/* Every ratio is to the floor runs of all units together: the floor
-	 * program is the same for all of them, and the clock's ~10 ns steps
-	 * make the floor of one unit alone move by a few ns from run to run. */
-	pass_ratios(cls_ns, floor_ns, n, passes, rmed, rmin, rmax);
-	all_floor = calloc(all * U_COUNT, sizeof(uint32_t));
-	if (!all_floor)
+	pool = malloc((size_t)rounds * U_COUNT * sizeof(double));
+	if (!pool)
 		die("out of memory%s", "");
-	for (int c = 0; c < U_COUNT; c++) {
-		memcpy(all_floor + (size_t)c * all, floor_ns[c], all * sizeof(uint32_t));
-		qsort(cls_ns[c], all, sizeof(uint32_t), cmp_u32);
-		qsort(floor_ns[c], all, sizeof(uint32_t), cmp_u32);
-		med[c] = cmp_pct(cls_ns[c], all, 50);
-		p10[c] = cmp_pct(cls_ns[c], all, 10);
-		p90[c] = cmp_pct(cls_ns[c], all, 90);
-		fmed[c] = cmp_pct(floor_ns[c], all, 50);
-		tm[c] = tmean(cls_ns[c], all);
-		own_ftm[c] = tmean(floor_ns[c], all);
+	for (int u = 0; u < U_COUNT; u++) {
+		fl[u] = round_figure(sums[G_FLOOR][u], NULL, rounds, passes, runs, 0);
+		ns[u] = round_figure(sums[G_CUR][u], NULL, rounds, passes, runs, 0);
+		ratio[u] = round_figure(sums[G_CUR][u], sums[G_FLOOR][u], rounds, passes, runs, 1);
+		above[u] = round_figure(sums[G_CUR][u], sums[G_FLOOR][u], rounds, passes, runs, 0).med;
+		flmed[u] = fl[u].med;
+		if (s.basepath && u < C_COUNT) {
+			bns[u] = round_figure(sums[G_BASE][u], NULL, rounds, passes, runs, 0);
+			bratio[u] = round_figure(sums[G_BASE][u], sums[G_FLOOR][u], rounds, passes, runs, 1);
+			cb[u] = round_figure(sums[G_CUR][u], sums[G_BASE][u], rounds, passes, runs, 1);
+		}
+		for (int r = 0; r < rounds; r++)
+			pool[(size_t)u * rounds + r] = (double)sums[G_FLOOR][u][r] / runs;
 	}
-	qsort(all_floor, all * U_COUNT, sizeof(uint32_t), cmp_u32);
-	floor_med = cmp_pct(all_floor, all * U_COUNT, 50);
-	floor_p10 = cmp_pct(all_floor, all * U_COUNT, 10);
-	floor_p90 = cmp_pct(all_floor, all * U_COUNT, 90);
-	floor_tm = tmean(all_floor, all * U_COUNT);
-	for (int c = 0; c < U_COUNT; c++)
-		ratio[c] = med[c] / floor_med;
+	floor_all = figure(pool, rounds * U_COUNT, 1);
 
-	printf("BPF_PROG_TEST_RUN, one packet per run (repeat = 1, fresh skb each run), %d passes of %d\n"
-	       "runs per class and program, floor and classifier alternating, pinned to CPU %d.\n"
-	       "Floor (empty tc program, all its runs): median %.0f ns, p10-p90 %.0f-%.0f ns, tmean %.1f ns.\n"
-	       "ns: median and p10-p90 of all passes; ratio: median / floor median; tmean: mean of the\n"
-	       "p10-p90 samples; its ratio to the floor's is that of the median pass, and spread gives the\n"
-	       "lowest and the highest pass.  The kernel clock ticks in ~10 ns steps here, so medians are\n"
-	       "coarse: targets are judged on the tmean ratio.\n\n",
-	       passes, n, cpu, floor_med, floor_p10, floor_p90, floor_tm);
-	printf("%-17s %6s %9s %6s %6s %7s %11s %9s %8s  %s\n", "class", "median", "p10-p90", "ratio", "tmean", "ratio",
-	       "spread", "target", "selftest", "path");
+	printf("BPF_PROG_TEST_RUN, one packet per run (repeat = 1, fresh skb each run), pinned to CPU %d.\n"
+	       "%d rounds; in each, every class and part runs %d times next to the floor (an empty tc program)%s,\n"
+	       "one run of each after the other on the same packet, in a random order.  ns: the median over\n"
+	       "the rounds of a program's mean time per run.  ratio: the median over the rounds of the\n"
+	       "round's time of the program over the floor's in the same round (the judged figure).\n"
+	       "spread: the lowest and highest median of %d passes (equal stretches of the rounds, each\n"
+	       "with %d fresh loads of every program: where the JIT puts a program moves its cost).\n"
+	       "Floor: %.1f ns per run (interquartile range of the rounds %.1f-%.1f).\n",
+	       cpu, rounds, runs, s.basepath ? " and the base" : "", passes, s.copies, floor_all.med, floor_all.q25,
+	       floor_all.q75);
+	if (s.basepath)
+		printf("base: %s.  cur/base: the median over the rounds of the program's time over the base's.\n",
+		       baselabel);
+	printf("\n%-17s %6s %6s %7s %13s", "class", "floor", "ns", "ratio", "spread");
+	if (s.basepath)
+		printf(" %6s %7s %8s %13s", "base", "ratio", "cur/base", "spread");
+	printf(" %9s  %s\n", "target", "path");
 	for (int c = 0; c < C_COUNT; c++) {
-		char range[32], spread[32], tgt[16] = "-", st[16] = "-";
+		char spread[32], tgt[16] = "-";
 
-		snprintf(range, sizeof(range), "%.0f-%.0f", p10[c], p90[c]);
-		snprintf(spread, sizeof(spread), "%.3f-%.3f", rmin[c], rmax[c]);
+		snprintf(spread, sizeof(spread), "%.3f-%.3f", ratio[c].lo, ratio[c].hi);
 		if (classes[c].target)
 			snprintf(tgt, sizeof(tgt), "%.1fx %s", classes[c].target,
-				 rmed[c] <= classes[c].target ? "ok" : "MISS");
-		if (classes[c].selftest)
-			snprintf(st, sizeof(st), "%.1fx", classes[c].selftest);
-		printf("%-17s %6.0f %9s %5.2fx %6.1f %6.3fx %11s %9s %8s  %s\n", classes[c].name, med[c], range,
-		       ratio[c], tm[c], rmed[c], spread, tgt, st, classes[c].what);
+				 ratio[c].med <= classes[c].target ? "ok" : "MISS");
+		printf("%-17s %6.1f %6.1f %6.3fx %13s", classes[c].name, fl[c].med, ns[c].med, ratio[c].med, spread);
+		if (s.basepath) {
+			snprintf(spread, sizeof(spread), "%.3f-%.3f", cb[c].lo, cb[c].hi);
+			printf(" %6.1f %6.3fx %7.3fx %13s", bns[c].med, bratio[c].med, cb[c].med, spread);
+		}
+		printf(" %9s  %s\n", tgt, classes[c].what);
 	}
-	print_parts(tm, floor_tm);
+	print_parts(above, flmed);
 	printf("\n%-28s %14s %12s %11s %9s\n", "object", "verified_insns", "xlated", "jited", "load");
-	printf("%-28s %14u %10u B %9u B %6.1f ms  (target < 20000 insns: %s; selftest 49661)\n", oc_cls.path,
-	       oc_cls.verified_insns, oc_cls.xlated, oc_cls.jited, oc_cls.load_ms,
-	       oc_cls.verified_insns < 20000 ? "ok" : "MISS");
-	printf("%-28s %14u %10u B %9u B %6.1f ms\n", oc_floor.path, oc_floor.verified_insns, oc_floor.xlated,
-	       oc_floor.jited, oc_floor.load_ms);
+	obj_line(&oc_cls, oc_cls.verified_insns < 20000 ? "  (target < 20000 insns: ok)" :
+							   "  (target < 20000 insns: MISS)");
+	if (s.basepath)
+		obj_line(&oc_base, "  (base)");
+	obj_line(&oc_floor, "");
 
 	if (json) {
 		FILE *f = fopen(json, "w");
-		struct utsname u;
+		struct utsname un;
 
 		if (!f)
 			die("cannot write %s", json);
-		uname(&u);
-		fprintf(f, "{\"method\":{\"runs_per_class\":%d,\"passes\":%d,\"repeat\":1,\"cpu\":%d,\"kernel\":", n, passes,
-			cpu);
-		json_str(f, u.release);
-		fprintf(f, "},\n\"floor\":{\"median_ns\":%.0f,\"p10_ns\":%.0f,\"p90_ns\":%.0f,\"tmean_ns\":%.1f,\"runs\":\"all units\"},\n\"classes\":[",
-			floor_med, floor_p10, floor_p90, floor_tm);
+		uname(&un);
+		fprintf(f, "{\"method\":{\"rounds\":%d,\"runs_per_round\":%d,\"passes\":%d,\"repeat\":1,\"copies\":%d,"
+			   "\"cpu\":%d,\"kernel\":",
+			rounds, runs, passes, s.copies, cpu);
+		json_str(f, un.release);
+		fprintf(f, "},\n\"floor\":{\"ns\":%.2f,\"ns_q25\":%.2f,\"ns_q75\":%.2f},\n", floor_all.med,
+			floor_all.q25, floor_all.q75);
+		if (s.basepath) {
+			fprintf(f, "\"base\":{\"label\":");
+			json_str(f, baselabel);
+			fprintf(f, ",\"object\":");
+			json_str(f, s.basepath);
+			fprintf(f, "},\n");
+		}
+		fprintf(f, "\"classes\":[");
 		for (int c = 0; c < C_COUNT; c++) {
 			fprintf(f, "%s\n {\"name\":", c ? "," : "");
 			json_str(f, classes[c].name);
@@ -837,32 +1120,28 @@ static int cmd_run(int argc, char **argv)
 			json_str(f, classes[c].what);
 			fprintf(f, ",\"counter\":");
 			json_str(f, harness_metric_names[classes[c].counter]);
-			fprintf(f, ",\"retval\":%d,\"median_ns\":%.0f,\"p10_ns\":%.0f,\"p90_ns\":%.0f,"
-				   "\"floor_median_ns\":%.0f,\"ratio\":%.3f,\"tmean_ns\":%.1f,\"floor_tmean_ns\":%.1f,"
-				   "\"tmean_ratio\":%.3f",
-				(int)classes[c].retval, med[c], p10[c], p90[c], fmed[c], ratio[c], tm[c], own_ftm[c],
-				rmed[c]);
-			fprintf(f, ",\"tmean_ratio_min\":%.3f,\"tmean_ratio_max\":%.3f", rmin[c], rmax[c]);
+			fprintf(f, ",\"retval\":%d,\"floor_ns\":%.2f,\"ns\":%.2f", (int)classes[c].retval, fl[c].med,
+				ns[c].med);
+			json_fig(f, "ratio", ratio[c]);
 			if (classes[c].target)
 				fprintf(f, ",\"target\":%.1f,\"met\":%s", classes[c].target,
-					rmed[c] <= classes[c].target ? "true" : "false");
-			if (classes[c].selftest)
-				fprintf(f, ",\"selftest_ratio\":%.1f", classes[c].selftest);
+					ratio[c].med <= classes[c].target ? "true" : "false");
+			if (s.basepath) {
+				fprintf(f, ",\"base_ns\":%.2f", bns[c].med);
+				json_fig(f, "base_ratio", bratio[c]);
+				json_fig(f, "cur_over_base", cb[c]);
+			}
 			fputc('}', f);
 		}
-		json_parts(f, tm, floor_tm);
+		json_parts(f, above, flmed);
 		fprintf(f, "],\n\"objects\":[");
-		for (int i = 0; i < 2; i++) {
-			struct obj_cost *o = i ? &oc_floor : &oc_cls;
-
-			fprintf(f, "%s\n {\"object\":", i ? "," : "");
-			json_str(f, o->path);
-			fprintf(f, ",\"loader\":\"libbpf\",\"verified_insns\":%u,\"xlated_bytes\":%u,"
-				   "\"jited_bytes\":%u,\"load_ms\":%.2f}",
-				o->verified_insns, o->xlated, o->jited, o->load_ms);
-		}
+		json_obj(f, &oc_cls, 1);
+		json_obj(f, &oc_floor, 0);
+		if (s.basepath)
+			json_obj(f, &oc_base, 0);
 		fprintf(f, "]}\n");
-		fclose(f);
+		if (ferror(f) | fclose(f))
+			die("cannot write %s", json);
 	}
 	return 0;
 }

@@ -2,9 +2,14 @@
 # The driver of `make bench` (root).  Three parts, one table, one JSON file:
 #
 # 1. selftests/bench run: per-packet cost of every packet class through
-#    BPF_PROG_TEST_RUN, next to an empty tc program (the floor), the same for
-#    the kernel calls the paths are built from (selftests/parts.bpf.c), plus
-#    the verifier's cost and the program sizes (libbpf, pinning off).
+#    BPF_PROG_TEST_RUN, next to an empty tc program (the floor) in the same
+#    rounds, the same for the kernel calls the paths are built from
+#    (selftests/parts.bpf.c), plus the verifier's cost and the program sizes
+#    (libbpf, pinning off).  With BENCH_BASE=REV (make bench BASE=REV), the
+#    classifier of git revision REV is built in a temporary worktree (with
+#    that revision's Makefile, obj/ and include/; the worktree is removed
+#    right after) and timed in the same rounds as a second program: the
+#    table gives, per class, the current / base ratio and its spread.
 # 2. Load time of each object flavour with the loader that reads it: the
 #    system tc (libbpf) for obj/cls_redirect_btf.o, a tc without libbpf
 #    (selftests/lib/legacy-tc.sh) for obj/cls_redirect_legacy.o.
@@ -24,8 +29,10 @@
 #
 #   sh selftests/bench.sh [RESULTS.json]     (default bench/results.json;
 #                                             the text goes next to it, .txt)
-# BENCH_SAMPLES (default 5000, at least 100) runs per class and program in
-# each of the five passes of part 1;
+# BENCH_BASE=REV: also time the classifier of git revision REV (see 1.);
+# BENCH_ROUNDS (default 10000), BENCH_PASSES (20), BENCH_COPIES (8): rounds
+# of part 1, passes they are split into, fresh loads of each program per
+# pass (selftests/bench.c says what they are);
 # BENCH_SECONDS (default 2) traffic per class and setup in part 3;
 # BENCH_TRAFFIC=0 skips part 3.
 set -u
@@ -38,8 +45,11 @@ ns() { echo "clsbench$$-$1"; }
 
 JSON=${1:-bench/results.json}
 TXT=${JSON%.json}.txt
-SAMPLES=${BENCH_SAMPLES:-5000}
+ROUNDS=${BENCH_ROUNDS:-10000}
+PASSES=${BENCH_PASSES:-20}
+COPIES=${BENCH_COPIES:-8}
 SECONDS_PER=${BENCH_SECONDS:-2}
+BASE_REV=${BENCH_BASE:-}
 BENCH=$REPO/selftests/bench
 mkdir -p "$(dirname "$JSON")" || exit 2
 for f in selftests/bench selftests/floor.bpf.o selftests/parts.bpf.o selftests/xdpgen.bpf.o obj/cls_redirect_btf.o \
@@ -50,8 +60,35 @@ tmpdir T
 
 say() { echo "$*" | tee -a "$T/out.txt"; }
 
+# ---- the base: REV's classifier, built in a temporary worktree ----
+set --
+if [ -n "$BASE_REV" ]; then
+	base_sha=$(git -C "$REPO" rev-parse -q --verify "$BASE_REV^{commit}" 2>/dev/null) || {
+		echo "bench: BASE=$BASE_REV is not a revision of the git repository $REPO: give a commit, tag or branch (git log --oneline)" >&2
+		exit 1
+	}
+	base_wt=$T/base-worktree
+	cleanup_add "git -C '$REPO' worktree remove --force '$base_wt' 2>/dev/null; git -C '$REPO' worktree prune"
+	git -C "$REPO" worktree add -q --detach "$base_wt" "$base_sha" >"$T/base.log" 2>&1 || {
+		echo "bench: cannot check out BASE=$BASE_REV in a temporary worktree (git worktree add):" >&2
+		cat "$T/base.log" >&2
+		exit 2
+	}
+	[ -f "$base_wt/obj/cls_redirect.c" ] || { echo "bench: BASE=$BASE_REV has no obj/cls_redirect.c to compare with" >&2; exit 1; }
+	# That revision's own Makefile builds its classifier, as `make` there would.
+	make -C "$base_wt" --no-print-directory obj/cls_redirect_btf.o >"$T/base.log" 2>&1 || {
+		echo "bench: building obj/cls_redirect_btf.o of BASE=$BASE_REV failed:" >&2
+		tail -n 20 "$T/base.log" >&2
+		exit 2
+	}
+	cp "$base_wt/obj/cls_redirect_btf.o" "$T/base.o" || exit 2
+	git -C "$REPO" worktree remove --force "$base_wt" || exit 2
+	base_label="$BASE_REV ($(git -C "$REPO" rev-parse --short "$base_sha"))"
+	set -- -B "$T/base.o" -L "$base_label"
+fi
+
 # ---- 1. BPF_PROG_TEST_RUN ----
-"$BENCH" run -n "$SAMPLES" -o "$T/run.json" >"$T/run.txt" || exit 2
+"$BENCH" run -n "$ROUNDS" -p "$PASSES" -c "$COPIES" -o "$T/run.json" "$@" >"$T/run.txt" || exit 2
 {
 	echo "cls-redirect benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
@@ -60,6 +97,7 @@ say() { echo "$*" | tee -a "$T/out.txt"; }
 		"SRSO: $(cat /sys/devices/system/cpu/vulnerabilities/spec_rstack_overflow 2>/dev/null || echo n/a)"
 	echo "object: obj/cls_redirect.c at $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')" \
 		"$(git -C "$REPO" diff --quiet HEAD -- obj include 2>/dev/null || echo '(modified)')"
+	[ -z "$BASE_REV" ] || echo "base: obj/cls_redirect.c at $base_label"
 	echo
 	echo "== 1. per-packet cost, BPF_PROG_TEST_RUN"
 	cat "$T/run.txt"

@@ -1,20 +1,23 @@
 #!/bin/sh
-# test_bench: `make bench` still works, briefly (200 samples per class, 0.2 s
-# of traffic per class and setup).  Nothing here judges a timing: the
-# benchmark itself refuses to time a class whose packet does not take the
-# path it is named for (verdict and outcome counter), and this test checks
-# what bench.sh writes: every class, part, split, tc load and traffic run is
-# in the JSON, each judged ratio within the spread of its passes;
-# decapsulated IPv6 packets, and only those, pass the classifier twice in
-# real traffic; kernel.bpf_stats_enabled is put back.
+# test_bench: `make bench` still works, briefly (200 rounds, 0.2 s of
+# traffic per class and setup), and `make bench BASE=HEAD` too.  Nothing
+# here judges a timing: the benchmark itself refuses to time a class whose
+# packet does not take the path it is named for (verdict and outcome
+# counter, and the base's output bytes), and this test checks what
+# bench.sh writes: every class, part, split, tc load and traffic run is in
+# the JSON with its spread; decapsulated IPv6 packets, and only those, pass
+# the classifier twice in real traffic; kernel.bpf_stats_enabled is put
+# back; with a base, every class has its current / base ratio and the
+# temporary worktree is gone; a base that is not a revision is refused.
 set -u
 . "$(dirname "$0")/lib/common.sh"
 require_root
 tmpdir T
 cd "$REPO" || exit 2
+BRIEF="BENCH_ROUNDS=200 BENCH_PASSES=2 BENCH_COPIES=2"
 
 stats_before=$(sysctl -n kernel.bpf_stats_enabled)
-if BENCH_SAMPLES=200 BENCH_SECONDS=0.2 sh selftests/bench.sh "$T/r.json" >"$T/out" 2>&1; then
+if env $BRIEF BENCH_SECONDS=0.2 sh selftests/bench.sh "$T/r.json" >"$T/out" 2>&1; then
 	pass "bench: bench.sh runs to the end"
 else
 	fail "bench: bench.sh runs to the end" "$(tail -n 5 "$T/out" | tr '\n' ' ')"
@@ -23,21 +26,21 @@ fi
 expect_eq "bench: kernel.bpf_stats_enabled is put back" "$stats_before" "$(sysctl -n kernel.bpf_stats_enabled)"
 check "bench: the text table is written next to the JSON" test -s "$T/r.txt"
 
-# jq_is NAME FILTER WANT: FILTER, applied to the JSON, prints WANT.
-jq_is() { expect_eq "bench: $1" "$3" "$(jq -r "$2" "$T/r.json" 2>&1)" "jq $2"; }
+# jq_is NAME FILTER WANT [FILE]: FILTER, applied to the JSON, prints WANT.
+jq_is() { expect_eq "bench: $1" "$3" "$(jq -r "$2" "${4:-$T/r.json}" 2>&1)" "jq $2"; }
 
 classes=$(selftests/bench classes | cut -f1 | sort | tr '\n' ' ')
+nclasses=$(selftests/bench classes | wc -l)
 jq_is "every class is timed" '[.classes[].name] | sort | join(" ")' "${classes% }"
-jq_is "every class has a positive tmean and floor" \
-	'[.classes[] | select(.tmean_ns > 0 and .floor_tmean_ns > 0)] | length' "$(selftests/bench classes | wc -l)"
-jq_is "the five parts are timed" '[.parts[] | select(.tmean_ns > 0) | .name] | join(" ")' \
+jq_is "every class has a time, a floor and a ratio within its spread" \
+	'[.classes[] | select(.ns > 0 and .floor_ns > 0 and .ratio_q25 <= .ratio and .ratio <= .ratio_q75
+	  and .ratio_pass_lo <= .ratio_pass_hi)] | length' "$nclasses"
+jq_is "the five parts are timed" '[.parts[] | select(.floor_ns > 0) | .name] | join(" ")' \
 	"call decap redirect lookup_hit lookup_miss"
 jq_is "the classes with a target are split into parts and rest" \
 	'[.splits[] | .class + ":" + (.parts | join("+"))] | join(" ")' \
 	"not_ours: last_hop_v4:decap last_hop_v6:decap+redirect known_tcp:decap+lookup_hit syn:decap forward:call+redirect+lookup_miss"
-jq_is "each judged ratio lies within the spread of its passes" \
-	'[.classes[] | select(.tmean_ratio_min <= .tmean_ratio and .tmean_ratio <= .tmean_ratio_max)] | length' \
-	"$(selftests/bench classes | wc -l)"
+jq_is "without a base no class has a current / base ratio" '[.classes[] | select(has("cur_over_base"))] | length' 0
 jq_is "verifier cost is reported" '.objects[0].verified_insns > 0 and .objects[0].jited_bytes > 0' true
 jq_is "both flavours load with their tc" '[.tc_loads[].object] | join(" ")' \
 	"obj/cls_redirect_btf.o obj/cls_redirect_legacy.o"
@@ -45,4 +48,35 @@ jq_is "real traffic ran for every class" '[.traffic[] | select(.classifier_pps >
 	"${classes% }"
 jq_is "in real traffic only decapsulated IPv6 passes the classifier twice" \
 	'[.traffic[] | select(.classifier_runs_per_packet > 1.5) | .class] | join(" ")' "last_hop_v6"
+
+# BASE=HEAD: the classifier of HEAD, built in a temporary worktree, timed
+# as a second program.  Needs the git history.
+if ! git -C "$REPO" rev-parse -q --verify HEAD >/dev/null 2>&1; then
+	skip "bench: BASE=HEAD" "$REPO is not a git checkout"
+	test_done
+	exit $?
+fi
+worktrees_before=$(git -C "$REPO" worktree list --porcelain | grep -c '^worktree ')
+if env $BRIEF BENCH_TRAFFIC=0 BENCH_BASE=HEAD sh selftests/bench.sh "$T/b.json" >"$T/bout" 2>&1; then
+	pass "bench: BASE=HEAD runs to the end"
+else
+	fail "bench: BASE=HEAD runs to the end" "$(tail -n 5 "$T/bout" | tr '\n' ' ')"
+	exit 1
+fi
+jq_is "BASE=HEAD: the base is named with its commit" '.base.label' \
+	"HEAD ($(git -C "$REPO" rev-parse --short HEAD))" "$T/b.json"
+jq_is "BASE=HEAD: every class has its current / base ratio within its spread" \
+	'[.classes[] | select(.base_ns > 0 and .cur_over_base_q25 <= .cur_over_base
+	  and .cur_over_base <= .cur_over_base_q75)] | length' "$nclasses" "$T/b.json"
+jq_is "BASE=HEAD: the base's verifier cost is reported" '.objects[2].verified_insns > 0' true "$T/b.json"
+check "bench: BASE=HEAD: the table has the cur/base column" grep -q 'cur/base' "$T/b.txt"
+expect_eq "bench: BASE=HEAD: the temporary worktree is removed" "$worktrees_before" \
+	"$(git -C "$REPO" worktree list --porcelain | grep -c '^worktree ')"
+if env BENCH_TRAFFIC=0 BENCH_BASE=no-such-revision-here sh selftests/bench.sh "$T/n.json" >"$T/nout" 2>&1; then
+	fail "bench: a base that is no revision is refused" "exit 0"
+else
+	expect_eq "bench: a base that is no revision exits 1 and says why" "1 yes" \
+		"$? $(grep -q 'BASE=no-such-revision-here is not a revision' "$T/nout" && echo yes)"
+fi
+check "bench: a refused base writes no results" test ! -e "$T/n.json"
 test_done
