@@ -8,6 +8,7 @@
 #   make check-kernels  only the kernel matrix (5.10, 6.1, 6.12 under qemu)
 #   make fuzz       FUZZ_SECONDS=N: fuzz the classifier and the tools (root)
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make deb        cls-redirect_VERSION_ARCH.deb (dpkg-buildpackage, debian/)
 #
 # MAPS=btf|legacy picks the flavour copied to obj/cls_redirect.o; by default
 # it is the one the tc on this host loads (tc -V names libbpf or not).
@@ -48,7 +49,7 @@ TEST_BPF := $(patsubst %.bpf.c,%.bpf.o,$(wildcard selftests/*.bpf.c))
 TEST_SRCS := $(filter-out %.bpf.c,$(wildcard selftests/*.c))
 TEST_BINS := $(TEST_SRCS:.c=)
 
-.PHONY: all deps check demo bench install uninstall clean
+.PHONY: all deps check demo bench install uninstall clean deb
 all: $(OBJS) $(TOOLS)
 
 obj/cls_redirect_btf.o: obj/cls_redirect.c obj/cls_redirect_core.h $(HEADERS) $(BUILD_FLAGS)
@@ -105,47 +106,86 @@ bench: deps
 # ---- make install / make uninstall ----
 #
 # Layout (PREFIX=/usr/local by default):
-#   $(PREFIX)/sbin/cls-redirect-{config,stat}
-#   $(PREFIX)/lib/bpf/cls_redirect{,_btf,_legacy}.o
-#   $(PREFIX)/share/man/man8/{tc-cls-redirect,cls-redirect-config,cls-redirect-stat}.8
-#   $(PREFIX)/share/cls-redirect/{deploy,undeploy}.sh     run by the unit
+#   $(SBINDIR)/cls-redirect-{config,stat}        the tools
+#   $(SBINDIR)/cls-redirect-{deploy,undeploy}    examples/{deploy,undeploy}.sh
+#   $(BPFDIR)/cls_redirect{,_btf,_legacy}.o      $(PREFIX)/lib/bpf, or with
+#                                  PREFIX=/usr on Debian /usr/lib/<triplet>/bpf
+#                                  (as xdp-tools installs its objects)
+#   $(MANDIR)/man8/{tc-cls-redirect,cls-redirect-config,cls-redirect-stat}.8
+#   $(MANDIR)/man8/cls-redirect-{deploy,undeploy}.8      undeploy: a symlink
 #   $(UNITDIR)/cls-redirect@.service     /lib/systemd/system when PREFIX=/usr,
 #                                        else $(PREFIX)/lib/systemd/system
-#   $(PREFIX)/share/doc/cls-redirect/examples/cls-redirect.default
+#   $(DOCDIR)/examples/cls-redirect.default
 #                                        example of /etc/default/cls-redirect
-# Nothing is written to /etc.  The unit's paths name /usr/local in the source
-# tree; install rewrites them to $(PREFIX).
+# Nothing is written to /etc.  make install PREFIX=/usr installs exactly the
+# files of the Debian package (make deb; selftests/test_deb.sh compares).
+# The unit names /usr/local/sbin in the source tree; install rewrites it to
+# $(SBINDIR).  The deploy script learns where the objects are (BPF_SUBDIR:
+# relative to the prefix it is installed under, so a DESTDIR tree works too).
 SBINDIR ?= $(PREFIX)/sbin
-BPFDIR ?= $(PREFIX)/lib/bpf
+MULTIARCH ?= $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)
+BPFDIR ?= $(PREFIX)/lib$(if $(and $(filter /usr,$(PREFIX)),$(MULTIARCH)),/$(MULTIARCH))/bpf
 MANDIR ?= $(PREFIX)/share/man
-DATADIR ?= $(PREFIX)/share/cls-redirect
 DOCDIR ?= $(PREFIX)/share/doc/cls-redirect
 UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
-MAN8 := tc-cls-redirect.8 cls-redirect-config.8 cls-redirect-stat.8
-SCRIPTS := examples/deploy.sh examples/undeploy.sh
+MAN8 := tc-cls-redirect.8 cls-redirect-config.8 cls-redirect-stat.8 cls-redirect-deploy.8
+SCRIPTS := cls-redirect-deploy cls-redirect-undeploy
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BPFDIR) $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(DATADIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
 	install -m 0755 $(TOOLS) $(DESTDIR)$(SBINDIR)/
+	sed 's|^BPF_SUBDIR=.*|BPF_SUBDIR=$(patsubst $(PREFIX)/%,%,$(BPFDIR))|' examples/deploy.sh \
+		>$(DESTDIR)$(SBINDIR)/cls-redirect-deploy
+	install -m 0755 examples/undeploy.sh $(DESTDIR)$(SBINDIR)/cls-redirect-undeploy
+	chmod 0755 $(DESTDIR)$(SBINDIR)/cls-redirect-deploy
 	install -m 0644 $(OBJS) $(DESTDIR)$(BPFDIR)/
 	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
-	install -m 0755 $(SCRIPTS) $(DESTDIR)$(DATADIR)/
-	sed 's|/usr/local/|$(PREFIX)/|g' examples/cls-redirect@.service >$(DESTDIR)$(UNITDIR)/cls-redirect@.service
+	ln -sf cls-redirect-deploy.8 $(DESTDIR)$(MANDIR)/man8/cls-redirect-undeploy.8
+	sed 's|/usr/local/sbin/|$(SBINDIR)/|g' examples/cls-redirect@.service >$(DESTDIR)$(UNITDIR)/cls-redirect@.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/cls-redirect@.service
 	install -m 0644 examples/cls-redirect.default $(DESTDIR)$(DOCDIR)/examples/
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(TOOLS)))
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(TOOLS)) $(SCRIPTS))
 	rm -f $(addprefix $(DESTDIR)$(BPFDIR)/,$(notdir $(OBJS)))
-	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(MAN8))
-	rm -f $(addprefix $(DESTDIR)$(DATADIR)/,$(notdir $(SCRIPTS)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(MAN8) cls-redirect-undeploy.8)
 	rm -f $(DESTDIR)$(UNITDIR)/cls-redirect@.service
 	rm -f $(DESTDIR)$(DOCDIR)/examples/cls-redirect.default
-	-rmdir $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) $(DESTDIR)$(BPFDIR) 2>/dev/null
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) $(DESTDIR)$(BPFDIR) 2>/dev/null
+
+# ---- make deb ----
+#
+# cls-redirect_VERSION_ARCH.deb in the top of the tree, built by
+# dpkg-buildpackage -us -uc -b from debian/ in a copy of the sources under
+# build/deb/ (dpkg-buildpackage cleans the tree it runs in and writes to its
+# parent directory; this tree and its parent are left alone).  The files git
+# tracks, plus new ones it does not ignore; outside a git checkout, the
+# whole tree.  make clean removes the .deb and build/.
+DEB_VERSION = $(shell dpkg-parsechangelog -S Version 2>/dev/null)
+DEB_ARCH = $(shell dpkg-architecture -qDEB_HOST_ARCH 2>/dev/null)
+DEB = cls-redirect_$(DEB_VERSION)_$(DEB_ARCH).deb
+DEB_SRC = build/deb/cls-redirect-$(DEB_VERSION)
+
+.PHONY: deb
+deb:
+	@command -v dpkg-buildpackage >/dev/null || { echo "make deb: dpkg-buildpackage missing: apt-get install dpkg-dev debhelper (or make deps)" >&2; exit 1; }
+	@[ "$(DEB_VERSION)" = "$(VERSION)" ] || { echo "make deb: debian/changelog says $(DEB_VERSION), the Makefile $(VERSION): add a changelog entry (dch -v $(VERSION))" >&2; exit 1; }
+	rm -rf build/deb
+	mkdir -p $(DEB_SRC)
+	if [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$$(pwd -P)" ]; then \
+		git ls-files -z --cached --others --exclude-standard | \
+			tar --null --ignore-failed-read -T - -cf - 2>/dev/null; \
+	else \
+		tar --exclude=./.git --exclude=./build --exclude='./*.deb' -cf - .; \
+	fi | tar -C $(DEB_SRC) -xf -
+	cd $(DEB_SRC) && env -u WERROR -u MAKEFLAGS -u MAKELEVEL -u MFLAGS dpkg-buildpackage -us -uc -b
+	mv build/deb/$(DEB) .
+	@echo "make deb: $(DEB) (install: sudo apt install ./$(DEB))"
 
 clean:
-	rm -f $(OBJS) $(TOOLS) $(TEST_BPF) $(TEST_BINS) $(TEST_EXTRA) $(BUILD_FLAGS)
+	rm -f $(OBJS) $(TOOLS) $(TEST_BPF) $(TEST_BINS) $(TEST_EXTRA) $(BUILD_FLAGS) cls-redirect_*.deb
+	rm -rf build
 
 # The kernel matrix (README, Kernels): static programs for the qemu
 # guests, `make check-kernels`; see selftests/kernels.mk.

@@ -66,11 +66,20 @@ die_usage() { say "$*"; say "see '$PROG --help'"; exit 1; }
 die() { say "$*"; exit 2; }
 
 # Where this script lives tells where the rest is: installed, it is
-# $PREFIX/share/cls-redirect/deploy.sh (tools in $PREFIX/sbin, objects in
-# $PREFIX/lib/bpf); in the source tree, examples/deploy.sh (tools/, obj/).
+# $PREFIX/sbin/cls-redirect-deploy, the tools beside it and the objects in
+# $PREFIX/$BPF_SUBDIR (make install writes the next line: lib/bpf, or
+# lib/<triplet>/bpf on Debian); in the source tree, examples/deploy.sh
+# (tools/, obj/).
+BPF_SUBDIR=lib/bpf
 HERE=$(cd "$(dirname "$0")" && pwd -P)
 case $HERE in
-*/share/cls-redirect) TOOL_DIRS="$HERE ${HERE%/share/cls-redirect}/sbin" OBJ_DIRS="${HERE%/share/cls-redirect}/lib/bpf" ;;
+*/sbin)
+	TOOL_DIRS=$HERE
+	case $BPF_SUBDIR in
+	/*) OBJ_DIRS=$BPF_SUBDIR ;;
+	*) OBJ_DIRS=${HERE%/sbin}/$BPF_SUBDIR ;;
+	esac
+	;;
 *) TOOL_DIRS="$HERE $(dirname "$HERE")/tools" OBJ_DIRS="$(dirname "$HERE")/obj" ;;
 esac
 

@@ -44,18 +44,6 @@ done
 expect_eq "dpkg-buildflags reach the compiler (CPPFLAGS, CFLAGS, LDFLAGS)" "" "$missing" \
 	"flags missing from the command lines"
 
-# hardened BINARY: what hardening=+all must leave in an ELF executable.
-hardened() {
-	_why=
-	_dyn=$(readelf -d "$1")
-	echo "$_dyn" | grep -q 'FLAGS.*BIND_NOW\|FLAGS_1.*NOW' || _why="$_why no BIND_NOW;"
-	readelf -lW "$1" | grep -q GNU_RELRO || _why="$_why no GNU_RELRO segment;"
-	readelf -hW "$1" | grep -q 'Type:.*DYN' || _why="$_why not PIE;"
-	_syms=$(readelf --dyn-syms -W "$1")
-	echo "$_syms" | grep -q ' __stack_chk_fail' || _why="$_why no stack protector (__stack_chk_fail);"
-	echo "$_syms" | grep -q ' __[a-z]*_chk@' || _why="$_why no fortified call (__*_chk);"
-	[ -z "$_why" ] || { echo "$1:$_why"; return 1; }
-}
 for t in $TOOLS; do
 	check "${t#tools/} with dpkg-buildflags: BIND_NOW, RELRO, PIE, stack protector, fortify" hardened "$T/src/$t"
 done

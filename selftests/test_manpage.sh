@@ -1,15 +1,17 @@
 #!/bin/sh
 # test_manpage: the man pages against the code.  tc-cls-redirect.8 (the
-# classifier), cls-redirect-config.8 and cls-redirect-stat.8 (the tools)
+# classifier), cls-redirect-config.8 and cls-redirect-stat.8 (the tools),
+# cls-redirect-deploy.8 (the deploy scripts and the unit)
 # format without a warning (groff, mandoc); the METRICS section of
 # tc-cls-redirect.8 lists exactly the counters of include/cls_redirect.h in
 # layout order, with their help texts; every option of each tool's --help is
-# documented in that tool's page (the deploy scripts' in tc-cls-redirect.8)
+# documented in that tool's page (both deploy scripts' in
+# cls-redirect-deploy.8)
 # and every long option a page names exists; every command and keyword of
 # cls-redirect-config --help is in its page; the pages point at each other;
 # their version is the Makefile's.
 #
-# TC_MAN, CONFIG_MAN, STAT_MAN name other files to check (a page being
+# TC_MAN, CONFIG_MAN, STAT_MAN, DEPLOY_MAN name other files to check (a page being
 # written).
 set -u
 . "$(dirname "$0")/lib/common.sh"
@@ -18,15 +20,17 @@ cd "$REPO" || exit 2
 TC_MAN=${TC_MAN:-tc-cls-redirect.8}
 CONFIG_MAN=${CONFIG_MAN:-cls-redirect-config.8}
 STAT_MAN=${STAT_MAN:-cls-redirect-stat.8}
+DEPLOY_MAN=${DEPLOY_MAN:-cls-redirect-deploy.8}
+PAGES="$TC_MAN $CONFIG_MAN $STAT_MAN $DEPLOY_MAN"
 C=tools/cls-redirect-config
 S=tools/cls-redirect-stat
 tmpdir tmp
 
 require_present build "$C" "$S" examples/deploy.sh examples/undeploy.sh \
-	"$TC_MAN" "$CONFIG_MAN" "$STAT_MAN"
+	"$TC_MAN" "$CONFIG_MAN" "$STAT_MAN" "$DEPLOY_MAN"
 
 # The formatters must have nothing to say.
-for m in "$TC_MAN" "$CONFIG_MAN" "$STAT_MAN"; do
+for m in $PAGES; do
 	if command -v groff >/dev/null; then
 		check "$m: groff -man -ww -z" sh -c 'out=$(groff -man -ww -z "$1" 2>&1) && [ -z "$out" ] || { echo "$out"; exit 1; }' sh "$m"
 	else
@@ -112,13 +116,13 @@ documents() {
 }
 documents "$CONFIG_MAN" "$C"
 documents "$STAT_MAN" "$S"
-documents "$TC_MAN" examples/deploy.sh
-documents "$TC_MAN" examples/undeploy.sh
+documents "$DEPLOY_MAN" examples/deploy.sh
+documents "$DEPLOY_MAN" examples/undeploy.sh
 
 # The other way round: every long option of a page exists.  --now belongs
-# to systemctl, in the DEPLOYMENT example.
+# to systemctl, in cls-redirect-deploy.8.
 { "$C" --help; "$S" --help; examples/deploy.sh --help; examples/undeploy.sh --help; echo " --now"; } | options >"$tmp/all"
-for m in "$TC_MAN" "$CONFIG_MAN" "$STAT_MAN"; do
+for m in $PAGES; do
 	extra=
 	for o in $(grep -o -- '--[a-z][a-z-]*' "$tmp/plain.${m##*/}" | sort -u); do
 		grep -qx -- "$o" "$tmp/all" || extra="$extra $o"
@@ -162,8 +166,9 @@ sections "$TC_MAN" NAME SYNOPSIS DESCRIPTION "WIRE FORMAT" "DECISION TABLE" MAPS
 sections "$CONFIG_MAN" NAME SYNOPSIS DESCRIPTION COMMANDS KEYWORDS OPTIONS "EXIT STATUS" \
 	ENVIRONMENT EXAMPLES "SEE ALSO"
 sections "$STAT_MAN" NAME SYNOPSIS DESCRIPTION OPTIONS "EXIT STATUS" ENVIRONMENT EXAMPLES "SEE ALSO"
+sections "$DEPLOY_MAN" NAME SYNOPSIS DESCRIPTION OPTIONS "EXIT STATUS" ENVIRONMENT EXAMPLES "SEE ALSO"
 
-for m in "$CONFIG_MAN" "$STAT_MAN"; do
+for m in "$CONFIG_MAN" "$STAT_MAN" "$DEPLOY_MAN"; do
 	if awk '/^\.SH / { in_sec = ($0 == ".SH EXIT STATUS") } in_sec && prev == ".TP" { print } { prev = $0 }' \
 		"$m" | tr '\n' ' ' | grep -qx '\.B 0 \.B 1 \.B 2 '; then
 		pass "$m: EXIT STATUS documents 0, 1 and 2"
@@ -184,10 +189,11 @@ refers() {
 	done
 	if [ -z "$_missing" ]; then pass "$_m: SEE ALSO names$(printf " %s(8)" "$@")"; else fail "$_m: SEE ALSO" "missing:$_missing"; fi
 }
-refers "$TC_MAN" cls-redirect-config cls-redirect-stat
+refers "$TC_MAN" cls-redirect-config cls-redirect-stat cls-redirect-deploy
 refers "$CONFIG_MAN" tc-cls-redirect cls-redirect-stat
 refers "$STAT_MAN" tc-cls-redirect cls-redirect-config
-for p in "$CONFIG_MAN:cls-redirect-config" "$STAT_MAN:cls-redirect-stat"; do
+refers "$DEPLOY_MAN" tc-cls-redirect cls-redirect-config cls-redirect-stat
+for p in "$CONFIG_MAN:cls-redirect-config" "$STAT_MAN:cls-redirect-stat" "$DEPLOY_MAN:cls-redirect-deploy,"; do
 	expect_eq "${p%%:*}: NAME names ${p#*:}" "${p#*:}" \
 		"$(sed -n '/^\.SH NAME/{n;s/ .*//p;}' "${p%%:*}")" "first word of NAME"
 done
@@ -196,7 +202,7 @@ check "$TC_MAN: TOOLS points at both tools' pages" sh -c \
 	'awk "/^\.SH /{s=(\$0==\".SH TOOLS\")} s" "$1" | sed "s/\\\\-/-/g" | grep -c "^\.BR cls-redirect-\(config\|stat\) (8)" | grep -qx 2' sh "$TC_MAN"
 
 version=$(sed -n 's/^VERSION := //p' Makefile)
-for m in "$TC_MAN" "$CONFIG_MAN" "$STAT_MAN"; do
+for m in $PAGES; do
 	if grep -q "^\.TH .*\"cls-redirect $version\"" "$m"; then
 		pass "$m: version is $version"
 	else

@@ -204,3 +204,17 @@ copy_source() {
 		make -s -C "$1" clean >/dev/null 2>&1
 	fi
 }
+
+# hardened BINARY: what Debian's hardening=+all leaves in an ELF executable
+# (BIND_NOW, RELRO, PIE, stack protector, fortified calls); prints what is
+# missing and fails if anything is.
+hardened() {
+	_why=
+	readelf -d "$1" | grep -q 'FLAGS.*BIND_NOW\|FLAGS_1.*NOW' || _why="$_why no BIND_NOW;"
+	readelf -lW "$1" | grep -q GNU_RELRO || _why="$_why no GNU_RELRO segment;"
+	readelf -hW "$1" | grep -q 'Type:.*DYN' || _why="$_why not PIE;"
+	_syms=$(readelf --dyn-syms -W "$1")
+	echo "$_syms" | grep -q ' __stack_chk_fail' || _why="$_why no stack protector (__stack_chk_fail);"
+	echo "$_syms" | grep -q ' __[a-z]*_chk@' || _why="$_why no fortified call (__*_chk);"
+	[ -z "$_why" ] || { echo "$1:$_why"; return 1; }
+}
