@@ -117,6 +117,8 @@ bench: deps
 #                                        else $(PREFIX)/lib/systemd/system
 #   $(DOCDIR)/examples/cls-redirect.default
 #                                        example of /etc/default/cls-redirect
+#   $(COMPLETIONDIR)/cls-redirect-{config,stat}   bash completion (completions/
+#                                  cls-redirect; -stat is a link to -config)
 # Nothing is written to /etc.  make install PREFIX=/usr installs exactly the
 # files of the Debian package (make deb; selftests/test_deb.sh compares).
 # The unit names /usr/local/sbin in the source tree; install rewrites it to
@@ -128,12 +130,13 @@ BPFDIR ?= $(PREFIX)/lib$(if $(and $(filter /usr,$(PREFIX)),$(MULTIARCH)),/$(MULT
 MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/cls-redirect
 UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 MAN8 := tc-cls-redirect.8 cls-redirect-config.8 cls-redirect-stat.8 cls-redirect-deploy.8
 SCRIPTS := cls-redirect-deploy cls-redirect-undeploy
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BPFDIR) $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(COMPLETIONDIR)
 	install -m 0755 $(TOOLS) $(DESTDIR)$(SBINDIR)/
 	sed 's|^BPF_SUBDIR=.*|BPF_SUBDIR=$(patsubst $(PREFIX)/%,%,$(BPFDIR))|' examples/deploy.sh \
 		>$(DESTDIR)$(SBINDIR)/cls-redirect-deploy
@@ -145,6 +148,8 @@ install: all
 	sed 's|/usr/local/sbin/|$(SBINDIR)/|g' examples/cls-redirect@.service >$(DESTDIR)$(UNITDIR)/cls-redirect@.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/cls-redirect@.service
 	install -m 0644 examples/cls-redirect.default $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 completions/cls-redirect $(DESTDIR)$(COMPLETIONDIR)/cls-redirect-config
+	ln -sf cls-redirect-config $(DESTDIR)$(COMPLETIONDIR)/cls-redirect-stat
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(TOOLS)) $(SCRIPTS))
@@ -152,6 +157,7 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(MAN8) cls-redirect-undeploy.8)
 	rm -f $(DESTDIR)$(UNITDIR)/cls-redirect@.service
 	rm -f $(DESTDIR)$(DOCDIR)/examples/cls-redirect.default
+	rm -f $(addprefix $(DESTDIR)$(COMPLETIONDIR)/,cls-redirect-config cls-redirect-stat)
 	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) $(DESTDIR)$(BPFDIR) 2>/dev/null
 
 # ---- make deb ----

@@ -87,10 +87,12 @@ for f in usr/lib/$TRIPLET/bpf/cls_redirect.o usr/lib/$TRIPLET/bpf/cls_redirect_b
 	usr/share/man/man8/tc-cls-redirect.8 usr/share/man/man8/cls-redirect-config.8 \
 	usr/share/man/man8/cls-redirect-stat.8 usr/share/man/man8/cls-redirect-deploy.8 \
 	usr/share/man/man8/cls-redirect-undeploy.8 usr/share/doc/cls-redirect/copyright \
-	usr/share/doc/cls-redirect/examples/cls-redirect.default; do
+	usr/share/doc/cls-redirect/examples/cls-redirect.default \
+	usr/share/bash-completion/completions/cls-redirect-config \
+	usr/share/bash-completion/completions/cls-redirect-stat; do
 	grep -q " $f\$" "$T/deb.files" || missing="$missing $f"
 done
-expect_eq "the package holds the objects in /usr/lib/$TRIPLET/bpf, tools, scripts, unit, man pages" "" "$missing" \
+expect_eq "the package holds the objects in /usr/lib/$TRIPLET/bpf, tools, scripts, unit, man pages, completion" "" "$missing" \
 	"missing"
 
 # ---- unpacked into a throwaway root ----
@@ -134,6 +136,8 @@ if [ "$n" = 3 ] && [ "$p" = 3 ]; then
 else
 	fail "the installed object counts packets through the installed cls-redirect-stat" "$got"
 fi
+check "installed bash completion (as bash-completion loads it, by command name) registers both tools" bash -c \
+	". '$R/usr/share/bash-completion/completions/cls-redirect-stat' && complete -p cls-redirect-config && complete -p cls-redirect-stat"
 check "installed cls-redirect-undeploy removes it" in_ns srv "$R/usr/sbin/cls-redirect-undeploy" "$DEV"
 expect_eq "no filter left" "" "$(in_ns srv tc filter show dev "$DEV" ingress 2>/dev/null)"
 test_done

@@ -39,10 +39,12 @@ expected() {
 		for f in $3/cls_redirect.o $3/cls_redirect_btf.o $3/cls_redirect_legacy.o \
 			share/man/man8/tc-cls-redirect.8 share/man/man8/cls-redirect-config.8 \
 			share/man/man8/cls-redirect-stat.8 share/man/man8/cls-redirect-deploy.8 \
-			share/doc/cls-redirect/examples/cls-redirect.default; do
+			share/doc/cls-redirect/examples/cls-redirect.default \
+			share/bash-completion/completions/cls-redirect-config; do
 			echo "644 f ${1#/}/$f"
 		done
 		echo "777 l ${1#/}/share/man/man8/cls-redirect-undeploy.8"
+		echo "777 l ${1#/}/share/bash-completion/completions/cls-redirect-stat"
 		echo "644 f ${2#/}/cls-redirect@.service"
 	} | LC_ALL=C sort -k3
 }
@@ -58,7 +60,9 @@ same_files() {
 		cls-redirect-config.8:share/man/man8/cls-redirect-config.8 cls-redirect-stat.8:share/man/man8/cls-redirect-stat.8 \
 		cls-redirect-deploy.8:share/man/man8/cls-redirect-deploy.8 cls-redirect-deploy.8:share/man/man8/cls-redirect-undeploy.8 \
 		examples/undeploy.sh:sbin/cls-redirect-undeploy \
-		examples/cls-redirect.default:share/doc/cls-redirect/examples/cls-redirect.default; do
+		examples/cls-redirect.default:share/doc/cls-redirect/examples/cls-redirect.default \
+		completions/cls-redirect:share/bash-completion/completions/cls-redirect-config \
+		completions/cls-redirect:share/bash-completion/completions/cls-redirect-stat; do
 		cmp "${_p%%:*}" "$_d/${_p#*:}" || return 1
 	done
 }
