@@ -1,6 +1,7 @@
 # cls-redirect: tc classifier for the backend servers of a GUE load balancer.
 #
-#   make            build obj/cls_redirect{,_btf,_legacy}.o and the tools
+#   make            build obj/cls_redirect{,_btf,_legacy}.o (tc),
+#                   obj/cls_redirect_xdp{,_btf,_legacy}.o (XDP) and the tools
 #   make check      install what is missing, build, run every test (root)
 #   make demo       install what is missing, build, show it working (root)
 #   make bench      measure every verdict against an empty program (root);
@@ -10,7 +11,8 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make deb        cls-redirect_VERSION_ARCH.deb (dpkg-buildpackage, debian/)
 #
-# MAPS=btf|legacy picks the flavour copied to obj/cls_redirect.o; by default
+# MAPS=btf|legacy picks the flavour copied to obj/cls_redirect.o and
+# obj/cls_redirect_xdp.o; by default
 # it is the one the tc on this host loads (tc -V names libbpf or not).
 
 CLANG ?= clang
@@ -41,7 +43,8 @@ endif
 endif
 
 HEADERS := $(wildcard include/*.h)
-OBJS := obj/cls_redirect_btf.o obj/cls_redirect_legacy.o obj/cls_redirect.o
+OBJS := obj/cls_redirect_btf.o obj/cls_redirect_legacy.o obj/cls_redirect.o \
+	obj/cls_redirect_xdp_btf.o obj/cls_redirect_xdp_legacy.o obj/cls_redirect_xdp.o
 TOOLS := tools/cls-redirect-config tools/cls-redirect-stat
 TOOL_COMMON := $(wildcard tools/common.c)
 # Test programs: selftests/*.bpf.c are BPF objects, selftests/*.c binaries.
@@ -60,6 +63,16 @@ obj/cls_redirect_legacy.o: obj/cls_redirect.c obj/cls_redirect_core.h $(HEADERS)
 	$(CLANG) $(filter-out -g,$(BPF_CFLAGS)) -DCLS_REDIRECT_LEGACY_MAPS -c $< -o $@
 
 obj/cls_redirect.o: obj/cls_redirect_$(MAPS).o
+	cp $< $@
+
+# The XDP flavour (man page, XDP): the same core, the same two map flavours.
+obj/cls_redirect_xdp_btf.o: obj/cls_redirect_xdp.c obj/cls_redirect_core.h $(HEADERS) $(BUILD_FLAGS)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+obj/cls_redirect_xdp_legacy.o: obj/cls_redirect_xdp.c obj/cls_redirect_core.h $(HEADERS) $(BUILD_FLAGS)
+	$(CLANG) $(filter-out -g,$(BPF_CFLAGS)) -DCLS_REDIRECT_LEGACY_MAPS -c $< -o $@
+
+obj/cls_redirect_xdp.o: obj/cls_redirect_xdp_$(MAPS).o
 	cp $< $@
 
 tools/cls-redirect-%: tools/cls-redirect-%.c $(TOOL_COMMON) $(HEADERS) $(wildcard tools/*.h) \
@@ -108,7 +121,7 @@ bench: deps
 # Layout (PREFIX=/usr/local by default):
 #   $(SBINDIR)/cls-redirect-{config,stat}        the tools
 #   $(SBINDIR)/cls-redirect-{deploy,undeploy}    examples/{deploy,undeploy}.sh
-#   $(BPFDIR)/cls_redirect{,_btf,_legacy}.o      $(PREFIX)/lib/bpf, or with
+#   $(BPFDIR)/cls_redirect{,_xdp}{,_btf,_legacy}.o  $(PREFIX)/lib/bpf, or with
 #                                  PREFIX=/usr on Debian /usr/lib/<triplet>/bpf
 #                                  (as xdp-tools installs its objects)
 #   $(MANDIR)/man8/{tc-cls-redirect,cls-redirect-config,cls-redirect-stat}.8

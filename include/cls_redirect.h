@@ -238,6 +238,15 @@ static inline int cls_redirect_addr_is_unicast(__be32 addr)
 	return first != 0 && first != 127 && first < 224;
 }
 
+/*
+ * The XDP flavour hands every packet it passes to the stack (not ours, or
+ * decapsulated) with this value in the first 4 bytes of the packet's
+ * metadata (bpf_xdp_adjust_meta); the tc flavour, attached to the same
+ * device as well, lets such a packet through uncounted, so each packet is
+ * counted once whichever flavour decided it (man page, XDP).
+ */
+#define CLS_REDIRECT_XDP_MARK 0xc15d0a0du
+
 /* See CLS_REDIRECT_TEST_EXTRA_METRIC. */
 #ifdef CLS_REDIRECT_TEST_EXTRA_COUNTER
 #define CLS_REDIRECT_EXTRA_METRICS 1

@@ -112,6 +112,14 @@ _Static_assert(CTX_MAX_OFF == MAX_PARSE_OFF, "the entry point bounds offsets as 
  */
 #define REENTRY_MARK 0xc15d
 
+/* The XDP flavour decided and counted this packet already. */
+static __always_inline bool xdp_decided(struct __sk_buff *skb)
+{
+	void *meta = (void *)(long)skb->data_meta;
+
+	return meta + sizeof(__u32) <= (void *)(long)skb->data && *(__u32 *)meta == CLS_REDIRECT_XDP_MARK;
+}
+
 static __always_inline int finish(struct packet *p, __u32 reason, int ret)
 {
 	count(p, reason);
@@ -158,54 +166,30 @@ static __always_inline int accept_locally(struct packet *p, __u32 reason)
 	return finish(p, reason, bpf_redirect(skb->ifindex, BPF_F_INGRESS));
 }
 
-static __always_inline void swap_macs(struct ethhdr *eth)
-{
-	__u8 tmp[ETH_ALEN];
-
-	__builtin_memcpy(tmp, eth->h_source, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
-	__builtin_memcpy(eth->h_dest, tmp, ETH_ALEN);
-}
-
 /*
  * GUE forward: the packet keeps its size and its encapsulation; only the
- * outer addresses, next_hop and the checksums change, and it leaves through
- * the interface it came in on, back to the router it came from (MACs
- * swapped: no neighbour lookup in the fast path).
+ * outer addresses, next_hop and the checksums change (gue_rewrite), and it
+ * leaves through the interface it came in on.
  */
 static __always_inline int forward_gue(struct packet *p, __u32 reason)
 {
 	struct __sk_buff *skb = p->ctx;
-	struct cls_redirect_priv *priv;
-	struct ethhdr *eth;
-	struct iphdr *ip;
 	__u16 old_word, new_word;
-	__be32 hop = p->hop;
+	void *frame;
 	bool udp_csum;
 
-	eth = ctx_ptr(skb, 0, OFF_HOPS);
-	if (!eth)
+	frame = ctx_ptr(skb, 0, OFF_HOPS);
+	if (!frame)
 		return finish(p, M(ERR_ENCAP_BUFFER_TOO_SMALL), TC_ACT_SHOT);
-	ip = (void *)eth + OFF_OUTER_IP;
-	priv = (void *)eth + OFF_PRIV;
-	udp_csum = ((struct udphdr *)((void *)eth + OFF_UDP))->check != 0;
-
-	swap_macs(eth);
-	/* saddr: old source -> our address (= old destination); daddr: ours ->
-	 * hop.  Net change to the header sum: old source -> hop. */
-	ip->check = csum_apply(ip->check, csum_diff4(p->old_saddr, hop));
-	ip->saddr = p->addr;
-	ip->daddr = hop;
-	old_word = *(__u16 *)&priv->next_hop;
-	priv->next_hop++;
-	new_word = *(__u16 *)&priv->next_hop;
+	udp_csum = ((struct udphdr *)(frame + OFF_UDP))->check != 0;
+	gue_rewrite(p, frame, &old_word, &new_word);
 
 	if (udp_csum) {
 		/* The helpers know the skb's checksum state: in CHECKSUM_PARTIAL
 		 * only the pseudo-header part is in the field, and in
 		 * CHECKSUM_COMPLETE skb->csum follows the field. */
-		if (bpf_l4_csum_replace(skb, OFF_UDP + offsetof(struct udphdr, check), p->old_saddr, hop,
-					BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | sizeof(hop)) ||
+		if (bpf_l4_csum_replace(skb, OFF_UDP + offsetof(struct udphdr, check), p->old_saddr, p->hop,
+					BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | sizeof(p->hop)) ||
 		    bpf_l4_csum_replace(skb, OFF_UDP + offsetof(struct udphdr, check), old_word, new_word,
 					BPF_F_MARK_MANGLED_0 | sizeof(old_word)))
 			return finish(p, M(ERR_ENCAP_ADJUST_FAILED), TC_ACT_SHOT);
@@ -219,64 +203,21 @@ static __always_inline int forward_gue(struct packet *p, __u32 reason)
 
 /*
  * GRE forward to the final hop, for servers that terminate plain GRE:
- * UDP, GUE, private header and hops are replaced by a GRE header.  The
- * packet only shrinks.  decide_forward() checked the inner TTL; it is
- * decremented here.
+ * UDP, GUE, private header and hops give way to a GRE header (gre_rewrite).
+ * The packet only shrinks.
  */
 static __always_inline int forward_gre(struct packet *p, __u32 reason)
 {
 	struct __sk_buff *skb = p->ctx;
-	bool v6 = p->inner_proto == IPPROTO_IPV6;
-	__u32 shrink = GRE_SHRINK(p->hop_count);
-	__u32 csum_diff = 0;
-	struct ethhdr *eth;
-	struct iphdr *ip;
-	__be16 *gre;
-	__u16 word;
-	__u32 sum = 0;
+	void *frame;
 
 	/* The checksum state goes as in accept_locally(). */
-	if (bpf_skb_adjust_room(skb, -(int)shrink, BPF_ADJ_ROOM_NET, BPF_F_ADJ_ROOM_FIXED_GSO))
+	if (bpf_skb_adjust_room(skb, -(int)GRE_SHRINK(p->hop_count), BPF_ADJ_ROOM_NET, BPF_F_ADJ_ROOM_FIXED_GSO))
 		return finish(p, M(ERR_ENCAP_ADJUST_FAILED), TC_ACT_SHOT);
-
-	/* Ethernet, IPv4, GRE and the inner header up to and including its
-	 * checksum (IPv4) or hop limit (IPv6), both within 12 bytes. */
-	eth = ctx_ptr(skb, 0, OFF_UDP + GRE_HDR_LEN + offsetof(struct iphdr, check) + sizeof(__sum16));
-	if (!eth)
+	frame = ctx_ptr(skb, 0, GRE_REWRITE_LEN);
+	if (!frame)
 		return finish(p, M(ERR_ENCAP_BUFFER_TOO_SMALL), TC_ACT_SHOT);
-	swap_macs(eth);
-
-	ip = (void *)eth + OFF_OUTER_IP;
-	ip->protocol = IPPROTO_GRE;
-	ip->saddr = p->addr;
-	ip->daddr = p->hop;
-	ip->tot_len = bpf_htons(p->ip_end - ETH_HDR_LEN - shrink);
-	ip->check = 0;
-#pragma unroll
-	for (int i = 0; i < OUTER_IP_LEN / 2; i++)
-		sum += ((__u16 *)ip)[i];
-	ip->check = ~csum_fold(sum);
-
-	gre = (void *)eth + OFF_UDP;
-	csum_diff += csum_diff4(*(__be32 *)gre, v6 ? bpf_htonl(ETH_P_IPV6) : bpf_htonl(ETH_P_IP));
-	gre[0] = 0;
-	gre[1] = v6 ? bpf_htons(ETH_P_IPV6) : bpf_htons(ETH_P_IP);
-
-	if (v6) {
-		struct ipv6hdr *ip6 = (void *)gre + GRE_HDR_LEN;
-
-		word = *(__u16 *)&ip6->nexthdr;
-		ip6->hop_limit--;
-		csum_diff += csum_diff2(word, *(__u16 *)&ip6->nexthdr);
-	} else {
-		struct iphdr *inner = (void *)gre + GRE_HDR_LEN;
-
-		/* TTL and checksum change together: the header's sum stays. */
-		word = *(__u16 *)&inner->ttl;
-		inner->ttl--;
-		inner->check = csum_apply(inner->check, csum_diff2(word, *(__u16 *)&inner->ttl));
-	}
-	bpf_csum_update(skb, csum_diff);
+	bpf_csum_update(skb, gre_rewrite(p, frame));
 	return finish(p, reason, bpf_redirect(skb->ifindex, 0));
 }
 
@@ -291,6 +232,8 @@ int cls_redirect(struct __sk_buff *skb)
 		skb->tc_index = 0;
 		return TC_ACT_UNSPEC;
 	}
+	if (xdp_decided(skb))
+		return TC_ACT_UNSPEC;
 	p.metrics = bpf_map_lookup_elem(&cls_redirect_metrics, &key);
 	if (!p.metrics)
 		return TC_ACT_UNSPEC; /* cannot happen: one-entry array */

@@ -747,4 +747,98 @@ static __always_inline struct verdict decide(struct packet *p)
 #endif
 }
 
+
+/* ------------------------------------------------------------ rewrites -- */
+
+/*
+ * The header rewrites of a forward, the same for every entry point; how the
+ * packet is shrunk, how the checksums the frame does not carry itself are
+ * kept, and how it is sent belong to the entry point.
+ */
+
+static __always_inline void swap_macs(struct ethhdr *eth)
+{
+	__u8 tmp[ETH_ALEN];
+
+	__builtin_memcpy(tmp, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, tmp, ETH_ALEN);
+}
+
+/*
+ * GUE forward, on the first OFF_HOPS bytes of the frame: MACs swapped (back
+ * to the router it came from: no neighbour lookup in the fast path), outer
+ * addresses and next_hop rewritten, the outer IPv4 checksum updated.  The
+ * UDP checksum is left to the caller, which gets the 16-bit word holding
+ * next_hop before and after.
+ */
+static __always_inline void gue_rewrite(struct packet *p, void *frame, __u16 *old_word, __u16 *new_word)
+{
+	struct cls_redirect_priv *priv = frame + OFF_PRIV;
+	struct iphdr *ip = frame + OFF_OUTER_IP;
+
+	swap_macs(frame);
+	/* saddr: old source -> our address (= old destination); daddr: ours ->
+	 * hop.  Net change to the header sum: old source -> hop. */
+	ip->check = csum_apply(ip->check, csum_diff4(p->old_saddr, p->hop));
+	ip->saddr = p->addr;
+	ip->daddr = p->hop;
+	*old_word = *(__u16 *)&priv->next_hop;
+	priv->next_hop++;
+	*new_word = *(__u16 *)&priv->next_hop;
+}
+
+/* The bytes of the frame gre_rewrite() touches: Ethernet, IPv4, GRE and the
+ * inner header up to and including its checksum (IPv4) or hop limit (IPv6),
+ * both within 12 bytes. */
+#define GRE_REWRITE_LEN (OFF_UDP + GRE_HDR_LEN + offsetof(struct iphdr, check) + sizeof(__sum16))
+
+/*
+ * GRE forward to the final hop, on a frame already shrunk by
+ * GRE_SHRINK(hop_count) right after its outer IPv4 header: MACs swapped, the
+ * outer header made GRE to the hop, a GRE header written and the inner TTL
+ * decremented (decide_forward() checked it).  Returns the change to the sum
+ * over the bytes after the outer IPv4 header, for a caller that keeps one.
+ */
+static __always_inline __u32 gre_rewrite(struct packet *p, void *frame)
+{
+	bool v6 = p->inner_proto == IPPROTO_IPV6;
+	struct iphdr *ip = frame + OFF_OUTER_IP;
+	__be16 *gre = frame + OFF_UDP;
+	__u32 csum_diff = 0;
+	__u32 sum = 0;
+	__u16 word;
+
+	swap_macs(frame);
+	ip->protocol = IPPROTO_GRE;
+	ip->saddr = p->addr;
+	ip->daddr = p->hop;
+	ip->tot_len = bpf_htons(p->ip_end - ETH_HDR_LEN - GRE_SHRINK(p->hop_count));
+	ip->check = 0;
+#pragma unroll
+	for (int i = 0; i < OUTER_IP_LEN / 2; i++)
+		sum += ((__u16 *)ip)[i];
+	ip->check = ~csum_fold(sum);
+
+	csum_diff += csum_diff4(*(__be32 *)gre, v6 ? bpf_htonl(ETH_P_IPV6) : bpf_htonl(ETH_P_IP));
+	gre[0] = 0;
+	gre[1] = v6 ? bpf_htons(ETH_P_IPV6) : bpf_htons(ETH_P_IP);
+
+	if (v6) {
+		struct ipv6hdr *ip6 = (void *)gre + GRE_HDR_LEN;
+
+		word = *(__u16 *)&ip6->nexthdr;
+		ip6->hop_limit--;
+		csum_diff += csum_diff2(word, *(__u16 *)&ip6->nexthdr);
+	} else {
+		struct iphdr *inner = (void *)gre + GRE_HDR_LEN;
+
+		/* TTL and checksum change together: the header's sum stays. */
+		word = *(__u16 *)&inner->ttl;
+		inner->ttl--;
+		inner->check = csum_apply(inner->check, csum_diff2(word, *(__u16 *)&inner->ttl));
+	}
+	return csum_diff;
+}
+
 #endif /* CLS_REDIRECT_CORE_H */

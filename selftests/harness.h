@@ -45,8 +45,15 @@
 #define HARNESS_RET_REDIRECT 7u        /* TC_ACT_REDIRECT */
 #define HARNESS_RET_OK 0u              /* TC_ACT_OK: accepted IPv4 goes on */
 
+/* The same for the XDP flavour (man page, XDP): pass and accept go up
+ * (XDP_PASS), forward is XDP_TX. */
+#define HARNESS_XDP_DROP 1u
+#define HARNESS_XDP_PASS 2u
+#define HARNESS_XDP_TX 3u
+
 /* The verdict of an accepted frame: an inner IPv4 packet goes on up the
- * stack (TC_ACT_OK), an inner IPv6 one is re-injected (TC_ACT_REDIRECT). */
+ * stack (TC_ACT_OK), an inner IPv6 one is re-injected (TC_ACT_REDIRECT);
+ * in XDP both go up. */
 static inline unsigned int harness_accept_ret(const uint8_t *frame)
 {
 	return frame[OFF_GUE + 1] == 4 ? HARNESS_RET_OK : HARNESS_RET_REDIRECT;
@@ -68,6 +75,9 @@ struct harness {
 	int prog_fd, cfg_fd, met_fd;
 	int ncpus;
 	struct cls_redirect_metrics *percpu; /* ncpus values, scratch of read_metrics */
+	int xdp;      /* the program is the XDP flavour (section "xdp") */
+	int meta_len; /* XDP: metadata bytes in front of the last output, -1 unknown */
+	uint32_t meta; /* XDP: their first 4 bytes (host order), if meta_len >= 4 */
 	char err[512];
 };
 
@@ -85,8 +95,9 @@ static inline void harness_errf(char *buf, size_t size, const char *fmt, ...)
 #define HARNESS_FAIL(h, ...) (harness_errf((h)->err, sizeof((h)->err), __VA_ARGS__), -1)
 
 /* Opens path (NULL: $CLS_REDIRECT_OBJ, else HARNESS_DEFAULT_OBJ), clears the
- * pin path of every map, loads the one program as SCHED_CLS and finds both
- * maps, checking their type and value size against include/. */
+ * pin path of every map, loads the one program as SCHED_CLS (XDP if its
+ * section is "xdp") and finds both maps, checking their type and value size
+ * against include/. */
 static inline int harness_load(struct harness *h, const char *path)
 {
 	struct bpf_program *next;
@@ -113,7 +124,8 @@ static inline int harness_load(struct harness *h, const char *path)
 	next = h->prog ? bpf_object__next_program(h->obj, h->prog) : NULL;
 	if (!h->prog || next)
 		return HARNESS_FAIL(h, "%s must hold exactly one program", path);
-	bpf_program__set_type(h->prog, BPF_PROG_TYPE_SCHED_CLS);
+	h->xdp = !strcmp(bpf_program__section_name(h->prog), "xdp");
+	bpf_program__set_type(h->prog, h->xdp ? BPF_PROG_TYPE_XDP : BPF_PROG_TYPE_SCHED_CLS);
 	err = bpf_object__load(h->obj);
 	if (err)
 		return HARNESS_FAIL(h, "loading %s failed: %s", path, strerror(-err));
@@ -230,10 +242,45 @@ static inline int harness_invariant(const uint64_t *m, char *err, size_t size)
 	return -1;
 }
 
+/*
+ * XDP: the kernel copies out the metadata the program left in front of the
+ * frame as well (since 5.13: the run takes a struct xdp_md saying where the
+ * frame starts).  Moves it from the output into h->meta_len / h->meta; on a
+ * kernel without xdp_md in test runs the output is the frame alone and
+ * meta_len is -1.
+ */
+static inline int harness_run_xdp(struct harness *h, struct bpf_test_run_opts *opts, size_t len)
+{
+	struct xdp_md md_in = { .data_end = (__u32)len }, md_out;
+	uint8_t *out = opts->data_out;
+
+	opts->ctx_in = &md_in;
+	opts->ctx_size_in = sizeof(md_in);
+	opts->ctx_out = &md_out;
+	opts->ctx_size_out = sizeof(md_out);
+	h->meta_len = -1;
+	if (!bpf_prog_test_run_opts(h->prog_fd, opts)) {
+		h->meta_len = (int)md_out.data;
+		if (md_out.data > opts->data_size_out)
+			return HARNESS_FAIL(h, "xdp_md data %u beyond the output", md_out.data);
+		h->meta = 0;
+		if (h->meta_len >= 4)
+			memcpy(&h->meta, out, 4);
+		memmove(out, out + md_out.data, opts->data_size_out - md_out.data);
+		opts->data_size_out -= md_out.data;
+		return 0;
+	}
+	if (errno != EINVAL)
+		return -1;
+	opts->ctx_in = opts->ctx_out = NULL;
+	opts->ctx_size_in = opts->ctx_size_out = 0;
+	return bpf_prog_test_run_opts(h->prog_fd, opts);
+}
+
 /* One frame through the program.  out must hold out_size bytes (the kernel
  * refuses a run whose output does not fit: give 2 * PKT_MAX); on return
- * *out_len is the output length and *retval the verdict.  ctx (optional) is
- * the __sk_buff given to the run (gso_size, gso_segs...). */
+ * *out_len is the output length and *retval the verdict.  ctx (optional, tc
+ * only) is the __sk_buff given to the run (gso_size, gso_segs...). */
 static inline int harness_run(struct harness *h, const void *in, size_t len, void *out, size_t out_size,
 		       size_t *out_len, uint32_t *retval, struct __sk_buff *ctx)
 {
@@ -245,6 +292,15 @@ static inline int harness_run(struct harness *h, const void *in, size_t len, voi
 	opts.data_out = out;
 	opts.data_size_out = (__u32)out_size;
 	opts.repeat = 1;
+	if (h->xdp) {
+		if (ctx)
+			return HARNESS_FAIL(h, "an XDP program takes no __sk_buff");
+		if (harness_run_xdp(h, &opts, len))
+			return HARNESS_FAIL(h, "BPF_PROG_TEST_RUN failed: %s", strerror(errno));
+		*out_len = opts.data_size_out;
+		*retval = opts.retval;
+		return 0;
+	}
 	if (ctx) {
 		opts.ctx_in = ctx;
 		opts.ctx_size_in = sizeof(*ctx);

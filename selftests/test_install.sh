@@ -37,6 +37,7 @@ expected() {
 			echo "755 f ${1#/}/$f"
 		done
 		for f in $3/cls_redirect.o $3/cls_redirect_btf.o $3/cls_redirect_legacy.o \
+			$3/cls_redirect_xdp.o $3/cls_redirect_xdp_btf.o $3/cls_redirect_xdp_legacy.o \
 			share/man/man8/tc-cls-redirect.8 share/man/man8/cls-redirect-config.8 \
 			share/man/man8/cls-redirect-stat.8 share/man/man8/cls-redirect-deploy.8 \
 			share/doc/cls-redirect/examples/cls-redirect.default \
@@ -57,6 +58,8 @@ same_files() {
 	for _p in tools/cls-redirect-config:sbin/cls-redirect-config tools/cls-redirect-stat:sbin/cls-redirect-stat \
 		obj/cls_redirect.o:$3/cls_redirect.o obj/cls_redirect_btf.o:$3/cls_redirect_btf.o \
 		obj/cls_redirect_legacy.o:$3/cls_redirect_legacy.o tc-cls-redirect.8:share/man/man8/tc-cls-redirect.8 \
+		obj/cls_redirect_xdp.o:$3/cls_redirect_xdp.o obj/cls_redirect_xdp_btf.o:$3/cls_redirect_xdp_btf.o \
+		obj/cls_redirect_xdp_legacy.o:$3/cls_redirect_xdp_legacy.o \
 		cls-redirect-config.8:share/man/man8/cls-redirect-config.8 cls-redirect-stat.8:share/man/man8/cls-redirect-stat.8 \
 		cls-redirect-deploy.8:share/man/man8/cls-redirect-deploy.8 cls-redirect-deploy.8:share/man/man8/cls-redirect-undeploy.8 \
 		examples/undeploy.sh:sbin/cls-redirect-undeploy \

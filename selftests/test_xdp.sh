@@ -1,0 +1,93 @@
+#!/bin/sh
+# test_xdp: the XDP flavour (tc-cls-redirect.8, XDP).
+#
+#   1. Every BPF_PROG_TEST_RUN fixture of selftests/test_prog_run against
+#      obj/cls_redirect_xdp_btf.o: same counter deltas, the XDP verdict and
+#      output of each, and the mark for the tc flavour in the metadata of
+#      what goes up the stack.
+#   2. On a veth pair (as test_tc.sh): attached with
+#      `ip link set dev srv0 xdp obj obj/cls_redirect_xdp.o sec xdp`, native
+#      XDP, then generic XDP (xdpgeneric); the maps are pinned where tc pins
+#      them, the tools drive it, a GUE echo request (IPv4 and IPv6 inside) is
+#      accepted and answered, a plain datagram passed.
+#   3. tc flavour and XDP flavour both attached: each packet counted once,
+#      whichever flavour decided; XDP taken away, tc decides again.
+set -u
+. "$(dirname "$0")/lib/common.sh"
+require_root
+private_bpffs "$@"
+
+. "$REPO/selftests/lib/frames.sh"
+XDP_OBJ=$REPO/obj/cls_redirect_xdp.o
+TC_OBJ=$REPO/obj/cls_redirect.o
+
+require_present test_xdp obj/cls_redirect_xdp_btf.o obj/cls_redirect_xdp.o obj/cls_redirect.o \
+	selftests/test_prog_run selftests/sendraw tools/cls-redirect-config tools/cls-redirect-stat -- bpftool jq
+
+# ---- 1. the fixtures ----
+
+out=$(cd "$REPO" && CLS_REDIRECT_OBJ=obj/cls_redirect_xdp_btf.o selftests/test_prog_run 2>&1)
+rc=$?
+printf '%s\n' "$out"
+[ "$rc" = 0 ] || printf '%s\n' "$out" | grep -q '^FAIL ' || fail "xdp: test_prog_run" "exited $rc"
+
+# ---- 2. attached with ip link ----
+
+tmpdir T
+srv_cli_pair "$DEV" "$SRV" "$CLI"
+
+# xdp_mode: the XDP attachment of srv0 as ip -d link shows it: xdp (native),
+# xdpgeneric, or empty.
+xdp_mode() {
+	in_ns srv ip -j -d link show dev "$DEV" |
+		jq -r '.[0].xdp.mode // empty | if . == 1 then "xdp" elif . == 2 then "xdpgeneric" else . end'
+}
+xdp_attach() { in_ns srv ip link set dev "$DEV" "$1" obj "$XDP_OBJ" sec xdp; }
+xdp_detach() { in_ns srv ip link set dev "$DEV" xdp off 2>/dev/null; in_ns srv ip link set dev "$DEV" xdpgeneric off 2>/dev/null; }
+tc_attach() {
+	in_ns srv tc qdisc replace dev "$DEV" clsact &&
+		in_ns srv tc filter add dev "$DEV" ingress bpf da obj "$TC_OBJ"
+}
+tc_detach() { in_ns srv tc qdisc del dev "$DEV" clsact 2>/dev/null || :; }
+cleanup_add xdp_detach
+
+# expect_deltas NAME FRAME WANT: sends FRAME, compares the counter deltas.
+expect_deltas() {
+	snap "$T/before"
+	send_and_wait "$2"
+	snap "$T/after"
+	expect_eq "$1" "$3" "$(deltas "$T/before" "$T/after")" "counter deltas"
+}
+
+for mode in xdp xdpgeneric; do
+	bpffs_reset
+	if ! check "$mode: ip link set dev $DEV $mode obj $(basename "$XDP_OBJ") sec xdp" xdp_attach "$mode"; then
+		continue
+	fi
+	expect_eq "$mode: attached in $mode mode" "$mode" "$(xdp_mode)" "ip -d link show"
+	expect_eq "$mode: $CONFIG pinned where tc pins it" "array" "$(map_info $CONFIG | cut -d' ' -f1)" \
+		"type of $PIN/$CONFIG"
+	expect_eq "$mode: $METRICS pinned where tc pins it" "percpu_array" "$(map_info $METRICS | cut -d' ' -f1)" \
+		"type of $PIN/$METRICS"
+	check "$mode: cls-redirect-config set" configure
+	expect_gue "$mode" "XDP alone"
+	expect_deltas "$mode: XDP alone: IPv6 inside accepted once" "$(gue_echo6_frame)" "$GUE6_DELTAS"
+	expect_deltas "$mode: XDP alone: plain UDP passed" "$(plain_udp_frame)" "$PASS_DELTAS"
+
+	# -- 3. both attached: tc reuses the maps, XDP decides, tc counts nothing --
+	ids=$(both_ids)
+	check "$mode: tc flavour attached as well" tc_attach
+	expect_eq "$mode: both: tc reused the maps" "$ids" "$(both_ids)" "config and metrics map ids"
+	expect_gue "$mode" "both attached"
+	expect_deltas "$mode: both attached: IPv6 inside counted once" "$(gue_echo6_frame)" "$GUE6_DELTAS"
+	expect_deltas "$mode: both attached: plain UDP counted once" "$(plain_udp_frame)" "$PASS_DELTAS"
+
+	# -- XDP taken away: tc decides alone, no gap in between --
+	check "$mode: ip link set dev $DEV $mode off" in_ns srv ip link set dev "$DEV" "$mode" off
+	expect_eq "$mode: detached" "" "$(xdp_mode)" "ip -d link show"
+	expect_gue "$mode" "tc after XDP"
+	expect_deltas "$mode: tc after XDP: plain UDP counted once" "$(plain_udp_frame)" "$PASS_DELTAS"
+	tc_detach
+done
+
+test_done
