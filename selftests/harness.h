@@ -92,6 +92,24 @@ static inline void harness_errf(char *buf, size_t size, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The verdict that goes with an outcome class (0 passed, 1 accepted,
+ * 2 forwarded, 3 errors) of frame, for the flavour h loaded. */
+static inline unsigned int harness_class_ret(const struct harness *h, int cls, const uint8_t *frame)
+{
+	if (h->xdp)
+		return cls == 3 ? HARNESS_XDP_DROP : cls == 2 ? HARNESS_XDP_TX : HARNESS_XDP_PASS;
+	return cls == 0 ? HARNESS_RET_PASS : cls == 3 ? HARNESS_RET_DROP :
+	       cls == 1 ? harness_accept_ret(frame) : HARNESS_RET_REDIRECT;
+}
+
+/* r is one of the verdicts the flavour h loaded gives. */
+static inline int harness_ret_known(const struct harness *h, unsigned int r)
+{
+	if (h->xdp)
+		return r == HARNESS_XDP_DROP || r == HARNESS_XDP_PASS || r == HARNESS_XDP_TX;
+	return r == HARNESS_RET_PASS || r == HARNESS_RET_DROP || r == HARNESS_RET_REDIRECT || r == HARNESS_RET_OK;
+}
+
 #define HARNESS_FAIL(h, ...) (harness_errf((h)->err, sizeof((h)->err), __VA_ARGS__), -1)
 
 /* Opens path (NULL: $CLS_REDIRECT_OBJ, else HARNESS_DEFAULT_OBJ), clears the

@@ -9,6 +9,9 @@
 # counters moved on each server, by how much: the director counts every
 # packet it encapsulates, so "all N packets reached A and were forwarded to
 # B, and B accepted all N" is a comparison of whole numbers.
+#
+# E2E_FLAVOUR=xdp runs every case with the XDP flavour instead, attached as
+# native XDP with ip link (tc-cls-redirect.8, XDP); test_e2e_xdp.sh does.
 set -u
 . "$(dirname "$0")/lib/common.sh"
 require_root
@@ -23,12 +26,18 @@ fi
 
 C=10.0.4.2 # a third alternative that does not exist: never reached
 
+TOPO_FLAVOUR=${E2E_FLAVOUR:-tc}
+if [ "$TOPO_FLAVOUR" = xdp ]; then
+	OBJ=obj/cls_redirect_xdp_btf.o LEGACY_OBJ=obj/cls_redirect_xdp_legacy.o HOW="XDP flavour, ip link, native"
+else
+	OBJ=obj/cls_redirect_btf.o LEGACY_OBJ=obj/cls_redirect_legacy.o HOW="btf, system tc"
+fi
 topo_up || { fail "e2e: topology" "could not build the namespaces (see above)"; exit 1; }
-if ! topo_attach "$REPO/obj/cls_redirect_btf.o"; then
-	fail "e2e: attach" "cls-redirect-config or tc filter add failed on a server (see above)"
+if ! topo_attach "$REPO/$OBJ"; then
+	fail "e2e: attach" "cls-redirect-config, tc filter add or ip link set xdp failed on a server (see above)"
 	exit 1
 fi
-pass "e2e: topology up, classifier (btf, system tc) attached on A and B"
+pass "e2e: topology up, classifier ($HOW) attached on A and B"
 
 vip() { [ "$1" = 6 ] && echo $TOPO_VIP6 || echo $TOPO_VIP4; }
 l3() { [ "$1" = 6 ] && echo l3_protocol_packets_total_ipv6 || echo l3_protocol_packets_total_ipv4; }
@@ -252,7 +261,23 @@ done
 
 # ---- tc filter replace while a transfer is running ----
 
-prog_id() { in_ns "srv$1" tc filter show dev eth0 ingress | grep -o ' id [0-9]*' | head -n 1; }
+prog_id() {
+	if [ "$TOPO_FLAVOUR" = xdp ]; then
+		in_ns "srv$1" ip -j link show dev eth0 | jq -r '.[0].xdp.prog.id // empty'
+	else
+		in_ns "srv$1" tc filter show dev eth0 ingress | grep -o ' id [0-9]*' | head -n 1
+	fi
+}
+# replace S: a new program in place of the old one on server S, atomically.
+replace() {
+	if [ "$TOPO_FLAVOUR" = xdp ]; then
+		in_ns "srv$1" env TC_BPF_MNT="$(srv_mnt $1)" ip -force link set dev eth0 xdp \
+			obj "$REPO/$OBJ" sec xdp
+	else
+		in_ns "srv$1" env TC_BPF_MNT="$(srv_mnt $1)" tc filter replace dev eth0 ingress pref 10 \
+			handle 1 bpf da obj "$REPO/$OBJ"
+	fi
+}
 topo_director b
 if client_start 1 tcp 4 && client_do 1 "x 65536"; then
 	topo_director a b
@@ -265,13 +290,12 @@ if client_start 1 tcp 4 && client_do 1 "x 65536"; then
 	ok=
 	for s in a b a b; do
 		sleep 0.3
-		in_ns "srv$s" env TC_BPF_MNT="$(srv_mnt $s)" tc filter replace dev eth0 ingress pref 10 \
-			handle 1 bpf da obj "$REPO/obj/cls_redirect_btf.o" || ok="tc filter replace on $s failed"
+		replace $s || ok="replacing the program on $s failed"
 	done
 	mid=$(director_sent)
 	client_read 1
 	expect_reply "replace: transfer through A and B survives 4 filter replaces" "ok server B"
-	[ -z "$ok" ] || fail "replace: tc filter replace" "$ok"
+	[ -z "$ok" ] || fail "replace: program replaced in place" "$ok"
 	settle
 	snap rp1
 	end=$(cat "$TOPO_TMP/rp1.dir")
@@ -294,8 +318,10 @@ fi
 
 # ---- the legacy object with the tc built without libbpf ----
 
-if LEGACY_TC=$(sh "$REPO/selftests/lib/legacy-tc.sh" 2>"$TOPO_TMP/legacy.log"); then
-	if topo_attach "$REPO/obj/cls_redirect_legacy.o" "$LEGACY_TC"; then
+if [ "$TOPO_FLAVOUR" = xdp ]; then
+	: # the legacy XDP object is loaded by test_xdp.sh, with an ip built without libbpf
+elif LEGACY_TC=$(sh "$REPO/selftests/lib/legacy-tc.sh" 2>"$TOPO_TMP/legacy.log"); then
+	if topo_attach "$REPO/$LEGACY_OBJ" "$LEGACY_TC"; then
 		pass "legacy: classifier (legacy maps, tc without libbpf) attached on A and B"
 		second_chance "legacy tcp4" tcp 4 1048576
 		new_flows "legacy tcp4" tcp 4

@@ -6,12 +6,14 @@
 #
 #   * the BPF_PROG_TEST_RUN fixtures (selftests/test_prog_run, linked
 #     statically), every one with the same expected verdict, bytes and
-#     counters, and the same set passing as on the host;
+#     counters, and the same set passing as on the host, against the tc
+#     object and the XDP object (tc-cls-redirect.8, XDP);
 #   * `tc filter add ... bpf da obj` of both flavours, each with its own tc
 #     (the system tc for cls_redirect_btf.o, the tc without libbpf of
 #     selftests/lib/legacy-tc.sh for cls_redirect_legacy.o);
-#   * one GUE packet through a veth pair per flavour: accepted, decapsulated,
-#     delivered, counted exactly once;
+#   * one GUE packet through a veth pair per flavour (and with the XDP
+#     flavour attached by ip link): accepted, decapsulated, delivered,
+#     counted exactly once;
 #   * the verifier's cost (verified_insns, or the processed-instruction count
 #     where bpf_prog_info lacks it, before 5.16) and the load time.
 #
@@ -51,7 +53,7 @@ for c in busybox cpio; do
 	command -v $c >/dev/null || fail_all "$c not installed: run 'make deps' (busybox-static, cpio)"
 done
 missing=
-for f in obj/cls_redirect_btf.o obj/cls_redirect_legacy.o tools/cls-redirect-config \
+for f in obj/cls_redirect_btf.o obj/cls_redirect_legacy.o obj/cls_redirect_xdp_btf.o tools/cls-redirect-config \
 	tools/cls-redirect-stat selftests/sendraw; do
 	[ -e "$REPO/$f" ] || missing="$missing $f"
 done
@@ -135,7 +137,7 @@ verdict() {
 	if [ -n "$_why" ]; then
 		fail "$_name" "$_rel: $_why"
 	else
-		pass "$_name: $_rel, $_fx_pass fixtures, $_cost, tc load + veth packet ok for btf and legacy, $_secs s"
+		pass "$_name: $_rel, $_fx_pass fixtures, $_cost, tc load + veth packet ok for btf and legacy, ip link xdp + veth packet ok, $_secs s"
 	fi
 }
 

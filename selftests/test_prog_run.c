@@ -324,7 +324,7 @@ static void check(const char *name, const uint8_t *in, size_t len, enum verdict 
 		break;
 	}
 	if (H.xdp)
-		exp_ret = v == V_DROP ? HARNESS_XDP_DROP : v == V_GUE || v == V_GRE ? HARNESS_XDP_TX : HARNESS_XDP_PASS;
+		exp_ret = harness_class_ret(&H, v == V_PASS ? 0 : v == V_ACCEPT ? 1 : v == V_DROP ? 3 : 2, in);
 	dexp[M(PROCESSED)] = 1;
 	dexp[outcome]++;
 	if (l3 >= 0)

@@ -12,6 +12,8 @@
 #      accepted and answered, a plain datagram passed.
 #   3. tc flavour and XDP flavour both attached: each packet counted once,
 #      whichever flavour decided; XDP taken away, tc decides again.
+#   4. obj/cls_redirect_xdp_legacy.o attached by an ip built without libbpf
+#      (selftests/lib/legacy-tc.sh builds it next to its tc).
 set -u
 . "$(dirname "$0")/lib/common.sh"
 require_root
@@ -22,7 +24,7 @@ XDP_OBJ=$REPO/obj/cls_redirect_xdp.o
 TC_OBJ=$REPO/obj/cls_redirect.o
 
 require_present test_xdp obj/cls_redirect_xdp_btf.o obj/cls_redirect_xdp.o obj/cls_redirect.o \
-	selftests/test_prog_run selftests/sendraw tools/cls-redirect-config tools/cls-redirect-stat -- bpftool jq
+	selftests/test_prog_run selftests/test_fuzz selftests/sendraw tools/cls-redirect-config tools/cls-redirect-stat -- bpftool jq
 
 # ---- 1. the fixtures ----
 
@@ -30,6 +32,12 @@ out=$(cd "$REPO" && CLS_REDIRECT_OBJ=obj/cls_redirect_xdp_btf.o selftests/test_p
 rc=$?
 printf '%s\n' "$out"
 [ "$rc" = 0 ] || printf '%s\n' "$out" | grep -q '^FAIL ' || fail "xdp: test_prog_run" "exited $rc"
+
+# The packet fuzzer against the XDP object (as make check runs it for tc).
+out=$(cd "$REPO" && CLS_REDIRECT_OBJ=obj/cls_redirect_xdp_btf.o selftests/test_fuzz 2>&1)
+rc=$?
+printf '%s\n' "$out" | sed 's/^\(PASS\|FAIL\|SKIP\) /\1 xdp: /'
+[ "$rc" = 0 ] || printf '%s\n' "$out" | grep -q '^FAIL ' || fail "xdp: test_fuzz" "exited $rc"
 
 # ---- 2. attached with ip link ----
 
@@ -89,5 +97,25 @@ for mode in xdp xdpgeneric; do
 	expect_deltas "$mode: tc after XDP: plain UDP counted once" "$(plain_udp_frame)" "$PASS_DELTAS"
 	tc_detach
 done
+
+# ---- 4. the legacy map flavour, with an ip built without libbpf ----
+
+if LEGACY_TC=$(sh "$REPO/selftests/lib/legacy-tc.sh" 2>"$T/legacy.log"); then
+	LEGACY_IP=$(dirname "$LEGACY_TC")/ip
+	bpffs_reset
+	if check "legacy: $LEGACY_IP link set dev $DEV xdp obj cls_redirect_xdp_legacy.o sec xdp" \
+		in_ns srv env TC_BPF_MNT="$TC_BPF_MNT" "$LEGACY_IP" link set dev "$DEV" xdp \
+		obj "$REPO/obj/cls_redirect_xdp_legacy.o" sec xdp; then
+		expect_eq "legacy: attached in xdp mode" xdp "$(xdp_mode)" "ip -d link show"
+		expect_eq "legacy: $METRICS pinned where tc pins it" "percpu_array" \
+			"$(map_info $METRICS | cut -d' ' -f1)" "type of $PIN/$METRICS"
+		check "legacy: cls-redirect-config set" configure
+		expect_gue legacy "XDP alone"
+		expect_deltas "legacy: plain UDP passed" "$(plain_udp_frame)" "$PASS_DELTAS"
+		xdp_detach
+	fi
+else
+	skip "legacy: XDP flavour with legacy maps" "no ip without libbpf: $(tail -n 1 "$T/legacy.log")"
+fi
 
 test_done

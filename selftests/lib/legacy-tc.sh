@@ -1,5 +1,6 @@
 #!/bin/sh
-# Prints the path of a tc built WITHOUT libbpf, building it first if needed.
+# Prints the path of a tc built WITHOUT libbpf, building it first if needed
+# (an ip from the same build lies beside it).
 #
 # tc-cls-redirect.8, LEGACY TC: the legacy map flavour (obj/cls_redirect_legacy.o, an
 # ELF "maps" section of struct bpf_elf_map) is only understood by tc's own
@@ -13,6 +14,8 @@
 #
 # Cache: ${CLS_REDIRECT_CACHE:-/var/cache/cls-redirect}/iproute2-legacy/
 #   tc          the binary (linked against libelf, libmnl: Debian packages)
+#   ip          ip from the same build, whose `ip link set ... xdp obj` has
+#               the same legacy loader (the XDP flavour's legacy object)
 #   version     the iproute2 Debian version it was built from
 # A cached tc is reused while `version` matches the installed iproute2.
 #
@@ -31,7 +34,7 @@ ver=$(dpkg-query -W -f '${Version}' iproute2 2>/dev/null) ||
 
 # A usable cached build: same iproute2 version, and its -V names no libbpf.
 cached_ok() {
-	[ -x "$tc" ] && [ -f "$cache/version" ] &&
+	[ -x "$tc" ] && [ -x "$cache/ip" ] && [ -f "$cache/version" ] &&
 		[ "$(cat "$cache/version")" = "$ver" ] &&
 		v=$("$tc" -V 2>/dev/null) && ! printf '%s\n' "$v" | grep -qi libbpf
 }
@@ -117,9 +120,9 @@ if grep -q '^HAVE_LIBBPF:=y' "$srcdir/config.mk"; then
 fi
 
 jobs=$(nproc 2>/dev/null || echo 1)
-say "building lib/ and tc/ (make -j$jobs)"
+say "building lib/, tc/ and ip/ (make -j$jobs)"
 # Through the top-level Makefile: it exports the include paths and flags.
-(cd "$srcdir" && make -j"$jobs" SUBDIRS="lib tc" >"$work/make.log" 2>&1) || {
+(cd "$srcdir" && make -j"$jobs" SUBDIRS="lib tc ip" >"$work/make.log" 2>&1) || {
 	tail -n 40 "$work/make.log" >&2
 	die "building iproute2's tc failed (full log above)"
 }
@@ -129,7 +132,9 @@ if printf '%s\n' "$v" | grep -qi libbpf; then
 	die "the built tc links libbpf ($v); the legacy loader is not in it"
 fi
 install -m 0755 "$srcdir/tc/tc" "$tc.new"
+install -m 0755 "$srcdir/ip/ip" "$cache/ip.new"
 mv -f "$tc.new" "$tc"
+mv -f "$cache/ip.new" "$cache/ip"
 echo "$ver" >"$cache/version"
 say "built $tc ($v) in $(($(date +%s) - start)) s"
 echo "$tc"

@@ -93,6 +93,11 @@ _topo_server() { # a|b NET(2|3)
 	veth_pair dir "dir$1" "10.0.$2.1" "$_s" eth0 "10.0.$2.2"
 	_topo_v6 dir "dir$1" "fd00:$2::1" "$_s" eth0 "fd00:$2::2"
 	in_ns dir ip link set "dir$1" mtu $TOPO_SERVER_MTU
+	# A frame a server's XDP program sends back (XDP_TX) reaches a veth
+	# peer only if that peer has an XDP program too (tc-cls-redirect.8, XDP).
+	if [ "${TOPO_FLAVOUR:-tc}" = xdp ]; then
+		in_ns dir ip link set dev "dir$1" xdp obj "$REPO/selftests/xdp_pass.bpf.o" sec xdp || return 1
+	fi
 	in_ns "$_s" ip link set eth0 mtu $TOPO_SERVER_MTU
 	in_ns "$_s" ip addr add "$TOPO_VIP4/32" dev lo
 	in_ns "$_s" ip -6 addr add "$TOPO_VIP6/128" dev lo nodad
@@ -138,15 +143,24 @@ topo_up() {
 # TC (default: the system tc).  Each server starts from an empty bpffs, is
 # configured first (cls-redirect-config creates the config map, tc reuses it,
 # tc-cls-redirect.8, MAPS), then gets the filter with no sec (the default section).
+# With TOPO_FLAVOUR=xdp, OBJ is the XDP flavour and goes on eth0 as native
+# XDP with ip link (TC then names the ip to use; tc-cls-redirect.8, XDP).
 # With TOPO_VERBOSE set, prints each command as an operator would type it.
 topo_attach() {
 	_tc=${2:-tc}
 	for _s in a b; do
 		in_ns "srv$_s" tc filter del dev eth0 ingress 2>/dev/null
+		in_ns "srv$_s" ip link set dev eth0 xdp off 2>/dev/null
 		rm -rf "$(srv_mnt $_s)/tc"
 		_topo_say "$_s" "cls-redirect-config set addr $(srv_addr $_s) port $TOPO_PORT"
 		TC_BPF_MNT=$(srv_mnt $_s) "$CONFIG_TOOL" set addr "$(srv_addr $_s)" port $TOPO_PORT ||
 			return 1
+		if [ "${TOPO_FLAVOUR:-tc}" = xdp ]; then
+			_topo_say "$_s" "ip link set dev eth0 xdp obj ${1#"$REPO/"} sec xdp"
+			in_ns "srv$_s" env TC_BPF_MNT="$(srv_mnt $_s)" "${2:-ip}" link set dev eth0 \
+				xdp obj "$1" sec xdp || return 1
+			continue
+		fi
 		_topo_say "$_s" "tc filter add dev eth0 ingress pref 10 handle 1 bpf da obj ${1#"$REPO/"}"
 		in_ns "srv$_s" env TC_BPF_MNT="$(srv_mnt $_s)" "$_tc" filter add dev eth0 ingress \
 			pref 10 handle 1 bpf da obj "$1" || return 1

@@ -5,6 +5,7 @@
 #   R=DIR TC_BTF=/path/tc TC_LEGACY=/path/tc-legacy [IP=/path/ip] sh guest-tests.sh
 #
 # R is a tree laid out like the repository: obj/cls_redirect_{btf,legacy}.o,
+# obj/cls_redirect_xdp_btf.o (the XDP flavour, tc-cls-redirect.8, XDP),
 # tools/cls-redirect-{config,stat}, selftests/sendraw, and selftests/guest/
 # (kload, check_mtu.bpf.o, gue_echo.hex, and test_prog_run when it exists),
 # the static builds of selftests/kernels.mk.  It needs root and a mount
@@ -67,6 +68,11 @@ if [ -x "$G/test_prog_run" ]; then
 	grep -E '^(PASS|FAIL|SKIP) ' "$fx" | sed 's/^/@@ fixture /'
 	say "fixtures-exit $rc"
 	[ "$rc" = 0 ] || bad fixtures "test_prog_run exited $rc: $(grep -vE '^(PASS|SKIP) ' "$fx" | tail -n 3)"
+	# The same fixtures against the XDP flavour (names "xdp:...").
+	(cd "$R" && CLS_REDIRECT_OBJ=obj/cls_redirect_xdp_btf.o "$G/test_prog_run" 2>&1) >"$fx"
+	rc=$?
+	grep -E '^(PASS|FAIL|SKIP) ' "$fx" | sed 's/^/@@ fixture /'
+	[ "$rc" = 0 ] || bad fixtures-xdp "test_prog_run (XDP) exited $rc: $(grep -vE '^(PASS|SKIP) ' "$fx" | tail -n 3)"
 	rm -f "$fx"
 fi
 
@@ -114,6 +120,35 @@ flavour() {
 		return
 	fi
 	ok "$1: tc filter add ingress bpf da obj $(basename "$3")"
+	packet "$1"
+	if [ "$1" = btf ]; then
+		compat_tc
+	fi
+	teardown
+}
+
+# xdp_flavour OBJ: the XDP flavour attached with ip link, native XDP.
+xdp_flavour() {
+	teardown
+	if ! o=$(topology 2>&1); then
+		bad "xdp: veth pair" "$o"
+		teardown
+		return
+	fi
+	run "xdp: cls-redirect-config set" "$R/tools/cls-redirect-config" set addr $SRV port $PORT
+	if ! o=$(srv "$IP" link set dev srv0 xdp obj "$1" sec xdp 2>&1); then
+		bad "xdp: ip link set dev srv0 xdp obj $(basename "$1") sec xdp" "$(printf '%s\n' "$o" | tail -n 8)"
+		teardown
+		return
+	fi
+	ok "xdp: ip link set dev srv0 xdp obj $(basename "$1") sec xdp"
+	packet xdp
+	teardown
+}
+
+# packet NAME: one GUE echo request through the veth pair, accepted,
+# delivered and counted once.
+packet() {
 	echos=$(in_echos)
 	if ! o=$(cli "$R/selftests/sendraw" cli0 - <"$G/gue_echo.hex" 2>&1); then
 		bad "$1: sendraw" "$o"
@@ -132,10 +167,6 @@ flavour() {
 	else
 		bad "$1: GUE echo request through the veth pair" "expected $want, got $got"
 	fi
-	if [ "$1" = btf ]; then
-		compat_tc
-	fi
-	teardown
 }
 
 # ---- the deliberately incompatible object: bpf_check_mtu (Linux 5.12) ----
@@ -156,5 +187,6 @@ esac
 
 flavour btf "$TC_BTF" "$R/obj/cls_redirect_btf.o"
 flavour legacy "$TC_LEGACY" "$R/obj/cls_redirect_legacy.o"
+xdp_flavour "$R/obj/cls_redirect_xdp_btf.o"
 umount "$TC_BPF_MNT" && rmdir "$TC_BPF_MNT"
 say "done"

@@ -65,7 +65,7 @@ common)
 	copy_with_libs "$(command -v ip)" "$root/usr/local/sbin/ip"
 	r=$root/repo
 	mkdir -p "$r/obj" "$r/tools" "$r/selftests/guest" "$r/selftests/lib/kernels"
-	cp "$repo/obj/cls_redirect_btf.o" "$repo/obj/cls_redirect_legacy.o" "$r/obj/"
+	cp "$repo/obj/cls_redirect_btf.o" "$repo/obj/cls_redirect_legacy.o" "$repo/obj/cls_redirect_xdp_btf.o" "$r/obj/"
 	for f in tools/cls-redirect-config tools/cls-redirect-stat selftests/sendraw; do
 		copy_with_libs "$repo/$f" "$r/$f"
 	done
