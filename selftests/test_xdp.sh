@@ -14,6 +14,9 @@
 #      whichever flavour decided; XDP taken away, tc decides again.
 #   4. obj/cls_redirect_xdp_legacy.o attached by an ip built without libbpf
 #      (selftests/lib/legacy-tc.sh builds it next to its tc).
+#   5. xdp-loader load with the pin path of tc's maps: through libxdp's
+#      dispatcher next to a second program where the kernel has BTF, alone
+#      where it has none (this names the case that ran).
 set -u
 . "$(dirname "$0")/lib/common.sh"
 require_root
@@ -116,6 +119,41 @@ if LEGACY_TC=$(sh "$REPO/selftests/lib/legacy-tc.sh" 2>"$T/legacy.log"); then
 	fi
 else
 	skip "legacy: XDP flavour with legacy maps" "no ip without libbpf: $(tail -n 1 "$T/legacy.log")"
+fi
+
+# ---- 5. xdp-loader (xdp-tools), maps pinned with tc's ----
+
+# libxdp's multi-program dispatcher needs kernel BTF (freplace); without it
+# xdp-loader loads the program alone.  The case that ran is in the names.
+XL() { in_ns srv env LIBXDP_BPFFS="$TC_BPF_MNT" xdp-loader "$@"; }
+if command -v xdp-loader >/dev/null; then
+	bpffs_reset
+	mkdir -p "$PIN"
+	cleanup_add "in_ns srv env LIBXDP_BPFFS='$TC_BPF_MNT' xdp-loader unload -a '$DEV'"
+	if out=$(XL load -v -m native -p "$PIN" "$DEV" "$REPO/obj/cls_redirect_xdp_btf.o" 2>&1); then
+		if printf '%s\n' "$out" | grep -q 'Falling back to loading single prog'; then
+			how="alone, no dispatcher ($(printf '%s\n' "$out" | grep -m1 'libxdp: .*dispatcher' | sed 's/^ *libxdp: //'))"
+			multi=
+		else
+			how="through libxdp's dispatcher"
+			multi=1
+		fi
+		pass "xdp-loader: load -m native -p PIN $DEV cls_redirect_xdp_btf.o: loaded $how"
+		expect_eq "xdp-loader: $METRICS pinned where tc pins it" "percpu_array" \
+			"$(map_info $METRICS | cut -d' ' -f1)" "type of $PIN/$METRICS"
+		check "xdp-loader: cls-redirect-config set" configure
+		expect_gue xdp-loader "$how"
+		if [ -n "$multi" ]; then
+			check "xdp-loader: a second program on $DEV" XL load -m native "$DEV" "$REPO/selftests/xdp_pass.bpf.o"
+			expect_gue xdp-loader "next to a second program"
+		fi
+		check "xdp-loader: unload -a" XL unload -a "$DEV"
+		expect_eq "xdp-loader: detached" "" "$(xdp_mode)" "ip -d link show"
+	else
+		fail "xdp-loader: load -m native -p PIN $DEV cls_redirect_xdp_btf.o" "$(printf '%s' "$out" | tail -n 3 | tr '\n' ' ')"
+	fi
+else
+	fail "xdp-loader" "not installed (make deps installs xdp-tools)"
 fi
 
 test_done

@@ -4,7 +4,7 @@
 set -eu
 pkgs="clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 gcc make
       gcc-multilib jq prometheus mandoc groff-base bison flex pkg-config
-      libmnl-dev dpkg-dev debhelper lintian ethtool libclang-rt-14-dev
+      libmnl-dev dpkg-dev debhelper lintian ethtool libclang-rt-14-dev xdp-tools
       qemu-system-x86 busybox-static cpio xz-utils zstd"
 missing=
 for p in $pkgs; do
