@@ -47,6 +47,9 @@ $(obj_candidates | sed 's/^/         /')
 Options:
   --no-forward   never forward: handle every packet as at its last hop
   --mtu MTU      largest packet that may be forwarded, 68..65535 (0 = no limit)
+  --group GROUP  let GROUP read the pins once deployed (cls-redirect-config
+                 set --group): its members can run cls-redirect-stat and
+                 cls-redirect-config show/status without privileges
   -h, --help     print this help and exit
 
 The filter is always put at ingress pref $PREF handle $HANDLE, which
@@ -102,7 +105,7 @@ find_tool() {
 
 # ---- arguments ----
 
-NOFWD='' MTU='' DEV='' ADDR='' PORT='' OBJ=''
+NOFWD='' MTU='' GROUP='' DEV='' ADDR='' PORT='' OBJ=''
 n=0
 # Options may come anywhere (the systemd unit passes $OPTIONS first).
 positional() {
@@ -125,6 +128,12 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	--mtu=*) MTU=${1#--mtu=} ;;
+	--group)
+		[ $# -ge 2 ] || die_usage "--group needs a value (a group name)"
+		GROUP=$2
+		shift
+		;;
+	--group=*) GROUP=${1#--group=} ;;
 	--)
 		shift
 		for a in "$@"; do positional "$a"; done
@@ -136,6 +145,8 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ "$n" -ge 3 ] || die_usage "expected DEV ADDR PORT [OBJ], got $n argument(s)"
+[ -z "$GROUP" ] || getent group "$GROUP" >/dev/null ||
+	die_usage "--group '$GROUP': no such group (getent group $GROUP)"
 
 TC=${TC:-tc}
 command -v "$TC" >/dev/null 2>&1 || die "tc ('$TC') not found: install iproute2, or set TC to the tc binary"
@@ -396,6 +407,12 @@ if command -v bpftool >/dev/null 2>&1; then
 			;;
 		esac
 	done
+fi
+
+# Last, when every pin exists (tc pins the metrics map at attach).
+if [ -n "$GROUP" ]; then
+	"$CONFIG_TOOL" set --group "$GROUP" >/dev/null ||
+		fail "cannot let group $GROUP read the pins (cls-redirect-config set --group $GROUP, see above)"
 fi
 
 if [ -n "$old_id" ]; then

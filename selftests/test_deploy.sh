@@ -195,6 +195,7 @@ seen=3
 expect_refused "deployed: bad ADDR changes nothing" 1 "$DEV" 10.0.0.256 19523
 expect_refused "deployed: bad PORT changes nothing" 1 "$DEV" "$SRV" 99999
 expect_refused "deployed: bad DEV changes nothing" 1 nosuch0 "$SRV" 19523
+expect_refused "deployed: --group of no group changes nothing" 1 --group no-such-group-clsr "$DEV" "$SRV" 19523
 
 # ---- deploy again: idempotent, program replaced, counters kept ----
 
@@ -206,6 +207,19 @@ expect_eq "redeploy same: counters survive" "$seen" "$(counter processed_packets
 send 2
 expect_eq "redeploy same: new program counts into the pinned map" "$((seen + 2))" "$(counter processed_packets_total)" processed_packets_total
 seen=$(counter processed_packets_total)
+
+# --group GROUP: the pins readable by a monitoring group.
+MONG=clsrdg$$
+if groupadd --system "$MONG"; then
+	cleanup_add "groupdel '$MONG'"
+	run_deploy --group "$MONG" "$DEV" "$SRV" 19523
+	expect_deployed "redeploy --group" "$(json "$SRV" 19523)"
+	expect_eq "redeploy --group: directory and pins readable by the group" "750 $MONG 640 $MONG 640 $MONG " \
+		"$(stat -c '%a %G' "$PIN" "$PIN/cls_redirect_config" "$PIN/cls_redirect_metrics" | tr '\n' ' ')"
+	seen=$(counter processed_packets_total)
+else
+	fail "redeploy --group" "groupadd $MONG failed"
+fi
 
 # ---- values in another spelling: normalised before anything changes ----
 

@@ -39,29 +39,12 @@ fi
 tmpdir T
 srv_cli_pair "$DEV" "$SRV" "$CLI"
 
-# ---- frames (see test_tc.sh) ----
+# ---- frames ----
 
-ipv4_header() { # TOT_LEN PROTO ID SRC DST
-	_h="4500 $(printf %04x "$1") $(printf %04x "$3") 0000 40$(printf %02x "$2")"
-	_a="$(ip4hex "$4") $(ip4hex "$5")"
-	echo "$_h $(csum16 "$_h 0000 $_a") $_a"
-}
-# A GUE-encapsulated echo request cli -> srv, N = 0: accepted.
-gue_echo_frame() {
-	_d="1234 0001 636c737265646972"
-	_icmp="0800 $(csum16 "0800 0000 $_d") $_d"
-	echo "$SRV_MAC $CLI_MAC 0800 $(ipv4_header 72 17 2 "$CLI" "$SRV")" \
-		"3039 $(printf %04x "$PORT") 0034 0000 01040000 00000000 $(ipv4_header 36 1 1 "$CLI" "$SRV") $_icmp"
-}
-# The same with the GUE C bit set: dropped (errors_total_malformed_encapsulation).
-gue_bad_frame() { gue_echo_frame | sed 's/ 01040000 / 21040000 /'; }
-# Plain UDP to srv's discard port: passed.
-plain_frame() {
-	echo "$SRV_MAC $CLI_MAC 0800 $(ipv4_header 36 17 3 "$CLI" "$SRV") 3039 0009 0010 0000 6e6f742067756521"
-}
+. "$REPO/selftests/lib/frames.sh"
 ECHO=$(gue_echo_frame | tr -d ' ')
 BAD=$(gue_bad_frame | tr -d ' ')
-PLAIN=$(plain_frame | tr -d ' ')
+PLAIN=$(plain_udp_frame | tr -d ' ')
 
 # ---- helpers ----
 

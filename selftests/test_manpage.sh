@@ -168,12 +168,14 @@ sections "$CONFIG_MAN" NAME SYNOPSIS DESCRIPTION COMMANDS KEYWORDS OPTIONS "EXIT
 sections "$STAT_MAN" NAME SYNOPSIS DESCRIPTION OPTIONS "EXIT STATUS" ENVIRONMENT EXAMPLES "SEE ALSO"
 sections "$DEPLOY_MAN" NAME SYNOPSIS DESCRIPTION OPTIONS "EXIT STATUS" ENVIRONMENT EXAMPLES "SEE ALSO"
 
-for m in "$CONFIG_MAN" "$STAT_MAN" "$DEPLOY_MAN"; do
+# cls-redirect-config's status adds 3 (needs attention).
+for m in "$CONFIG_MAN:0 1 2 3" "$STAT_MAN:0 1 2" "$DEPLOY_MAN:0 1 2"; do
+	_want=$(for _c in ${m#*:}; do printf '.B %s ' "$_c"; done)
 	if awk '/^\.SH / { in_sec = ($0 == ".SH EXIT STATUS") } in_sec && prev == ".TP" { print } { prev = $0 }' \
-		"$m" | tr '\n' ' ' | grep -qx '\.B 0 \.B 1 \.B 2 '; then
-		pass "$m: EXIT STATUS documents 0, 1 and 2"
+		"${m%%:*}" | tr '\n' ' ' | grep -qxF "$_want"; then
+		pass "${m%%:*}: EXIT STATUS documents ${m#*:}"
 	else
-		fail "$m: EXIT STATUS documents 0, 1 and 2" "no .TP entries .B 0/1/2"
+		fail "${m%%:*}: EXIT STATUS documents ${m#*:}" "no .TP entries $_want"
 	fi
 done
 

@@ -12,12 +12,24 @@
  * pinned, so nobody can see a half-made map either.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <getopt.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "common.h"
 
@@ -29,7 +41,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: %1$s [OPTIONS] show\n"
-		"       %1$s [OPTIONS] set [addr ADDR] [port PORT] [forward|no-forward] [mtu MTU]\n"
+		"       %1$s [OPTIONS] status\n"
+		"       %1$s [OPTIONS] set [--group GROUP] [addr ADDR] [port PORT]\n"
+		"                 [forward|no-forward] [mtu MTU]\n"
 		"       %1$s [OPTIONS] clear\n"
 		"\n"
 		"Read and write the configuration of the cls_redirect tc classifier, the map\n"
@@ -38,6 +52,13 @@ static void usage(FILE *f)
 		"Commands:\n"
 		"  show             print the configuration, as the keywords set takes\n"
 		"                   (\"unconfigured\" when no address is set)\n"
+		"  status           health check: where the classifier is attached (device,\n"
+		"                   direction, pref, handle, program id and tag, and whether\n"
+		"                   the tag is the installed object's: $CLS_REDIRECT_OBJ or\n"
+		"                   cls_redirect.o in ../obj or ../lib/bpf next to this tool),\n"
+		"                   the config, the pins, trust lists and services when\n"
+		"                   pinned, and host checks (the address is local, rp_filter\n"
+		"                   not strict); one \"attention:\" line per problem\n"
 		"  set              change the fields named, keep the others, print one line\n"
 		"                   per field changed (\"mtu: 0 -> 1400\"); when unconfigured,\n"
 		"                   addr and port are needed.  Creates and pins the map if\n"
@@ -56,13 +77,18 @@ static void usage(FILE *f)
 		"  -d, --pin-dir DIR  the maps are pinned in DIR\n"
 		"                     (default ${TC_BPF_MNT:-" CLS_REDIRECT_BPFFS_DEFAULT
 		"}/" CLS_REDIRECT_PIN_SUBDIR ")\n"
-		"  -j, --json         show: print one JSON object\n"
-		"  -p, --pretty       show: print indented JSON (implies -j)\n"
+		"      --group GROUP  set: let GROUP read the pins (directory 0750, pins\n"
+		"                     0640, group GROUP), so its members can run show,\n"
+		"                     status and cls-redirect-stat without privileges;\n"
+		"                     alone (set --group GROUP) it changes no field\n"
+		"  -j, --json         show, status: print one JSON object\n"
+		"  -p, --pretty       show, status: print indented JSON (implies -j)\n"
 		"  -h, --help         print this help and exit\n"
 		"  -V, --version      print the version and exit\n"
 		"\n"
-		"Exit status: 0 success; 1 usage or input error; 2 system or bpf() error\n"
-		"(not root, bpffs or pin directory missing, map missing or not matching).\n",
+		"Exit status: 0 success (status: healthy); 1 usage or input error; 2 system\n"
+		"or bpf() error (not root, bpffs or pin directory missing, map missing or not\n"
+		"matching, a failed write); 3 status: needs attention.\n",
 		prog_name, CLS_REDIRECT_GLB_PORT);
 }
 
@@ -84,22 +110,24 @@ static int parse_addr(const char *s, __be32 *addr)
 
 /* What one "set" names: only these fields change (man page: CLS-REDIRECT-CONFIG). */
 struct set_args {
+	bool any;                      /* a field was named */
 	bool addr, port, mtu, forward; /* the field was named */
 	struct cls_redirect_config v;  /* the named fields' new values */
 };
 
 /* set [addr A] [port P] [forward|no-forward] [mtu M], keywords in any
  * order, each field once, at least one. */
-static int parse_set(int argc, char **argv, struct set_args *a)
+static int parse_set(int argc, char **argv, const char *group, struct set_args *a)
 {
 	unsigned long v;
 	int i, ret;
 
 	memset(a, 0, sizeof(*a));
-	if (!argc)
+	if (!argc && !group)
 		return errorf(EXIT_USAGE,
 			      "set: nothing to set (keywords: addr ADDR, port PORT, forward, "
-			      "no-forward, mtu MTU)");
+			      "no-forward, mtu MTU; or --group GROUP)");
+	a->any = argc > 0;
 	for (i = 0; i < argc; i++) {
 		const char *kw = argv[i];
 		bool takes_value = !strcmp(kw, "addr") || !strcmp(kw, "port") || !strcmp(kw, "mtu");
@@ -149,12 +177,6 @@ static int parse_set(int argc, char **argv, struct set_args *a)
 	return EXIT_OK;
 }
 
-static bool is_configured(const struct cls_redirect_config *cfg)
-{
-	/* The classifier's own test (tc-cls-redirect.8, DECISION TABLE, check 1). */
-	return cfg->version == CLS_REDIRECT_CONFIG_VERSION && cfg->addr != 0;
-}
-
 /* The configuration after "set": old with the named fields replaced.  An
  * unconfigured classifier needs both addr and port: a port alone would
  * leave it passing every packet, silently. */
@@ -162,7 +184,7 @@ static int merge(const struct cls_redirect_config *old, const struct set_args *a
 		 struct cls_redirect_config *cfg)
 {
 	*cfg = *old;
-	if (!is_configured(old)) {
+	if (!config_is_configured(old)) {
 		memset(cfg, 0, sizeof(*cfg));
 		if (!a->addr || !a->port)
 			return errorf(EXIT_USAGE,
@@ -188,7 +210,7 @@ static void print_changes(const struct cls_redirect_config *old,
 			  const struct cls_redirect_config *cfg)
 {
 	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
-	bool was = is_configured(old), any = false;
+	bool was = config_is_configured(old), any = false;
 	bool nf_old = was && (old->flags & CLS_REDIRECT_F_NO_FORWARD);
 	bool nf_new = cfg->flags & CLS_REDIRECT_F_NO_FORWARD;
 	unsigned int mtu_old = was ? old->mtu : 0;
@@ -275,7 +297,7 @@ static int cmd_show(const struct common_opts *o, const char *dir)
 	if (ret)
 		return ret;
 
-	configured = is_configured(&cfg);
+	configured = config_is_configured(&cfg);
 	inet_ntop(AF_INET, &cfg.addr, addr, sizeof(addr));
 	if (o->json) {
 		struct json j;
@@ -369,28 +391,674 @@ out:
 	return ret;
 }
 
-static int cmd_write(const char *dir, const struct set_args *a)
+/* --group (man page: PERMISSIONS): the group may read the pins.  tc and
+ * bpf_obj_pin() make pins 0600 and tc its directories 0700, root's; the
+ * directory becomes group GROUP 0750 and every pin in it GROUP 0640, so a
+ * member can open them read-only (BPF_F_RDONLY needs no capability since
+ * Linux 6.5).  The directories above it on the same bpffs get search
+ * permission for others (o+x, no listing) where they lack it: a path must
+ * be searchable all the way down.  Called with the pin directory locked. */
+static int share_pins(const char *dir, const char *group, gid_t gid)
+{
+	char up[PATH_MAX], opened[PATH_MAX] = "", *slash;
+	unsigned int pins = 0;
+	struct dirent *e;
+	struct statfs fs;
+	struct stat st;
+	DIR *d;
+	size_t off = 0;
+
+	d = opendir(dir);
+	if (!d)
+		return access_error(errno, dir, false, "cannot list pin directory");
+	while ((e = readdir(d))) {
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+			continue;
+		if (fchownat(dirfd(d), e->d_name, (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) ||
+		    fchmodat(dirfd(d), e->d_name, 0640, 0)) {
+			int err = errno;
+
+			closedir(d);
+			return syserr(err, "cannot give group %s the pin %s/%s", group, dir, e->d_name);
+		}
+		pins++;
+	}
+	closedir(d);
+	if (chown(dir, (uid_t)-1, gid) || chmod(dir, 0750))
+		return syserr(errno, "cannot give group %s the pin directory %s", group, dir);
+	snprintf(up, sizeof(up), "%s", dir);
+	while ((slash = strrchr(up, '/')) && slash != up) {
+		*slash = '\0';
+		if (statfs(up, &fs) || fs.f_type != BPF_FS_MAGIC || stat(up, &st))
+			break;
+		if (!(st.st_mode & S_IXOTH)) {
+			if (chmod(up, (st.st_mode & 07777) | S_IXOTH))
+				return syserr(errno, "cannot add search permission to %s", up);
+			off += snprintf(opened + off, off < sizeof(opened) ? sizeof(opened) - off : 0,
+					"%s%s", off ? ", " : "", up);
+		}
+	}
+	printf("group: %s may read %s (directory 0750, %u pins 0640)", group, dir, pins);
+	if (off)
+		printf("; search permission for others (o+x) added to %s", opened);
+	printf("\n");
+	return EXIT_OK;
+}
+
+static int cmd_write(const char *dir, const struct set_args *a, const char *group, gid_t gid)
 {
 	int lock_fd, ret;
 
 	ret = pin_dir_lock(dir, &lock_fd);
 	if (ret)
 		return ret;
-	ret = store(dir, a);
+	/* set --group alone changes no field. */
+	ret = a && !a->any ? EXIT_OK : store(dir, a);
+	if (!ret && group)
+		ret = share_pins(dir, group, gid);
 	pin_dir_unlock(lock_fd);
 	return ret;
 }
 
-static const struct option long_opts[] = { COMMON_LONG_OPTS, {} };
+/* ---- status (man page: CLS-REDIRECT-CONFIG, status) ---- */
+
+/* deploy.sh's slot: a program there that does not use our maps is in the
+ * place where the classifier should run. */
+#define DEPLOY_PREF 1000
+#define DEPLOY_HANDLE 0xc15d
+
+#define MAX_REASONS 16
+
+/* What needs attention: a short code (JSON) and one line for a human. */
+struct reasons {
+	int n;
+	const char *code[MAX_REASONS];
+	char text[MAX_REASONS][512];
+};
+
+static void reason(struct reasons *r, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void reason(struct reasons *r, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->n == MAX_REASONS)
+		return;
+	r->code[r->n] = code;
+	va_start(ap, fmt);
+	vsnprintf(r->text[r->n], sizeof(r->text[0]), fmt, ap);
+	va_end(ap);
+	r->n++;
+}
+
+/* Maps a later version pins beside ours (the trust lists, the services):
+ * shown when pinned, never required. */
+static const struct extra_map {
+	const char *name;
+	const char *key; /* JSON key and the word in the text output */
+	bool trust_list;  /* an LPM trie of IPv4 prefixes; empty allows nothing */
+} extra_maps[] = {
+	{ "cls_redirect_sources", "sources", true },
+	{ "cls_redirect_hops", "hops", true },
+	{ "cls_redirect_services", "services", false },
+};
+#define NEXTRA (sizeof(extra_maps) / sizeof(extra_maps[0]))
+#define MAX_PREFIXES 4096
+
+struct extra {
+	bool pinned;
+	__u32 id;
+	__u32 count;      /* entries */
+	char (*prefix)[20]; /* trust lists with the usual LPM key: A.B.C.D/LEN */
+	__u32 nprefix;
+};
+
+/* Read one extra map: its entries, and for a trust list (LPM trie keyed by
+ * prefix length + IPv4 address) the prefixes themselves. */
+static int read_extra(const char *dir, const struct extra_map *m, struct extra *e)
+{
+	LIBBPF_OPTS(bpf_obj_get_opts, opts, .file_flags = BPF_F_RDONLY);
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX], key[64], next[64];
+	void *prev = NULL;
+	int fd;
+
+	memset(e, 0, sizeof(*e));
+	snprintf(path, sizeof(path), "%s/%s", dir, m->name);
+	fd = bpf_obj_get_opts(path, &opts);
+	if (fd < 0)
+		return errno == ENOENT ? EXIT_OK : syserr(errno, "%s", path);
+	e->pinned = true;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.key_size > sizeof(key)) {
+		close(fd);
+		return errorf(EXIT_SYSTEM, "%s: not a map this version can read", path);
+	}
+	e->id = info.id;
+	if (m->trust_list && info.type == BPF_MAP_TYPE_LPM_TRIE && info.key_size == 8)
+		e->prefix = calloc(MAX_PREFIXES, sizeof(*e->prefix));
+	while (e->count < 1u << 20 && !bpf_map_get_next_key(fd, prev, next)) {
+		if (e->prefix && e->nprefix < MAX_PREFIXES) {
+			__u32 plen;
+			char a[INET_ADDRSTRLEN];
+
+			memcpy(&plen, next, 4);
+			inet_ntop(AF_INET, next + 4, a, sizeof(a));
+			snprintf(e->prefix[e->nprefix++], sizeof(e->prefix[0]), "%s/%u", a, plen);
+		}
+		e->count++;
+		memcpy(key, next, info.key_size);
+		prev = key;
+	}
+	close(fd);
+	return EXIT_OK;
+}
+
+/*
+ * "Is the program attached the installed one?": the kernel's program tag is
+ * a hash of the instructions with map references zeroed, so loading the
+ * object (maps created unpinned, freed at once) gives the tag any tc load of
+ * it gives.  The object is $CLS_REDIRECT_OBJ, else the first of
+ * cls_redirect.o in ../obj (the source tree) and ../lib/bpf (make install)
+ * next to this tool.  Only a libbpf-loadable (BTF) object can be compared.
+ */
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+static bool object_path(char *path, size_t size)
+{
+	static const char *const rel[] = { "../obj/cls_redirect.o", "../lib/bpf/cls_redirect.o" };
+	const char *env = getenv("CLS_REDIRECT_OBJ");
+	char exe[PATH_MAX], *slash;
+	ssize_t n;
+	size_t i;
+
+	if (env && *env) {
+		snprintf(path, size, "%s", env);
+		return true;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return false;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return false;
+	*slash = '\0';
+	for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		if (snprintf(path, size, "%s/%s", exe, rel[i]) >= (int)size)
+			continue;
+		if (access(path, R_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* 0 and the tag, or -errno (why in *why). */
+static int object_tag(const char *path, __u8 tag[8], const char **why)
+{
+	libbpf_print_fn_t old = libbpf_set_print(libbpf_quiet);
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	struct bpf_program *prog, *cls = NULL;
+	struct bpf_object *obj;
+	struct bpf_map *map;
+	int ret;
+
+	*why = "cannot open it";
+	obj = bpf_object__open_file(path, NULL);
+	ret = libbpf_get_error(obj);
+	if (ret) {
+		*why = "libbpf cannot open it (a legacy-maps object cannot be compared)";
+		libbpf_set_print(old);
+		return ret;
+	}
+	bpf_object__for_each_map(map, obj)
+		bpf_map__set_pin_path(map, NULL); /* never touch anyone's pins */
+	bpf_object__for_each_program(prog, obj) {
+		if (!cls && bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS)
+			cls = prog;
+		else
+			bpf_program__set_autoload(prog, false);
+	}
+	ret = -ENOENT;
+	*why = "no tc program in it";
+	if (cls) {
+		ret = bpf_object__load(obj);
+		*why = "loading it failed";
+	}
+	if (!ret) {
+		ret = bpf_obj_get_info_by_fd(bpf_program__fd(cls), &info, &len) ? -errno : 0;
+		memcpy(tag, info.tag, 8);
+	}
+	bpf_object__close(obj);
+	libbpf_set_print(old);
+	return ret;
+}
+
+static void hex_tag(const __u8 tag[8], char out[17])
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		sprintf(out + 2 * i, "%02x", tag[i]);
+}
+
+/* The strictest of net.ipv4.conf.{all,DEV}.rp_filter (the kernel uses the
+ * larger), or -1 when unreadable. */
+static int rp_filter(const char *dev)
+{
+	char path[128];
+	int v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter", dev);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+/* The interface addr is assigned to in this network namespace, or NULL. */
+static bool addr_local(__be32 addr, char dev[IF_NAMESIZE])
+{
+	struct ifaddrs *ifa, *i;
+	bool found = false;
+
+	if (getifaddrs(&ifa))
+		return false;
+	for (i = ifa; i && !found; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+		    ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == addr) {
+			snprintf(dev, IF_NAMESIZE, "%s", i->ifa_name);
+			found = true;
+		}
+	freeifaddrs(ifa);
+	return found;
+}
+
+struct status {
+	const char *dir;
+	__u32 config_id, metrics_id;
+	bool have_cfg;
+	struct cls_redirect_config cfg;
+	struct extra extra[NEXTRA];
+	struct tc_filter *filters;
+	size_t nfilters;
+	bool *ours;
+	char obj[PATH_MAX];
+	bool have_obj, have_tag;
+	__u8 obj_tag[8];
+	const char *obj_why;
+	char addr_dev[IF_NAMESIZE];
+	bool addr_is_local;
+	int rp_all;
+	struct reasons r;
+};
+
+static int gather(struct status *s)
+{
+	int cfg_fd, met_fd, ret;
+	size_t i, k;
+
+	ret = map_open(s->dir, &config_map_desc, true, true, MISSING_HINT, &cfg_fd);
+	if (ret)
+		return ret;
+	ret = map_open(s->dir, &metrics_map_desc, true, true, MISSING_HINT, &met_fd);
+	if (ret)
+		goto out;
+	if (cfg_fd < 0 && met_fd < 0) {
+		struct loaded_classifier lc;
+		char path[PATH_MAX + 32];
+
+		snprintf(path, sizeof(path), "%s/%s", s->dir, CLS_REDIRECT_CONFIG_MAP);
+		if (find_loaded_classifier(&lc))
+			return classifier_unpinned(s->dir, path, &lc);
+		return errorf(EXIT_SYSTEM, "no cls_redirect maps pinned in %s: %s", s->dir,
+			      MISSING_HINT);
+	}
+	if (cfg_fd >= 0) {
+		s->config_id = map_id_of(cfg_fd);
+		ret = read_value(cfg_fd, s->dir, &s->cfg);
+		if (ret)
+			goto out;
+		s->have_cfg = true;
+	}
+	if (met_fd >= 0)
+		s->metrics_id = map_id_of(met_fd);
+	for (i = 0; i < NEXTRA && !ret; i++)
+		ret = read_extra(s->dir, &extra_maps[i], &s->extra[i]);
+	if (ret)
+		goto out;
+	ret = tc_bpf_filters(&s->filters, &s->nfilters);
+	if (ret) {
+		ret = syserr(-ret, "cannot list the tc filters of this network namespace (rtnetlink)");
+		goto out;
+	}
+	s->ours = calloc(s->nfilters + 1, sizeof(*s->ours));
+	if (!s->ours) {
+		ret = syserr(ENOMEM, "status");
+		goto out;
+	}
+	for (i = 0; i < s->nfilters; i++)
+		s->ours[i] = (s->config_id && filter_uses_map(&s->filters[i], s->config_id)) ||
+			     (s->metrics_id && filter_uses_map(&s->filters[i], s->metrics_id));
+	for (i = 0; i < s->nfilters && !s->have_obj; i++)
+		if (s->ours[i]) {
+			s->have_obj = object_path(s->obj, sizeof(s->obj));
+			s->obj_why = "no object found (set CLS_REDIRECT_OBJ)";
+			if (s->have_obj)
+				s->have_tag = !object_tag(s->obj, s->obj_tag, &s->obj_why);
+			break;
+		}
+
+	/* What needs attention, in the order an operator fixes it. */
+	for (k = 0, i = 0; i < s->nfilters; i++)
+		k += s->ours[i];
+	if (!k)
+		reason(&s->r, "not_attached",
+		       "not attached: no tc filter in this network namespace uses the maps in %s "
+		       "(examples/deploy.sh DEV ADDR PORT, or tc filter add dev DEV ingress bpf da "
+		       "obj cls_redirect.o)",
+		       s->dir);
+	for (i = 0; i < s->nfilters; i++) {
+		const struct tc_filter *f = &s->filters[i];
+
+		if (!s->ours[i] && !f->egress && f->pref == DEPLOY_PREF &&
+		    f->handle == DEPLOY_HANDLE)
+			reason(&s->r, "foreign_program",
+			       "foreign program: %s ingress pref %u handle 0x%x (deploy.sh's slot) "
+			       "runs program id %u (%s), which does not use the maps in %s",
+			       f->dev, f->pref, f->handle, f->prog_id, f->name[0] ? f->name : "?",
+			       s->dir);
+	}
+	if (!s->have_cfg || !config_is_configured(&s->cfg))
+		reason(&s->r, "unconfigured",
+		       "unconfigured: the classifier passes every packet (cls-redirect-config set "
+		       "addr ADDR port PORT)");
+	/* Hook for the trust lists: an empty list allows nothing. */
+	for (i = 0; i < NEXTRA; i++)
+		if (extra_maps[i].trust_list && s->extra[i].pinned && !s->extra[i].count)
+			reason(&s->r, "trust_list_empty",
+			       "%s list empty: it allows nothing (cls-redirect-config %s add PREFIX; "
+			       "0.0.0.0/0 allows everyone)",
+			       extra_maps[i].key, extra_maps[i].key);
+	if (s->have_cfg && config_is_configured(&s->cfg)) {
+		char a[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &s->cfg.addr, a, sizeof(a));
+		s->addr_is_local = addr_local(s->cfg.addr, s->addr_dev);
+		if (!s->addr_is_local)
+			reason(&s->r, "address_not_local",
+			       "address not local: %s is not assigned to any interface of this network "
+			       "namespace, so decapsulated packets for it are not delivered (ip addr "
+			       "add %s/32 dev lo)",
+			       a, a);
+	}
+	s->rp_all = rp_filter("all");
+	for (i = 0; i < s->nfilters; i++) {
+		const struct tc_filter *f = &s->filters[i];
+		int dev = rp_filter(f->dev), eff = dev > s->rp_all ? dev : s->rp_all;
+
+		for (k = 0; k < i; k++) /* once per device */
+			if (s->ours[k] && !s->filters[k].egress && !strcmp(s->filters[k].dev, f->dev))
+				break;
+		if (!s->ours[i] || f->egress || k < i || eff != 1)
+			continue;
+		reason(&s->r, "rp_filter_strict",
+		       "rp_filter strict on %s (all %d, %s %d; the kernel uses the larger): "
+		       "decapsulated packets are dropped after being counted as accepted "
+		       "(sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.%s.rp_filter=2, "
+		       "or 0)",
+		       f->dev, s->rp_all, f->dev, dev, f->dev);
+	}
+	ret = EXIT_OK;
+out:
+	if (cfg_fd >= 0)
+		close(cfg_fd);
+	if (met_fd >= 0)
+		close(met_fd);
+	return ret;
+}
+
+static void status_text(const struct status *s)
+{
+	char a[INET_ADDRSTRLEN], tag[17];
+	size_t i, k, n = 0;
+
+	printf("pins: %s\n", s->dir);
+	if (s->config_id)
+		printf("  %s map id %u\n", CLS_REDIRECT_CONFIG_MAP, s->config_id);
+	else
+		printf("  %s not pinned\n", CLS_REDIRECT_CONFIG_MAP);
+	if (s->metrics_id)
+		printf("  %s map id %u\n", CLS_REDIRECT_METRICS_MAP, s->metrics_id);
+	else
+		printf("  %s not pinned\n", CLS_REDIRECT_METRICS_MAP);
+	for (i = 0; i < NEXTRA; i++)
+		if (s->extra[i].pinned)
+			printf("  %s map id %u\n", extra_maps[i].name, s->extra[i].id);
+	inet_ntop(AF_INET, &s->cfg.addr, a, sizeof(a));
+	if (!s->have_cfg || !config_is_configured(&s->cfg)) {
+		printf("config: unconfigured\n");
+	} else {
+		printf("config: addr %s port %u", a, ntohs(s->cfg.port));
+		if (s->cfg.flags & CLS_REDIRECT_F_NO_FORWARD)
+			printf(" no-forward");
+		if (s->cfg.mtu)
+			printf(" mtu %u", s->cfg.mtu);
+		printf("\n");
+	}
+	for (i = 0; i < s->nfilters; i++) {
+		const struct tc_filter *f = &s->filters[i];
+
+		if (!s->ours[i])
+			continue;
+		n++;
+		hex_tag(f->tag, tag);
+		printf("attached: %s %s pref %u handle 0x%x prog id %u tag %s%s%s", f->dev,
+		       f->egress ? "egress" : "ingress", f->pref, f->handle, f->prog_id, tag,
+		       f->direct_action ? " direct-action" : "", f->name[0] ? " " : "");
+		printf("%s", f->name);
+		if (s->have_tag)
+			printf(", %s %s", memcmp(f->tag, s->obj_tag, 8) ? "tag differs from" :
+									  "tag of",
+			       s->obj);
+		else
+			printf(", tag not compared: %s%s%s", s->have_obj ? s->obj : "",
+			       s->have_obj ? ": " : "", s->obj_why);
+		printf("\n");
+	}
+	if (!n)
+		printf("attached: nowhere\n");
+	for (i = 0; i < NEXTRA; i++) {
+		const struct extra *e = &s->extra[i];
+
+		if (!e->pinned)
+			continue;
+		printf("%s:", extra_maps[i].key);
+		if (!e->count)
+			printf(" empty");
+		else if (e->prefix)
+			for (k = 0; k < e->nprefix; k++)
+				printf(" %s", e->prefix[k]);
+		else
+			printf(" %u entries", e->count);
+		printf("\n");
+	}
+	if (s->have_cfg && config_is_configured(&s->cfg)) {
+		if (s->addr_is_local)
+			printf("host: %s is assigned to %s\n", a, s->addr_dev);
+		else
+			printf("host: %s is not assigned locally\n", a);
+	}
+	printf("host: rp_filter all %d", s->rp_all);
+	for (i = 0; i < s->nfilters; i++)
+		if (s->ours[i] && !s->filters[i].egress)
+			printf(", %s %d", s->filters[i].dev, rp_filter(s->filters[i].dev));
+	printf("\n");
+	for (i = 0; i < (size_t)s->r.n; i++)
+		printf("attention: %s\n", s->r.text[i]);
+	printf("status: %s\n", s->r.n ? "needs attention" : "healthy");
+}
+
+static void status_json(const struct status *s, bool pretty)
+{
+	char a[INET_ADDRSTRLEN], tag[17];
+	struct json j;
+	size_t i, k;
+
+	json_begin(&j, stdout, pretty);
+	json_bool(&j, "healthy", !s->r.n);
+	json_arr(&j, "attention");
+	for (i = 0; i < (size_t)s->r.n; i++) {
+		json_obj(&j, NULL);
+		json_str(&j, "reason", s->r.code[i]);
+		json_str(&j, "message", s->r.text[i]);
+		json_close(&j);
+	}
+	json_close(&j);
+	json_str(&j, "pin_dir", s->dir);
+	json_obj(&j, "pins");
+	if (s->config_id)
+		json_u64(&j, CLS_REDIRECT_CONFIG_MAP, s->config_id);
+	else
+		json_null(&j, CLS_REDIRECT_CONFIG_MAP);
+	if (s->metrics_id)
+		json_u64(&j, CLS_REDIRECT_METRICS_MAP, s->metrics_id);
+	else
+		json_null(&j, CLS_REDIRECT_METRICS_MAP);
+	for (i = 0; i < NEXTRA; i++)
+		if (s->extra[i].pinned)
+			json_u64(&j, extra_maps[i].name, s->extra[i].id);
+	json_close(&j);
+	inet_ntop(AF_INET, &s->cfg.addr, a, sizeof(a));
+	json_obj(&j, "config");
+	json_bool(&j, "configured", s->have_cfg && config_is_configured(&s->cfg));
+	json_str(&j, "addr", a);
+	json_u64(&j, "port", ntohs(s->cfg.port));
+	json_bool(&j, "no_forward", s->cfg.flags & CLS_REDIRECT_F_NO_FORWARD);
+	json_u64(&j, "mtu", s->cfg.mtu);
+	json_close(&j);
+	json_arr(&j, "attached");
+	for (i = 0; i < s->nfilters; i++) {
+		const struct tc_filter *f = &s->filters[i];
+
+		if (!s->ours[i])
+			continue;
+		hex_tag(f->tag, tag);
+		json_obj(&j, NULL);
+		json_str(&j, "device", f->dev);
+		json_str(&j, "direction", f->egress ? "egress" : "ingress");
+		json_u64(&j, "pref", f->pref);
+		json_u64(&j, "handle", f->handle);
+		json_u64(&j, "prog_id", f->prog_id);
+		json_str(&j, "tag", tag);
+		json_str(&j, "name", f->name);
+		json_bool(&j, "direct_action", f->direct_action);
+		if (s->have_tag)
+			json_bool(&j, "tag_matches_object", !memcmp(f->tag, s->obj_tag, 8));
+		else
+			json_null(&j, "tag_matches_object");
+		json_close(&j);
+	}
+	json_close(&j);
+	json_obj(&j, "object");
+	if (s->have_obj)
+		json_str(&j, "path", s->obj);
+	else
+		json_null(&j, "path");
+	if (s->have_tag) {
+		hex_tag(s->obj_tag, tag);
+		json_str(&j, "tag", tag);
+	} else {
+		json_null(&j, "tag");
+	}
+	json_close(&j);
+	for (i = 0; i < NEXTRA; i++) {
+		const struct extra *e = &s->extra[i];
+
+		if (!e->pinned)
+			continue;
+		if (e->prefix || (extra_maps[i].trust_list && !e->count)) {
+			json_arr(&j, extra_maps[i].key);
+			for (k = 0; k < e->nprefix; k++)
+				json_str(&j, NULL, e->prefix[k]);
+			json_close(&j);
+		} else {
+			json_u64(&j, extra_maps[i].key, e->count);
+		}
+	}
+	json_obj(&j, "host");
+	json_bool(&j, "addr_local", s->addr_is_local);
+	if (s->addr_is_local)
+		json_str(&j, "addr_device", s->addr_dev);
+	else
+		json_null(&j, "addr_device");
+	json_obj(&j, "rp_filter");
+	json_u64(&j, "all", s->rp_all < 0 ? 0 : s->rp_all);
+	for (i = 0; i < s->nfilters; i++) {
+		for (k = 0; k < i; k++)
+			if (s->ours[k] && !s->filters[k].egress && !strcmp(s->filters[k].dev, s->filters[i].dev))
+				break;
+		if (s->ours[i] && !s->filters[i].egress && k == i)
+			json_u64(&j, s->filters[i].dev, rp_filter(s->filters[i].dev));
+	}
+	json_close(&j);
+	json_close(&j);
+	json_end(&j);
+}
+
+/* Exit 0 healthy, 3 needs attention (one "attention:" line per reason). */
+static int cmd_status(const struct common_opts *o, const char *dir)
+{
+	struct status s = { .dir = dir, .rp_all = -1 };
+	size_t i;
+	int ret;
+
+	ret = gather(&s);
+	if (!ret) {
+		if (o->json)
+			status_json(&s, o->pretty);
+		else
+			status_text(&s);
+		ret = s.r.n ? EXIT_ATTENTION : EXIT_OK;
+	}
+	for (i = 0; i < NEXTRA; i++)
+		free(s.extra[i].prefix);
+	free(s.filters);
+	free(s.ours);
+	return ret;
+}
+
+enum { OPT_GROUP = 256 };
+static const struct option long_opts[] = {
+	COMMON_LONG_OPTS,
+	{ "group", required_argument, NULL, OPT_GROUP },
+	{},
+};
 
 /* getopt_long over argv; returns -1 to go on, or the exit status. */
-static int parse_opts(int argc, char **argv, struct common_opts *o)
+static int parse_opts(int argc, char **argv, struct common_opts *o, const char **group)
 {
 	int c, ret;
 
 	while ((c = next_option(argc, argv, "+:" COMMON_SHORT_OPTS, long_opts)) != -1) {
 		if (c == '?')
 			return EXIT_USAGE;
+		if (c == OPT_GROUP) {
+			*group = optarg;
+			continue;
+		}
 		ret = common_opt(c, optarg, o, usage);
 		if (ret >= 0)
 			return ret;
@@ -402,31 +1070,33 @@ static int run(int argc, char **argv)
 {
 	struct common_opts o = {};
 	struct set_args set;
+	const char *group = NULL;
+	gid_t gid = 0;
 	char dir[PATH_MAX];
 	const char *cmd;
 	int ret;
 
 	prog_name = "cls-redirect-config";
-	ret = parse_opts(argc, argv, &o);
+	ret = parse_opts(argc, argv, &o, &group);
 	if (ret >= 0)
 		return ret;
 	if (optind >= argc)
-		return errorf(EXIT_USAGE, "missing command: show, set or clear (see %s --help)",
+		return errorf(EXIT_USAGE, "missing command: show, status, set or clear (see %s --help)",
 			      prog_name);
 	/* Options may follow the command word too: parse again from there. */
 	argc -= optind;
 	argv += optind;
 	cmd = argv[0];
 	optind = 0;
-	ret = parse_opts(argc, argv, &o);
+	ret = parse_opts(argc, argv, &o, &group);
 	if (ret >= 0)
 		return ret;
 	argc -= optind;
 	argv += optind;
 
 	if (!strcmp(cmd, "set")) {
-		ret = parse_set(argc, argv, &set);
-	} else if (!strcmp(cmd, "show") || !strcmp(cmd, "clear")) {
+		ret = parse_set(argc, argv, group, &set);
+	} else if (!strcmp(cmd, "show") || !strcmp(cmd, "clear") || !strcmp(cmd, "status")) {
 		ret = argc ? errorf(EXIT_USAGE, "%s: unexpected argument '%s'", cmd, argv[0]) : 0;
 	} else if (!strcmp(cmd, "reset")) {
 		/* Renamed: "reset" read as well as "zero the counters". */
@@ -434,24 +1104,41 @@ static int run(int argc, char **argv)
 			     "'reset' is now 'clear' (back to unconfigured: cls-redirect-config "
 			     "clear); to zero the counters: cls-redirect-stat --zero");
 	} else {
-		ret = errorf(EXIT_USAGE, "unknown command '%s' (expected show, set or clear)", cmd);
+		ret = errorf(EXIT_USAGE, "unknown command '%s' (expected show, status, set or clear)", cmd);
 	}
-	if (!ret && o.json && strcmp(cmd, "show"))
-		ret = errorf(EXIT_USAGE, "%s: -j and -p apply to show only", cmd);
+	if (!ret && o.json && strcmp(cmd, "show") && strcmp(cmd, "status"))
+		ret = errorf(EXIT_USAGE, "%s: -j and -p apply to show and status only", cmd);
+	if (!ret && group && strcmp(cmd, "set"))
+		ret = errorf(EXIT_USAGE, "%s: --group applies to set only", cmd);
+	if (!ret && group) {
+		struct group *gr;
+
+		errno = 0;
+		gr = getgrnam(group);
+		if (gr)
+			gid = gr->gr_gid;
+		else
+			ret = errorf(EXIT_USAGE, "--group '%s': no such group (getent group %s)",
+				     group, group);
+	}
 	if (ret)
 		return ret;
 
-	ret = check_privileges();
-	if (!ret)
+	/* No capability check up front: read-only commands work for any user
+	 * the pins' file modes allow (set --group); a refusal names its cause. */
+	{
 		/* Only a complete configuration may make the directory: a
 		 * single field has nothing to change there. */
 		ret = pin_dir_resolve(&o, !strcmp(cmd, "set") && set.addr && set.port, MISSING_HINT,
 				      dir, sizeof(dir));
+	}
 	if (ret)
 		return ret;
 	if (!strcmp(cmd, "show"))
 		return cmd_show(&o, dir);
-	return cmd_write(dir, !strcmp(cmd, "set") ? &set : NULL);
+	if (!strcmp(cmd, "status"))
+		return cmd_status(&o, dir);
+	return cmd_write(dir, !strcmp(cmd, "set") ? &set : NULL, group, gid);
 }
 
 int main(int argc, char **argv)

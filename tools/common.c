@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
+#include <grp.h>
 #include <mntent.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,11 @@ const struct map_desc metrics_map_desc = {
 	.max_entries = CLS_REDIRECT_SINGLE_ENTRY,
 };
 
+bool config_is_configured(const struct cls_redirect_config *cfg)
+{
+	return cfg->version == CLS_REDIRECT_CONFIG_VERSION && cfg->addr != 0;
+}
+
 static void vreport(const char *fmt, va_list ap, const char *suffix)
 {
 	/* One write per message, so lines from concurrent runs do not mix. */
@@ -74,8 +81,10 @@ int syserr(int err, const char *fmt, ...)
 	const char *hint = "";
 	va_list ap;
 
-	if (err == EPERM || err == EACCES)
-		hint = ": run as root (bpf() on pinned maps needs CAP_BPF or CAP_SYS_ADMIN)";
+	if (err == EPERM)
+		hint = ": run as root, or grant CAP_BPF (a capability is missing)";
+	else if (err == EACCES)
+		hint = ": run as root (file permissions)";
 	snprintf(suffix, sizeof(suffix), ": %s%s", strerror(err), hint);
 	va_start(ap, fmt);
 	vreport(fmt, ap, suffix);
@@ -274,14 +283,72 @@ static bool has_bpf_capability(void)
 	return eff & (1ULL << 21 | 1ULL << 39);
 }
 
-int check_privileges(void)
+static void owner_names(const struct stat *st, char *user, char *group, size_t size)
 {
-	if (has_bpf_capability())
-		return EXIT_OK;
+	struct passwd *pw = getpwuid(st->st_uid);
+	struct group *gr = getgrgid(st->st_gid);
+
+	if (pw)
+		snprintf(user, size, "%s", pw->pw_name);
+	else
+		snprintf(user, size, "%u", (unsigned int)st->st_uid);
+	if (gr)
+		snprintf(group, size, "%s", gr->gr_name);
+	else
+		snprintf(group, size, "%u", (unsigned int)st->st_gid);
+}
+
+int access_error(int err, const char *path, bool write, const char *what)
+{
+	char part[PATH_MAX], user[64], group[64];
+	const char *need = write ? "writable" : "readable";
+	struct stat st;
+	char *p;
+	int mode = write ? W_OK : R_OK, v = -1;
+	FILE *f;
+
+	if (err == EPERM && !has_bpf_capability()) {
+		/* Before Linux 6.5 every bpf() command needed CAP_BPF while
+		 * kernel.unprivileged_bpf_disabled is set; creating a map or
+		 * reading a program by id still does. */
+		f = fopen("/proc/sys/kernel/unprivileged_bpf_disabled", "re");
+		if (f) {
+			if (fscanf(f, "%d", &v) != 1)
+				v = -1;
+			fclose(f);
+		}
+		return errorf(EXIT_SYSTEM,
+			      "%s %s: the kernel refused bpf() (EPERM): uid %u has neither CAP_BPF "
+			      "nor CAP_SYS_ADMIN (kernel.unprivileged_bpf_disabled is %d): run as "
+			      "root, or grant CAP_BPF",
+			      what, path, (unsigned int)geteuid(), v);
+	}
+	if (err != EACCES)
+		return syserr(err, "%s %s", what, path);
+	/* The first component this process may not use: an ancestor it may not
+	 * search, or the file itself it may not read (or write). */
+	snprintf(part, sizeof(part), "%s", path);
+	for (p = strchr(part + 1, '/'); p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (faccessat(AT_FDCWD, part, X_OK, AT_EACCESS) && errno == EACCES) {
+			need = "searchable";
+			goto found;
+		}
+		*p = '/';
+	}
+	snprintf(part, sizeof(part), "%s", path);
+	if (!faccessat(AT_FDCWD, part, mode, AT_EACCESS) || errno != EACCES)
+		return syserr(err, "%s %s", what, path);
+found:
+	if (stat(part, &st))
+		return syserr(err, "%s %s", what, path);
+	owner_names(&st, user, group, sizeof(user));
 	return errorf(EXIT_SYSTEM,
-		      "must be run as root (uid %u has neither CAP_BPF nor CAP_SYS_ADMIN, one of "
-		      "which bpf() on pinned maps needs): try sudo %s",
-		      (unsigned int)geteuid(), prog_name);
+		      "%s %s: permission denied by file modes: %s (owner %s, group %s, mode %04o) "
+		      "is not %s for uid %u: run as root, or let a group read the pins "
+		      "(cls-redirect-config set --group GROUP, as root) and run as a member",
+		      what, path, part, user, group, (unsigned int)(st.st_mode & 07777), need,
+		      (unsigned int)geteuid());
 }
 
 static bool is_bpffs(const char *path)
@@ -295,7 +362,7 @@ static int make_dir(const char *path)
 {
 	/* tc creates its directories 0700 as well. */
 	if (mkdir(path, 0700) && errno != EEXIST)
-		return syserr(errno, "cannot create pin directory %s", path);
+		return access_error(errno, path, true, "cannot create pin directory");
 	return EXIT_OK;
 }
 
@@ -311,6 +378,8 @@ int pin_dir_resolve(const struct common_opts *o, bool create, const char *hint, 
 		if (snprintf(dir, size, "%s", o->pin_dir) >= (int)size)
 			return errorf(EXIT_USAGE, "pin directory '%s': path too long", o->pin_dir);
 		if (stat(dir, &st)) {
+			if (errno == EACCES)
+				return access_error(errno, dir, false, "pin directory");
 			if (errno == ENOENT)
 				return errorf(EXIT_SYSTEM,
 					      "pin directory %s not found: create it on a bpffs, "
@@ -341,10 +410,19 @@ int pin_dir_resolve(const struct common_opts *o, bool create, const char *hint, 
 			return errorf(EXIT_SYSTEM, "pin directory %s: not a directory", dir);
 		return EXIT_OK;
 	}
+	if (errno == EACCES)
+		return access_error(errno, dir, false, "pin directory");
 	if (errno != ENOENT)
 		return syserr(errno, "pin directory %s", dir);
 	if (!create)
 		return errorf(EXIT_SYSTEM, "pin directory %s not found: %s", dir, hint);
+	/* A directory made here would hold a map this process cannot create:
+	 * refuse before leaving anything behind. */
+	if (!has_bpf_capability())
+		return errorf(EXIT_SYSTEM,
+			      "pin directory %s not found, and creating the maps needs CAP_BPF or "
+			      "CAP_SYS_ADMIN, which uid %u has neither of: run as root",
+			      dir, (unsigned int)geteuid());
 	snprintf(tc_dir, sizeof(tc_dir), "%s/tc", root);
 	ret = make_dir(tc_dir);
 	return ret ? ret : make_dir(dir);
@@ -356,7 +434,7 @@ int pin_dir_lock(const char *dir, int *lock_fd)
 
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return syserr(errno, "cannot open pin directory %s", dir);
+		return access_error(errno, dir, false, "cannot open pin directory");
 	while (flock(fd, LOCK_EX)) {
 		if (errno != EINTR) {
 			int err = errno;
@@ -524,16 +602,24 @@ out:
 	return ok;
 }
 
-bool prog_uses_map(__u32 prog_id, __u32 map_id)
+bool filter_uses_map(const struct tc_filter *f, __u32 map_id)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info), map_ids[64], i;
+	const char *base;
 	bool uses = false;
 	int fd;
 
-	fd = bpf_prog_get_fd_by_id(prog_id);
-	if (fd < 0)
-		return false;
+	fd = bpf_prog_get_fd_by_id(f->prog_id);
+	if (fd < 0) {
+		/* Reading a program by id needs CAP_SYS_ADMIN, which a
+		 * monitoring user has not: judge by the name tc gave the
+		 * filter, "<object file>:[section]", the object being one of
+		 * ours (cls_redirect.o, cls_redirect_btf.o, ...). */
+		base = strrchr(f->name, '/');
+		base = base ? base + 1 : f->name;
+		return errno == EPERM && !strncmp(base, "cls_redirect", 12);
+	}
 	info.nr_map_ids = sizeof(map_ids) / sizeof(map_ids[0]);
 	info.map_ids = (__u64)(unsigned long)map_ids;
 	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
@@ -819,7 +905,7 @@ int map_open(const char *dir, const struct map_desc *desc, bool rdonly, bool mis
 		if (err == EINVAL)
 			return errorf(EXIT_SYSTEM,
 				      "%s: not a pinned BPF object (is %s on a bpffs?)", path, dir);
-		return syserr(err, "%s", path);
+		return access_error(err, path, !rdonly, "map");
 	}
 	ret = map_check(*fd, path, desc);
 	if (ret) {
@@ -837,26 +923,33 @@ int map_create(const struct map_desc *d, int *fd)
 	*fd = bpf_map_create(d->type, d->name, d->key_size, d->value_size, d->max_entries, &opts);
 	if (*fd < 0) {
 		*fd = -1;
-		return syserr(errno, "cannot create map %s", d->name);
+		return access_error(errno, d->name, true, "cannot create map");
 	}
 	return EXIT_OK;
 }
 
+static void json_indent(struct json *j, int depth)
+{
+	fputc('\n', j->f);
+	while (depth-- > 0)
+		fputs("    ", j->f);
+}
+
 static void json_sep(struct json *j, const char *key)
 {
-	if (j->members++)
+	if (j->members[j->depth]++)
 		fputc(',', j->f);
 	if (j->pretty)
-		fprintf(j->f, "\n    \"%s\": ", key);
-	else
-		fprintf(j->f, "\"%s\":", key);
+		json_indent(j, j->depth + 1);
+	if (key)
+		fprintf(j->f, j->pretty ? "\"%s\": " : "\"%s\":", key);
 }
 
 void json_begin(struct json *j, FILE *f, bool pretty)
 {
+	memset(j, 0, sizeof(*j));
 	j->f = f;
 	j->pretty = pretty;
-	j->members = 0;
 	fputc('{', f);
 }
 
@@ -872,13 +965,63 @@ void json_bool(struct json *j, const char *key, bool v)
 	fputs(v ? "true" : "false", j->f);
 }
 
+void json_null(struct json *j, const char *key)
+{
+	json_sep(j, key);
+	fputs("null", j->f);
+}
+
 void json_str(struct json *j, const char *key, const char *v)
 {
 	json_sep(j, key);
-	fprintf(j->f, "\"%s\"", v);
+	fputc('"', j->f);
+	for (; *v; v++) {
+		if (*v == '"' || *v == '\\')
+			fprintf(j->f, "\\%c", *v);
+		else if ((unsigned char)*v < 0x20)
+			fprintf(j->f, "\\u%04x", *v);
+		else
+			fputc(*v, j->f);
+	}
+	fputc('"', j->f);
+}
+
+static void json_open(struct json *j, const char *key, char c)
+{
+	json_sep(j, key);
+	fputc(c, j->f);
+	if (j->depth + 1 < JSON_MAX_DEPTH) {
+		j->members[++j->depth] = 0;
+		j->array[j->depth] = c == '[';
+	}
+}
+
+void json_obj(struct json *j, const char *key)
+{
+	json_open(j, key, '{');
+}
+
+void json_arr(struct json *j, const char *key)
+{
+	json_open(j, key, '[');
+}
+
+static void json_close_with(struct json *j, char c)
+{
+	if (j->pretty && j->members[j->depth])
+		json_indent(j, j->depth);
+	fputc(c, j->f);
+	if (j->depth > 0)
+		j->depth--;
+}
+
+void json_close(struct json *j)
+{
+	json_close_with(j, j->array[j->depth] ? ']' : '}');
 }
 
 void json_end(struct json *j)
 {
-	fputs(j->pretty && j->members ? "\n}\n" : "}\n", j->f);
+	json_close_with(j, '}');
+	fputc('\n', j->f);
 }

@@ -25,6 +25,7 @@ enum {
 	EXIT_OK = 0,
 	EXIT_USAGE = 1,  /* bad command line or bad value */
 	EXIT_SYSTEM = 2, /* environment, pinned map, bpf() */
+	EXIT_ATTENTION = 3, /* cls-redirect-config status: needs attention */
 };
 
 /* Set by each tool's main() before anything else; prefixes every message. */
@@ -74,9 +75,11 @@ int common_opt(int c, const char *arg, struct common_opts *o, void (*usage)(FILE
 int next_option(int argc, char *const argv[], const char *shortopts,
 		const struct option *longopts);
 
-/* Refuse early (exit 2) when bpf() on pinned maps cannot work: neither root
- * nor CAP_BPF / CAP_SYS_ADMIN in the effective set. */
-int check_privileges(void);
+/* A permission error on path, with its real cause, returns 2: EACCES names
+ * the component (ancestor directory or the pin) whose file mode stops this
+ * uid, with owner, group and mode; EPERM without CAP_BPF / CAP_SYS_ADMIN
+ * names the missing capability.  "what" starts the line ("map"). */
+int access_error(int err, const char *path, bool write, const char *what);
 
 /*
  * The pin directory: -d DIR, else ${TC_BPF_MNT:-/sys/fs/bpf}/tc/globals.
@@ -103,6 +106,10 @@ struct map_desc {
 };
 
 extern const struct map_desc config_map_desc;
+
+/* The classifier's own test (man page: DECISION TABLE, check 1): an
+ * address set in a layout this build knows. */
+bool config_is_configured(const struct cls_redirect_config *cfg);
 extern const struct map_desc metrics_map_desc;
 
 /* Open <dir>/<desc->name> (read-only with BPF_F_RDONLY when rdonly) and
@@ -130,8 +137,11 @@ struct tc_filter {
  * is malloc'ed; returns 0 or a negative errno. */
 int tc_bpf_filters(struct tc_filter **list, size_t *n);
 
-/* Whether program id uses map id (bpf_prog_info.map_ids). */
-bool prog_uses_map(__u32 prog_id, __u32 map_id);
+/* Whether the filter's program uses map id (bpf_prog_info.map_ids).
+ * Without CAP_SYS_ADMIN a program cannot be read by id: then a filter whose
+ * tc name is that of one of our objects ("cls_redirect*.o:[...]") counts
+ * (man page: PERMISSIONS). */
+bool filter_uses_map(const struct tc_filter *f, __u32 map_id);
 
 /* The id of an open map, 0 if it cannot be read. */
 __u32 map_id_of(int fd);
@@ -161,17 +171,25 @@ int classifier_unpinned(const char *dir, const char *path, const struct loaded_c
  * a pinned map when type, sizes, entries and flags match). */
 int map_create(const struct map_desc *desc, int *fd);
 
-/* A minimal JSON writer for flat objects. */
+/* A minimal JSON writer: one top-level object, nested objects and arrays
+ * (key NULL inside an array), 4-space indentation when pretty. */
+#define JSON_MAX_DEPTH 8
 struct json {
 	FILE *f;
 	bool pretty;
-	int members;
+	int depth;
+	int members[JSON_MAX_DEPTH];
+	bool array[JSON_MAX_DEPTH]; /* the level is an array, not an object */
 };
 
 void json_begin(struct json *j, FILE *f, bool pretty);
 void json_u64(struct json *j, const char *key, unsigned long long v);
 void json_bool(struct json *j, const char *key, bool v);
-void json_str(struct json *j, const char *key, const char *v); /* v needs no escaping */
-void json_end(struct json *j);
+void json_null(struct json *j, const char *key);
+void json_str(struct json *j, const char *key, const char *v);
+void json_obj(struct json *j, const char *key); /* opens {, closed by json_close */
+void json_arr(struct json *j, const char *key); /* opens [, closed by json_close */
+void json_close(struct json *j);
+void json_end(struct json *j); /* closes the top-level object, newline */
 
 #endif /* CLS_REDIRECT_TOOLS_COMMON_H */

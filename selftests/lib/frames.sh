@@ -112,3 +112,7 @@ expect_gue() {
 	expect_eq "$1: $2: GUE echo request counted as accepted" "$GUE_DELTAS" "$(deltas "$T/before" "$T/after")" "counter deltas"
 	expect_eq "$1: $2: decapsulated echo request reached the srv stack" $((_echos + 1)) "$(icmp_in_echos)" "Icmp InEchos"
 }
+
+# gue_echo_frame with the GUE C bit set: dropped
+# (errors_total_malformed_encapsulation).
+gue_bad_frame() { gue_echo_frame | sed 's/ 01040000 / 21040000 /'; }
