@@ -50,8 +50,8 @@ offers "config: every option of --help" "$("$C" --help | options)" cls-redirect-
 offers "stat: every option of --help" "$("$S" --help | options)" cls-redirect-stat -
 offers "config: every command of --help ($commands)" "$commands" cls-redirect-config ""
 offers "config set: every keyword of --help ($keywords)" "$keywords" cls-redirect-config set ""
-offers "config: a prefix" "set show" cls-redirect-config s
-offers "config: commands after options" "set show" cls-redirect-config -d "$T/pins" -j s
+offers "config: a prefix" "set show status" cls-redirect-config s
+offers "config: commands after options" "set show status" cls-redirect-config -d "$T/pins" -j s
 offers "config set: keywords given are not offered again" "mtu port" cls-redirect-config set addr 192.0.2.1 forward ""
 offers "config set: no-forward takes forward away too" "addr mtu port" cls-redirect-config set no-forward ""
 offers "config set addr: a value, no keyword" "" cls-redirect-config set addr ""
@@ -59,8 +59,10 @@ offers "config set mtu: a value, no keyword" "" cls-redirect-config set mtu ""
 offers "config -d: directories" "$T/pins $T/pinsx" cls-redirect-config -d "$T/pin"
 offers "config --pin-dir: directories" "$T/other" cls-redirect-config --pin-dir "$T/o"
 offers "config show: no more words" "" cls-redirect-config show ""
-offers "stat: options not given yet" "$(sorted --json --pretty --prometheus --watch --zero --pin-dir --help --version)" \
+offers "stat: options not given yet" "$(sorted --json --pretty --prometheus --output --watch --zero --pin-dir --help --version)" \
 	cls-redirect-stat -j --
 offers "stat -w: a value, no option" "" cls-redirect-stat -w ""
+offers "stat --output: file names" "$T/pins $T/pinsx" cls-redirect-stat --output "$T/pin"
+offers "config set --group: group names" "root" cls-redirect-config set --group roo
 offers "stat -d: directories" "$T/pins $T/pinsx" cls-redirect-stat -d "$T/pin"
 test_done
