@@ -2,7 +2,7 @@
 /*
  * bench: the measuring half of `make bench` (selftests/bench.sh drives it).
  *
- *   bench run [-n ROUNDS] [-k RUNS] [-p PASSES] [-o JSON] [-O OBJ] [-B BASE_OBJ]
+ *   bench run [-X] [-n ROUNDS] [-k RUNS] [-p PASSES] [-o JSON] [-O OBJ] [-B BASE_OBJ]
  *             [-L BASE_LABEL] [-F FLOOR_OBJ] [-P PARTS_OBJ]
  *	Per-packet cost of every packet class through BPF_PROG_TEST_RUN,
  *	next to an empty tc program (selftests/floor.bpf.o) and, with -B, next
@@ -11,6 +11,9 @@
  *	(2000) of RUNS runs per program (8); the spread is over PASSES equal
  *	stretches of the rounds (5).  Plus verifier cost, program sizes and
  *	load time of OBJ (obj/cls_redirect_btf.o), the floor and the base.
+ *	-X: the XDP flavour (tc-cls-redirect.8, XDP): OBJ and BASE_OBJ are XDP
+ *	objects (default obj/cls_redirect_xdp_btf.o), the floor an empty XDP
+ *	program (selftests/floor_xdp.bpf.o), the verdicts XDP's.
  *   bench gen IFNAME CLASS SECONDS DSTMAC [CPORT SPORT]
  *	Real traffic: transmit CLASS frames out of IFNAME for SECONDS with
  *	selftests/xdpgen.bpf.o (XDP live frames); prints "sent N ns".
@@ -106,6 +109,9 @@ enum {
 };
 
 #define MC(id) CLS_REDIRECT_METRIC_##id
+
+/* run -X: the classifiers timed are the XDP flavour. */
+static int xdp_mode;
 static const struct pkt_class classes[C_COUNT] = {
 	[C_NOT_OURS] = { "not_ours", "plain TCP, not to the GUE endpoint", TC_ACT_UNSPEC_RET, MC(PASSED), 1.2 },
 	[C_OTHER_PORT] = { "other_port", "GUE to another UDP port", TC_ACT_UNSPEC_RET, MC(PASSED), 0 },
@@ -399,16 +405,16 @@ static void load_classifier(const char *path, const struct cls_redirect_config *
 	bpf_object__for_each_map(map, obj)
 		bpf_map__set_pin_path(map, NULL);
 	bpf_object__for_each_program(prog, obj)
-		if (!pick && !strcmp(bpf_program__section_name(prog), "classifier"))
+		if (!pick && !strcmp(bpf_program__section_name(prog), xdp_mode ? "xdp" : "classifier"))
 			pick = prog;
 	bpf_object__for_each_program(prog, obj)
-		if (!pick && bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS)
+		if (!pick && !xdp_mode && bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS)
 			pick = prog;
 	if (!pick)
-		die("%s holds no program in section classifier and no tc program", path);
+		die("%s holds no program in the classifier's section (classifier, or xdp with -X)", path);
 	bpf_object__for_each_program(prog, obj)
 		bpf_program__set_autoload(prog, prog == pick);
-	bpf_program__set_type(pick, BPF_PROG_TYPE_SCHED_CLS);
+	bpf_program__set_type(pick, xdp_mode ? BPF_PROG_TYPE_XDP : BPF_PROG_TYPE_SCHED_CLS);
 	if (bpf_object__load(obj))
 		die("cannot load %s (see the verifier log above)", path);
 	cp->obj = obj;
@@ -562,6 +568,17 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* The verdict of class c: the tc one, or XDP's for its outcome. */
+static unsigned int class_ret(int c)
+{
+	int cls = harness_outcome_class(classes[c].counter);
+
+	if (!xdp_mode)
+		return classes[c].retval;
+	return cls == CLS_REDIRECT_OUTCOME_ERROR ? HARNESS_XDP_DROP :
+	       cls == CLS_REDIRECT_OUTCOME_FORWARDED ? HARNESS_XDP_TX : HARNESS_XDP_PASS;
+}
+
 /*
  * Checks every class through one loaded classifier: it must return the
  * class's verdict and move processed_packets_total and the class's outcome
@@ -607,9 +624,9 @@ static int check_classes(const char *who, struct cls_prog *cp, uint8_t (*pkts)[P
 				bad++;
 			}
 		}
-		if (ret != classes[c].retval) {
+		if (ret != class_ret(c)) {
 			fprintf(stderr, "bench: %s: class %s returned %d, expected %d\n", who, classes[c].name,
-				(int)ret, (int)classes[c].retval);
+				(int)ret, (int)class_ret(c));
 			bad++;
 		}
 	}
@@ -923,7 +940,7 @@ static void time_rounds(struct run_setup *s, struct progset *ps, int r0, int r1,
 }
 
 #define USAGE_RUN                                                                                        \
-	"bench run [-n ROUNDS] [-k RUNS] [-p PASSES] [-c COPIES] [-o JSON] [-O OBJ] [-B BASE_OBJ]\n"     \
+	"bench run [-X] [-n ROUNDS] [-k RUNS] [-p PASSES] [-c COPIES] [-o JSON] [-O OBJ] [-B BASE_OBJ]\n"     \
 	"          [-L BASE_LABEL] [-F FLOOR_OBJ] [-P PARTS_OBJ]"
 
 static int cmd_run(int argc, char **argv)
@@ -949,8 +966,13 @@ static int cmd_run(int argc, char **argv)
 	int rounds = 10000, runs = 8, passes = 20, opt, cpu;
 	cpu_set_t set;
 
-	while ((opt = getopt(argc, argv, "n:k:p:c:o:O:B:L:F:P:D:")) != -1) {
+	while ((opt = getopt(argc, argv, "Xn:k:p:c:o:O:B:L:F:P:D:")) != -1) {
 		switch (opt) {
+		case 'X':
+			xdp_mode = 1;
+			s.objpath = "obj/cls_redirect_xdp_btf.o";
+			s.floorpath = "selftests/floor_xdp.bpf.o";
+			break;
 		case 'n': rounds = atoi(optarg); break;
 		case 'k': runs = atoi(optarg); break;
 		case 'p': passes = atoi(optarg); break;
@@ -1054,14 +1076,14 @@ static int cmd_run(int argc, char **argv)
 	floor_all = figure(pool, rounds * U_COUNT, 1);
 
 	printf("BPF_PROG_TEST_RUN, one packet per run (repeat = 1, fresh skb each run), pinned to CPU %d.\n"
-	       "%d rounds; in each, every class and part runs %d times next to the floor (an empty tc program)%s,\n"
+	       "%d rounds; in each, every class and part runs %d times next to the floor (an empty %s program)%s,\n"
 	       "one run of each after the other on the same packet, in a random order.  ns: the median over\n"
 	       "the rounds of a program's mean time per run.  ratio: the median over the rounds of the\n"
 	       "round's time of the program over the floor's in the same round (the judged figure).\n"
 	       "spread: the lowest and highest median of %d passes (equal stretches of the rounds, each\n"
 	       "with %d fresh loads of every program: where the JIT puts a program moves its cost).\n"
 	       "Floor: %.1f ns per run (interquartile range of the rounds %.1f-%.1f).\n",
-	       cpu, rounds, runs, s.basepath ? " and the base" : "", passes, s.copies, floor_all.med, floor_all.q25,
+	       cpu, rounds, runs, xdp_mode ? "XDP" : "tc", s.basepath ? " and the base" : "", passes, s.copies, floor_all.med, floor_all.q25,
 	       floor_all.q75);
 	if (s.basepath)
 		printf("base: %s.  cur/base: the median over the rounds of the program's time over the base's.\n",
@@ -1074,7 +1096,8 @@ static int cmd_run(int argc, char **argv)
 		char spread[32], tgt[16] = "-";
 
 		snprintf(spread, sizeof(spread), "%.3f-%.3f", ratio[c].lo, ratio[c].hi);
-		if (classes[c].target)
+		/* The targets are the tc flavour's, over the tc floor. */
+		if (classes[c].target && !xdp_mode)
 			snprintf(tgt, sizeof(tgt), "%.1fx %s", classes[c].target,
 				 ratio[c].med <= classes[c].target ? "ok" : "MISS");
 		printf("%-17s %6.1f %6.1f %6.3fx %13s", classes[c].name, fl[c].med, ns[c].med, ratio[c].med, spread);
@@ -1084,7 +1107,9 @@ static int cmd_run(int argc, char **argv)
 		}
 		printf(" %9s  %s\n", tgt, classes[c].what);
 	}
-	print_parts(above, flmed);
+	/* The parts are tc programs: beside the XDP floor they say nothing. */
+	if (!xdp_mode)
+		print_parts(above, flmed);
 	printf("\n%-28s %14s %12s %11s %9s\n", "object", "verified_insns", "xlated", "jited", "load");
 	obj_line(&oc_cls, oc_cls.verified_insns < 20000 ? "  (target < 20000 insns: ok)" :
 							   "  (target < 20000 insns: MISS)");
@@ -1120,10 +1145,10 @@ static int cmd_run(int argc, char **argv)
 			json_str(f, classes[c].what);
 			fprintf(f, ",\"counter\":");
 			json_str(f, harness_metric_names[classes[c].counter]);
-			fprintf(f, ",\"retval\":%d,\"floor_ns\":%.2f,\"ns\":%.2f", (int)classes[c].retval, fl[c].med,
+			fprintf(f, ",\"retval\":%d,\"floor_ns\":%.2f,\"ns\":%.2f", (int)class_ret(c), fl[c].med,
 				ns[c].med);
 			json_fig(f, "ratio", ratio[c]);
-			if (classes[c].target)
+			if (classes[c].target && !xdp_mode)
 				fprintf(f, ",\"target\":%.1f,\"met\":%s", classes[c].target,
 					ratio[c].med <= classes[c].target ? "true" : "false");
 			if (s.basepath) {

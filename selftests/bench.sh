@@ -10,6 +10,8 @@
 #    that revision's Makefile, obj/ and include/; the worktree is removed
 #    right after) and timed in the same rounds as a second program: the
 #    table gives, per class, the current / base ratio and its spread.
+#    The XDP flavour (tc-cls-redirect.8, XDP) is timed the same way next to
+#    an empty XDP program (bench run -X), in its own table.
 # 2. Load time of each object flavour with the loader that reads it: the
 #    system tc (libbpf) for obj/cls_redirect_btf.o, a tc without libbpf
 #    (selftests/lib/legacy-tc.sh) for obj/cls_redirect_legacy.o.
@@ -25,7 +27,10 @@
 #    kernel.bpf_stats_enabled set for the run (restored after), the
 #    classifier's run_time_ns / run_cnt gives its cost per run in the real
 #    datapath (decapsulated IPv6 packets run it twice: the re-entry pass is
-#    cheap).
+#    cheap).  Then every class again with the XDP flavour on s0 (native XDP,
+#    3b).  No filter, the classifier and XDP also report the receiving
+#    side's CPU time per packet: what the NAPI thread of s0 and ksoftirqd on
+#    its CPU spent (schedstat), over the packets received.
 #
 #   sh selftests/bench.sh [RESULTS.json]     (default bench/results.json;
 #                                             the text goes next to it, .txt)
@@ -52,7 +57,8 @@ SECONDS_PER=${BENCH_SECONDS:-2}
 BASE_REV=${BENCH_BASE:-}
 BENCH=$REPO/selftests/bench
 mkdir -p "$(dirname "$JSON")" || exit 2
-for f in selftests/bench selftests/floor.bpf.o selftests/parts.bpf.o selftests/xdpgen.bpf.o obj/cls_redirect_btf.o \
+for f in selftests/bench selftests/floor.bpf.o selftests/floor_xdp.bpf.o selftests/parts.bpf.o selftests/xdpgen.bpf.o \
+	obj/cls_redirect_btf.o obj/cls_redirect_xdp_btf.o obj/cls_redirect_xdp.o \
 	obj/cls_redirect_legacy.o tools/cls-redirect-config tools/cls-redirect-stat; do
 	[ -e "$f" ] || { echo "bench: $f missing: run make (make bench builds everything)" >&2; exit 2; }
 done
@@ -103,6 +109,12 @@ fi
 	cat "$T/run.txt"
 } >"$T/out.txt"
 cat "$T/out.txt"
+
+# ---- 1b. the XDP flavour, BPF_PROG_TEST_RUN ----
+"$BENCH" run -X -n "$ROUNDS" -p "$PASSES" -c "$COPIES" -o "$T/run_xdp.json" >"$T/run_xdp.txt" || exit 2
+say ""
+say "== 1b. per-packet cost of the XDP flavour, BPF_PROG_TEST_RUN (floor: an empty XDP program)"
+tee -a "$T/out.txt" <"$T/run_xdp.txt"
 
 # ---- 2. load time with tc ----
 # load_with TC OBJ: median of 3 loads in a fresh namespace, in ms; sets
@@ -174,6 +186,11 @@ if [ "${BENCH_TRAFFIC:-1}" != 0 ]; then
 	sysctl -qw kernel.bpf_stats_enabled=1
 
 	rx() { in_ns srv ip -s -j link show s0 2>/dev/null | jq '.[0].stats64.rx.packets'; }
+	# cpu_ns: ns on CPU of s0's NAPI thread and of ksoftirqd/1 so far.
+	ksoftirqd=$(ps -eo pid=,comm= | awk '$2 == "ksoftirqd/1" {print $1; exit}')
+	cpu_ns() { cat "/proc/$napi/schedstat" "/proc/$ksoftirqd/schedstat" 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'; }
+	# per_pkt NS_BEFORE RX_BEFORE: CPU ns per packet received since.
+	per_pkt() { awk -v c="$(($(cpu_ns) - $1))" -v p="$(($(rx) - $2))" 'BEGIN {printf "%.0f", p ? c / p : 0}'; }
 	progid() { in_ns srv bpftool net -j | jq '.[0].tc[0].id'; }
 	# run CLASS: traffic for SECONDS_PER; sets SENT, RX_PPS, TX_PPS.
 	run() {
@@ -186,15 +203,19 @@ if [ "${BENCH_TRAFFIC:-1}" != 0 ]; then
 	say ""
 	say "== 3. real traffic: veth, XDP generator on CPU 0, threaded NAPI receiver on CPU 1, ${SECONDS_PER} s per run"
 	say "pps received by s0; ns/pkt = run_time_ns delta / packets received (kernel.bpf_stats_enabled);"
-	say "runs/pkt = run_cnt / packets (decapsulated IPv6 packets pass the classifier a second time)"
-	printf '%-17s %9s %9s %9s %10s %7s %12s %10s %8s\n' class offered no-filter floor classifier "cls/nf" \
-		"floor ns/pkt" "cls ns/pkt" "runs/pkt" | tee -a "$T/out.txt"
+	say "runs/pkt = run_cnt / packets (decapsulated IPv6 packets pass the classifier a second time);"
+	say "cpu/pkt: ns the receiving side (NAPI thread of s0 + ksoftirqd/1) spent per packet received,"
+	say "with no filter and with the classifier"
+	printf '%-17s %9s %9s %9s %10s %7s %12s %10s %8s %14s\n' class offered no-filter floor classifier "cls/nf" \
+		"floor ns/pkt" "cls ns/pkt" "runs/pkt" "cpu/pkt nf/cls" | tee -a "$T/out.txt"
 	for class in $("$BENCH" classes | cut -f1); do
 		[ -e "/var/run/netns/$(ns srv)" ] && [ -e "/var/run/netns/$(ns gen)" ] || {
 			say "bench: namespace $(ns srv) or $(ns gen) vanished (removed by someone else): traffic part stopped"
 			break
 		}
+		c0=$(cpu_ns) r0=$(rx)
 		run "$class"; nf=$RX_PPS; offered=$TX_PPS
+		nf_cpu=$(per_pkt "$c0" "$r0")
 
 		in_ns srv tc filter add dev s0 ingress pref 1 bpf da obj selftests/floor.bpf.o sec classifier
 		id=$(progid); set -- $("$BENCH" proginfo "$id"); t0=$4 c0=$5
@@ -206,34 +227,68 @@ if [ "${BENCH_TRAFFIC:-1}" != 0 ]; then
 
 		in_ns srv tc filter add dev s0 ingress pref 1 bpf da obj obj/cls_redirect.o sec classifier
 		id=$(progid); set -- $("$BENCH" proginfo "$id"); t0=$4 c0=$5
-		_a=$(rx)
+		_a=$(rx) cpu0=$(cpu_ns)
 		run "$class"; cl=$RX_PPS
+		cl_cpu=$(per_pkt "$cpu0" "$_a")
 		_b=$(rx)
 		set -- $("$BENCH" proginfo "$id")
 		runs=$(($5 - c0)) cl_ns=$(((($4 - t0) * 10 / (_b - _a + (_a == _b))) ))
 		in_ns srv tc filter del dev s0 ingress pref 1
 
+
 		ratio=$(awk -v a="$cl" -v b="$nf" 'BEGIN {printf "%.2f", b ? a / b : 0}')
 		rpp=$(awk -v r="$runs" -v p="$((_b - _a))" 'BEGIN {printf "%.2f", p ? r / p : 0}')
 		fl_ns=$(awk -v v="$fl_ns" 'BEGIN {printf "%.1f", v / 10}')
 		cl_ns=$(awk -v v="$cl_ns" 'BEGIN {printf "%.1f", v / 10}')
-		printf '%-17s %9s %9s %9s %10s %7s %12s %10s %8s\n' "$class" "$offered" "$nf" "$fl" "$cl" "$ratio" \
-			"$fl_ns" "$cl_ns" "$rpp" | tee -a "$T/out.txt"
+		printf '%-17s %9s %9s %9s %10s %7s %12s %10s %8s %14s\n' "$class" "$offered" "$nf" "$fl" "$cl" "$ratio" \
+			"$fl_ns" "$cl_ns" "$rpp" "$nf_cpu/$cl_cpu" | tee -a "$T/out.txt"
 		jq --arg c "$class" --argjson o "$offered" --argjson nf "$nf" --argjson fl "$fl" --argjson cl "$cl" \
 			--argjson fns "$fl_ns" --argjson cns "$cl_ns" --argjson rpp "$rpp" \
+			--argjson nfc "$nf_cpu" --argjson clc "$cl_cpu" \
 			'. + [{class: $c, offered_pps: $o, no_filter_pps: $nf, floor_pps: $fl, classifier_pps: $cl,
-			       floor_ns_per_packet: $fns, classifier_ns_per_packet: $cns, classifier_runs_per_packet: $rpp}]' \
+			       floor_ns_per_packet: $fns, classifier_ns_per_packet: $cns, classifier_runs_per_packet: $rpp,
+			       no_filter_cpu_ns_per_packet: $nfc, classifier_cpu_ns_per_packet: $clc}]' \
 			"$T/traffic.json" >"$T/t" && mv "$T/t" "$T/traffic.json"
 	done
-	say "classifier outcome counters over the whole traffic run:"
+
+	# 3b. The XDP flavour on s0 (native), after all the tc runs.  GRO on g0
+	# (NAPI) lets it take the frames sent back with XDP_TX, as it takes
+	# what tc redirects.
+	in_ns gen ethtool -K g0 gro on >/dev/null 2>&1
+	say ""
+	say "== 3b. real traffic with the XDP flavour on s0 (native XDP), same setup"
+	say "xdp ns/pkt = run_time_ns delta / packets received; cpu/pkt as above; xdp/tc: the XDP flavour's"
+	say "cpu/pkt over the tc classifier's (table 3)"
+	printf '%-17s %9s %10s %10s %9s %8s\n' class offered xdp "xdp ns/pkt" "cpu/pkt" "xdp/tc" | tee -a "$T/out.txt"
+	for class in $("$BENCH" classes | cut -f1); do
+		[ -e "/var/run/netns/$(ns srv)" ] && [ -e "/var/run/netns/$(ns gen)" ] || break
+		in_ns srv ip link set dev s0 xdp obj obj/cls_redirect_xdp.o sec xdp
+		id=$(in_ns srv ip -j link show dev s0 | jq '.[0].xdp.prog.id')
+		set -- $("$BENCH" proginfo "$id"); t0=$4
+		_a=$(rx) cpu0=$(cpu_ns)
+		run "$class"; xd=$RX_PPS; offered=$TX_PPS
+		xd_cpu=$(per_pkt "$cpu0" "$_a")
+		_c=$(rx)
+		set -- $("$BENCH" proginfo "$id")
+		xd_ns=$(awk -v t="$(($4 - t0))" -v p="$((_c - _a))" 'BEGIN {printf "%.1f", p ? t / p : 0}')
+		in_ns srv ip link set dev s0 xdp off
+		rel=$(jq -r --arg c "$class" --argjson x "$xd_cpu" \
+			'.[] | select(.class == $c) | if .classifier_cpu_ns_per_packet > 0 then $x / .classifier_cpu_ns_per_packet * 100 | round / 100 else 0 end' \
+			"$T/traffic.json")
+		printf '%-17s %9s %10s %10s %9s %7sx\n' "$class" "$offered" "$xd" "$xd_ns" "$xd_cpu" "$rel" | tee -a "$T/out.txt"
+		jq --arg c "$class" --argjson xd "$xd" --argjson xns "$xd_ns" --argjson xdc "$xd_cpu" \
+			'map(if .class == $c then . + {xdp_pps: $xd, xdp_ns_per_packet: $xns, xdp_cpu_ns_per_packet: $xdc} else . end)' \
+			"$T/traffic.json" >"$T/t" && mv "$T/t" "$T/traffic.json"
+	done
+	say "classifier outcome counters over the whole traffic run (tc and XDP):"
 	"$REPO/tools/cls-redirect-stat" | awk '$2 != 0' | sed 's/^/  /' | tee -a "$T/out.txt"
 fi
 
 # ---- results ----
-jq --slurpfile l "$T/loads.json" --slurpfile t "$T/traffic.json" \
+jq --slurpfile l "$T/loads.json" --slurpfile t "$T/traffic.json" --slurpfile x "$T/run_xdp.json" \
 	--arg machine "$(sed -n 2p "$T/out.txt" | sed 's/^machine: //')" \
 	--arg date "$(date -u '+%Y-%m-%dT%H:%M:%SZ')" \
-	'. + {date: $date, machine: $machine, tc_loads: $l[0], traffic: $t[0]}' "$T/run.json" >"$JSON" || exit 2
+	'. + {date: $date, machine: $machine, tc_loads: $l[0], traffic: $t[0], xdp: $x[0]}' "$T/run.json" >"$JSON" || exit 2
 cp "$T/out.txt" "$TXT"
 echo
 echo "bench: wrote $TXT and $JSON"

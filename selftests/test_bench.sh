@@ -6,7 +6,9 @@
 # counter, and the base's output bytes), and this test checks what
 # bench.sh writes: every class, part, split, tc load and traffic run is in
 # the JSON with its spread; decapsulated IPv6 packets, and only those, pass
-# the classifier twice in real traffic; kernel.bpf_stats_enabled is put
+# the classifier twice in real traffic; the XDP flavour is timed per class
+# and in real traffic, with the receiving side's CPU time per packet for no
+# filter, tc and XDP; kernel.bpf_stats_enabled is put
 # back; with a base, every class has its current / base ratio and the
 # temporary worktree is gone; a base that is not a revision is refused.
 set -u
@@ -48,6 +50,15 @@ jq_is "real traffic ran for every class" '[.traffic[] | select(.classifier_pps >
 	"${classes% }"
 jq_is "in real traffic only decapsulated IPv6 passes the classifier twice" \
 	'[.traffic[] | select(.classifier_runs_per_packet > 1.5) | .class] | join(" ")' "last_hop_v6"
+jq_is "the XDP flavour is timed for every class, with its own floor" \
+	'[.xdp.classes[] | select(.ns > 0 and .floor_ns > 0) | .name] | sort | join(" ")' "${classes% }"
+jq_is "the XDP flavour's verdicts are XDP's (pass 2, drop 1, tx 3)" \
+	'[.xdp.classes[].retval] | unique | join(" ")' "1 2 3"
+jq_is "real traffic ran with the XDP flavour for every class" \
+	'[.traffic[] | select(.xdp_pps > 0) | .class] | sort | join(" ")' "${classes% }"
+jq_is "the receiving side's CPU time per packet is there for no filter, tc and XDP" \
+	'[.traffic[] | select([.no_filter_cpu_ns_per_packet, .classifier_cpu_ns_per_packet,
+	  .xdp_cpu_ns_per_packet] | all(type == "number" and . >= 0))] | length' "$nclasses"
 
 # BASE=HEAD: the classifier of HEAD, built in a temporary worktree, timed
 # as a second program.  Needs the git history.
