@@ -126,7 +126,8 @@ bench: deps
 #                                  (as xdp-tools installs its objects)
 #   $(MANDIR)/man8/{tc-cls-redirect,cls-redirect-config,cls-redirect-stat}.8
 #   $(MANDIR)/man8/cls-redirect-{deploy,undeploy}.8      undeploy: a symlink
-#   $(UNITDIR)/cls-redirect@.service     /lib/systemd/system when PREFIX=/usr,
+#   $(UNITDIR)/cls-redirect@.service, cls-redirect-textfile.{service,timer}
+#                                        /lib/systemd/system when PREFIX=/usr,
 #                                        else $(PREFIX)/lib/systemd/system
 #   $(DOCDIR)/examples/cls-redirect.default
 #                                        example of /etc/default/cls-redirect
@@ -146,6 +147,7 @@ UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/syste
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 MAN8 := tc-cls-redirect.8 cls-redirect-config.8 cls-redirect-stat.8 cls-redirect-deploy.8
 SCRIPTS := cls-redirect-deploy cls-redirect-undeploy
+UNITS := cls-redirect@.service cls-redirect-textfile.service cls-redirect-textfile.timer
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BPFDIR) $(DESTDIR)$(MANDIR)/man8 \
@@ -158,8 +160,10 @@ install: all
 	install -m 0644 $(OBJS) $(DESTDIR)$(BPFDIR)/
 	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
 	ln -sf cls-redirect-deploy.8 $(DESTDIR)$(MANDIR)/man8/cls-redirect-undeploy.8
-	sed 's|/usr/local/sbin/|$(SBINDIR)/|g' examples/cls-redirect@.service >$(DESTDIR)$(UNITDIR)/cls-redirect@.service
-	chmod 0644 $(DESTDIR)$(UNITDIR)/cls-redirect@.service
+	for u in $(UNITS); do \
+		sed 's|/usr/local/sbin/|$(SBINDIR)/|g' examples/$$u >$(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
 	install -m 0644 examples/cls-redirect.default $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 completions/cls-redirect $(DESTDIR)$(COMPLETIONDIR)/cls-redirect-config
 	ln -sf cls-redirect-config $(DESTDIR)$(COMPLETIONDIR)/cls-redirect-stat
@@ -168,7 +172,7 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(TOOLS)) $(SCRIPTS))
 	rm -f $(addprefix $(DESTDIR)$(BPFDIR)/,$(notdir $(OBJS)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(MAN8) cls-redirect-undeploy.8)
-	rm -f $(DESTDIR)$(UNITDIR)/cls-redirect@.service
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))
 	rm -f $(DESTDIR)$(DOCDIR)/examples/cls-redirect.default
 	rm -f $(addprefix $(DESTDIR)$(COMPLETIONDIR)/,cls-redirect-config cls-redirect-stat)
 	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) $(DESTDIR)$(BPFDIR) 2>/dev/null

@@ -46,7 +46,9 @@ expected() {
 		done
 		echo "777 l ${1#/}/share/man/man8/cls-redirect-undeploy.8"
 		echo "777 l ${1#/}/share/bash-completion/completions/cls-redirect-stat"
-		echo "644 f ${2#/}/cls-redirect@.service"
+		for f in cls-redirect@.service cls-redirect-textfile.service cls-redirect-textfile.timer; do
+			echo "644 f ${2#/}/$f"
+		done
 	} | LC_ALL=C sort -k3
 }
 

@@ -120,8 +120,8 @@ documents "$DEPLOY_MAN" examples/deploy.sh
 documents "$DEPLOY_MAN" examples/undeploy.sh
 
 # The other way round: every long option of a page exists.  --now belongs
-# to systemctl, in cls-redirect-deploy.8.
-{ "$C" --help; "$S" --help; examples/deploy.sh --help; examples/undeploy.sh --help; echo " --now"; } | options >"$tmp/all"
+# to systemctl, --offline to systemd-analyze security, in cls-redirect-deploy.8.
+{ "$C" --help; "$S" --help; examples/deploy.sh --help; examples/undeploy.sh --help; echo " --now"; echo " --offline"; } | options >"$tmp/all"
 for m in $PAGES; do
 	extra=
 	for o in $(grep -o -- '--[a-z][a-z-]*' "$tmp/plain.${m##*/}" | sort -u); do

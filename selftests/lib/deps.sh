@@ -3,7 +3,7 @@
 # only those missing.  Used by `make deps`, `make check` and `make demo`.
 set -eu
 pkgs="clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 gcc make
-      gcc-multilib jq prometheus prometheus-node-exporter curl mandoc groff-base bison flex pkg-config
+      gcc-multilib jq prometheus prometheus-node-exporter curl systemd passwd mandoc groff-base bison flex pkg-config
       libmnl-dev dpkg-dev debhelper lintian ethtool libclang-rt-14-dev xdp-tools
       qemu-system-x86 busybox-static cpio xz-utils zstd"
 missing=
