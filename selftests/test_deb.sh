@@ -61,6 +61,16 @@ else
 	fail "lintian: no error" "exit $rc: $(tr '\n' ' ' <"$T/lintian.tags")"
 fi
 
+# No unit is enabled or started by installing the package (debian/rules:
+# dh_installsystemd --no-enable --no-start).  debhelper's snippets start a
+# unit with deb-systemd-invoke, and enable it on a new installation in the
+# branch its comment "new installations run enable" names; with --no-enable
+# it only re-creates the links of a unit the admin enabled.
+mkdir "$T/control"
+dpkg-deb -e "$DEB" "$T/control"
+starts=$(cat "$T/control/postinst" 2>/dev/null | grep -E 'deb-systemd-invoke|new installations run enable')
+expect_eq "installing the package enables and starts no unit" "" "$starts" "postinst lines"
+
 # The package's files, "TYPE PATH" (man pages without the .gz dh_compress
 # adds), against make install PREFIX=/usr of this tree.
 dpkg-deb --fsys-tarfile "$DEB" | tar -tvf - | awk '$1 !~ /^d/ { print substr($1, 1, 1), $6 }' |
