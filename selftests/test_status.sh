@@ -107,6 +107,21 @@ expect_eq "tag compared with another object: false" false "$_out"
 _out=$(CLS_REDIRECT_OBJ=$REPO/obj/cls_redirect_legacy.o in_ns srv "$C" status -j | jq -r '"\(.attached[0].tag_matches_object) \(.healthy)"')
 expect_eq "tag not comparable with the legacy object: null, still healthy" "null true" "$_out"
 
+# ---- the XDP flavour attached too (ip link, generic mode) ----
+if in_ns srv ip link set dev "$DEV" xdpgeneric obj "$REPO/obj/cls_redirect_xdp.o" sec xdp; then
+	_xid=$(in_ns srv ip -j -d link show dev "$DEV" | jq -r '.[0].xdp.prog.id // .[0].xdp.prog_id // empty')
+	status_is "tc and XDP attached: healthy" 0 ""
+	expect_eq "XDP attachment listed: device, mode, program id, not compared with the tc object" \
+		"$DEV xdpgeneric $_xid null" \
+		"$(jq -r '.attached[] | select(.direction != "ingress") | "\(.device) \(.direction) \(.prog_id) \(.tag_matches_object)"' "$T/json")"
+	check "XDP attachment in the text" grep -q "^attached: $DEV xdpgeneric prog id $_xid tag [0-9a-f]\{16\}$" "$T/out"
+	expect_eq "tc and XDP on one device: one cls_redirect_attached series" "cls_redirect_attached{device=\"$DEV\"} 1" \
+		"$(in_ns srv "$REPO/tools/cls-redirect-stat" --prometheus | grep '^cls_redirect_attached{')"
+	in_ns srv ip link set dev "$DEV" xdpgeneric off
+else
+	fail "XDP attachment" "ip link set dev $DEV xdpgeneric obj cls_redirect_xdp.o sec xdp failed"
+fi
+
 # ---- unconfigured ----
 in_ns srv "$C" clear
 status_is "unconfigured: needs attention" 3 "unconfigured"

@@ -642,6 +642,20 @@ static int object_tag(const char *path, __u8 tag[8], const char **why)
 	return ret;
 }
 
+/* The tag of program id (netlink gives none for XDP); zeros if unreadable. */
+static void prog_tag(__u32 id, __u8 tag[8])
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id);
+
+	if (fd < 0)
+		return;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		memcpy(tag, info.tag, 8);
+	close(fd);
+}
+
 static void hex_tag(const __u8 tag[8], char out[17])
 {
 	int i;
@@ -752,8 +766,11 @@ static int gather(struct status *s)
 	for (i = 0; i < s->nfilters; i++)
 		s->ours[i] = (s->config_id && filter_uses_map(&s->filters[i], s->config_id)) ||
 			     (s->metrics_id && filter_uses_map(&s->filters[i], s->metrics_id));
+	for (i = 0; i < s->nfilters; i++)
+		if (s->ours[i] && s->filters[i].xdp)
+			prog_tag(s->filters[i].prog_id, s->filters[i].tag);
 	for (i = 0; i < s->nfilters && !s->have_obj; i++)
-		if (s->ours[i]) {
+		if (s->ours[i] && !s->filters[i].xdp) {
 			s->have_obj = object_path(s->obj, sizeof(s->obj));
 			s->obj_why = "no object found (set CLS_REDIRECT_OBJ)";
 			if (s->have_obj)
@@ -773,7 +790,7 @@ static int gather(struct status *s)
 	for (i = 0; i < s->nfilters; i++) {
 		const struct tc_filter *f = &s->filters[i];
 
-		if (!s->ours[i] && !f->egress && f->pref == DEPLOY_PREF &&
+		if (!s->ours[i] && !f->xdp && !f->egress && f->pref == DEPLOY_PREF &&
 		    f->handle == DEPLOY_HANDLE)
 			reason(&s->r, "foreign_program",
 			       "foreign program: %s ingress pref %u handle 0x%x (deploy.sh's slot) "
@@ -865,6 +882,13 @@ static void status_text(const struct status *s)
 			continue;
 		n++;
 		hex_tag(f->tag, tag);
+		if (f->xdp) {
+			/* XDP: no pref, handle or name; the tc object's tag
+			 * says nothing about the XDP object's. */
+			printf("attached: %s %s prog id %u tag %s\n", f->dev, f->xdp, f->prog_id,
+			       tag);
+			continue;
+		}
 		printf("attached: %s %s pref %u handle 0x%x prog id %u tag %s%s%s", f->dev,
 		       f->egress ? "egress" : "ingress", f->pref, f->handle, f->prog_id, tag,
 		       f->direct_action ? " direct-action" : "", f->name[0] ? " " : "");
@@ -958,14 +982,14 @@ static void status_json(const struct status *s, bool pretty)
 		hex_tag(f->tag, tag);
 		json_obj(&j, NULL);
 		json_str(&j, "device", f->dev);
-		json_str(&j, "direction", f->egress ? "egress" : "ingress");
+		json_str(&j, "direction", f->xdp ? f->xdp : f->egress ? "egress" : "ingress");
 		json_u64(&j, "pref", f->pref);
 		json_u64(&j, "handle", f->handle);
 		json_u64(&j, "prog_id", f->prog_id);
 		json_str(&j, "tag", tag);
 		json_str(&j, "name", f->name);
 		json_bool(&j, "direct_action", f->direct_action);
-		if (s->have_tag)
+		if (s->have_tag && !f->xdp)
 			json_bool(&j, "tag_matches_object", !memcmp(f->tag, s->obj_tag, 8));
 		else
 			json_null(&j, "tag_matches_object");

@@ -19,6 +19,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 #include <linux/magic.h>
+#include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
@@ -717,6 +718,8 @@ static int nl_dump(struct nl *nl, struct nlmsghdr *req, int (*cb)(struct nlmsghd
 struct links {
 	int *ifindex;
 	char (*name)[16];
+	__u32 *xdp_prog;
+	__u8 *xdp_mode; /* XDP_ATTACHED_* */
 	size_t n, cap;
 };
 
@@ -733,6 +736,8 @@ static int on_link(struct nlmsghdr *h, void *arg)
 		size_t cap = l->cap ? 2 * l->cap : 16;
 		int *ix = realloc(l->ifindex, cap * sizeof(*ix));
 		char(*nm)[16];
+		__u32 *xp;
+		__u8 *xm;
 
 		if (!ix)
 			return -ENOMEM;
@@ -741,14 +746,36 @@ static int on_link(struct nlmsghdr *h, void *arg)
 		if (!nm)
 			return -ENOMEM;
 		l->name = nm;
+		xp = realloc(l->xdp_prog, cap * sizeof(*xp));
+		if (!xp)
+			return -ENOMEM;
+		l->xdp_prog = xp;
+		xm = realloc(l->xdp_mode, cap * sizeof(*xm));
+		if (!xm)
+			return -ENOMEM;
+		l->xdp_mode = xm;
 		l->cap = cap;
 	}
+	l->xdp_prog[l->n] = 0;
+	l->xdp_mode[l->n] = 0;
 	l->ifindex[l->n] = ifi->ifi_index;
 	snprintf(l->name[l->n], sizeof(l->name[0]), "if%d", ifi->ifi_index);
-	for (a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len))
+	for (a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
 		if (a->rta_type == IFLA_IFNAME)
 			snprintf(l->name[l->n], sizeof(l->name[0]), "%.*s",
 				 (int)RTA_PAYLOAD(a), (char *)RTA_DATA(a));
+		if ((a->rta_type & NLA_TYPE_MASK) == IFLA_XDP) {
+			int xlen = RTA_PAYLOAD(a);
+			struct rtattr *x;
+
+			for (x = RTA_DATA(a); RTA_OK(x, xlen); x = RTA_NEXT(x, xlen)) {
+				if (x->rta_type == IFLA_XDP_ATTACHED && RTA_PAYLOAD(x) >= 1)
+					l->xdp_mode[l->n] = *(__u8 *)RTA_DATA(x);
+				if (x->rta_type == IFLA_XDP_PROG_ID && RTA_PAYLOAD(x) >= 4)
+					memcpy(&l->xdp_prog[l->n], RTA_DATA(x), 4);
+			}
+		}
+	}
 	l->n++;
 	return 0;
 }
@@ -863,12 +890,40 @@ int tc_bpf_filters(struct tc_filter **list, size_t *n)
 				ret = 0;
 		}
 	}
+	for (i = 0; !ret && i < l.n; i++) {
+		static const char *const mode[] = {
+			[XDP_ATTACHED_DRV] = "xdp", [XDP_ATTACHED_SKB] = "xdpgeneric",
+			[XDP_ATTACHED_HW] = "xdpoffload", [XDP_ATTACHED_MULTI] = "xdp",
+		};
+		struct tc_filter *nf;
+
+		if (!l.xdp_prog[i])
+			continue;
+		if (fs.n == fs.cap) {
+			fs.cap = fs.cap ? 2 * fs.cap : 8;
+			nf = realloc(fs.f, fs.cap * sizeof(*nf));
+			if (!nf) {
+				ret = -ENOMEM;
+				break;
+			}
+			fs.f = nf;
+		}
+		nf = &fs.f[fs.n++];
+		memset(nf, 0, sizeof(*nf));
+		nf->ifindex = l.ifindex[i];
+		memcpy(nf->dev, l.name[i], sizeof(nf->dev));
+		nf->prog_id = l.xdp_prog[i];
+		nf->xdp = l.xdp_mode[i] < sizeof(mode) / sizeof(mode[0]) && mode[l.xdp_mode[i]] ?
+				  mode[l.xdp_mode[i]] : "xdp";
+	}
 out:
 	if (nl.fd >= 0)
 		close(nl.fd);
 	free(nl.buf);
 	free(l.ifindex);
 	free(l.name);
+	free(l.xdp_prog);
+	free(l.xdp_mode);
 	if (ret) {
 		free(fs.f);
 		return ret;

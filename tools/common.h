@@ -119,11 +119,13 @@ int map_open(const char *dir, const struct map_desc *desc, bool rdonly, bool mis
 	     const char *hint, int *fd);
 
 /* A bpf filter on a clsact hook of an interface of this network namespace,
- * as tc filter show prints it. */
+ * as tc filter show prints it, or (xdp set) the XDP program attached to the
+ * interface, as ip link shows it (pref, handle, name and tag then empty). */
 struct tc_filter {
 	int ifindex;
 	char dev[16]; /* IF_NAMESIZE */
 	bool egress;
+	const char *xdp; /* NULL for tc; else "xdp", "xdpgeneric", "xdpoffload" */
 	__u32 pref;
 	__u32 handle;
 	__u32 prog_id;
@@ -133,8 +135,10 @@ struct tc_filter {
 };
 
 /* Every bpf filter on the ingress and egress hooks of every interface of the
- * current network namespace (rtnetlink dumps: the same view as tc).  *list
- * is malloc'ed; returns 0 or a negative errno. */
+ * current network namespace (rtnetlink dumps: the same view as tc), then
+ * every XDP program attached to one (IFLA_XDP; with libxdp's multi-program
+ * dispatcher that is the dispatcher, not ours).  *list is malloc'ed;
+ * returns 0 or a negative errno. */
 int tc_bpf_filters(struct tc_filter **list, size_t *n);
 
 /* Whether the filter's program uses map id (bpf_prog_info.map_ids).
