@@ -467,6 +467,11 @@ full "stat --prometheus > /dev/full" "$S" --prometheus
 full "stat -w 1 > /dev/full" timeout 5 "$S" -w 1
 full "config show > /dev/full" "$C" show
 full "config show -j > /dev/full" "$C" show -j
+# set writes the map, then its report of what changed: that write is
+# checked as well (exit 2), though the change is made.
+full "config set > /dev/full" "$C" set mtu 1400
+ok "config set > /dev/full: the change was made" "addr 192.0.2.10 port 19523 mtu 1400" "$C" show
+"$C" set mtu 0 >/dev/null
 
 "$S" --prometheus >"$tmp/prom" 2>"$tmp/err"
 rc=$?
