@@ -50,7 +50,21 @@
  * director.
  */
 #define CLS_REDIRECT_F_NO_FORWARD (1u << 0)
-#define CLS_REDIRECT_F_ALL (CLS_REDIRECT_F_NO_FORWARD)
+/*
+ * ROUTE: a forwarded packet (GUE or GRE) leaves along the route this host
+ * would use for a packet from addr to the next hop (policy rules included),
+ * with the next hop's link-layer address resolved by the kernel
+ * (bpf_fib_lookup, then bpf_redirect_neigh: Linux 5.10, tc only), instead of
+ * going back out of the interface it came in on with its MAC addresses
+ * swapped.  A hop without a usable route is dropped
+ * (errors_total_no_route).  NO_FORWARD wins over it.
+ *
+ * Version 1 declared every unknown bit must-be-zero, so this bit needs no new
+ * layout version: a version 1 value without it means what it always meant,
+ * and tools that predate it refuse a value with it set.
+ */
+#define CLS_REDIRECT_F_ROUTE (1u << 1)
+#define CLS_REDIRECT_F_ALL (CLS_REDIRECT_F_NO_FORWARD | CLS_REDIRECT_F_ROUTE)
 
 struct cls_redirect_config {
 	/* CLS_REDIRECT_CONFIG_VERSION once written; 0 = never configured. */
@@ -162,6 +176,8 @@ struct cls_redirect_config {
 	X(ERR_MALFORMED_OUTER_IP, errors_total_malformed_outer_ip,                                 \
 	  "Dropped: outer IPv4 version, options, total length or UDP length inconsistent with the packet") \
 	X(ERR_FRAGMENTED_OUTER_IP, errors_total_fragmented_outer_ip, "Dropped: outer IPv4 fragment") \
+	X(ERR_NO_ROUTE, errors_total_no_route,                                                     \
+	  "Dropped: route mode, and the host has no usable route to the next hop (none, unreachable, blackhole, prohibit, or forwarding off on lo)") \
 	CLS_REDIRECT_ECHO_METRIC_LAST(X)
 
 enum cls_redirect_metric {
@@ -255,7 +271,7 @@ static inline int cls_redirect_addr_is_unicast(__be32 addr)
 #endif
 
 _Static_assert(sizeof(struct cls_redirect_config) == 32, "config layout is pinned ABI");
-_Static_assert(CLS_REDIRECT_METRIC_COUNT == 33 + CLS_REDIRECT_EXTRA_METRICS, "counters are append-only: update this and the man page");
+_Static_assert(CLS_REDIRECT_METRIC_COUNT == 34 + CLS_REDIRECT_EXTRA_METRICS, "counters are append-only: update this and the man page");
 _Static_assert(sizeof(struct cls_redirect_metrics) == CLS_REDIRECT_METRIC_COUNT * 8,
 	       "metrics value is a plain array of __u64");
 

@@ -16,7 +16,8 @@
  *                                     same interface
  *   forward                        -> to the next hop ("second chance"), GUE
  *                                     or, for the final hop, GRE, out of the
- *                                     same interface
+ *                                     same interface, or with route along
+ *                                     the host's route to the next hop
  */
 #include <stddef.h>
 
@@ -167,9 +168,79 @@ static __always_inline int accept_locally(struct packet *p, __u32 reason)
 }
 
 /*
+ * Route mode (config flag route; tc-cls-redirect.8, ROUTE MODE): the packet
+ * leaves along the route this host would take for a packet from our
+ * encapsulation address to the hop, not back where it came from.
+ *
+ * bpf_fib_lookup() finds that route.  It is asked as an input lookup on lo
+ * (ifindex 1), which is what the kernel's own output path does for a local
+ * packet (iif lo, no oif): "from ADDR", "to PREFIX", "iif lo", tos and
+ * ipproto rules apply as they would to the host's own packet.  Not the
+ * BPF_FIB_LOOKUP_OUTPUT flavour: that one binds the lookup to params->ifindex,
+ * so a route through any other interface would never be found.  Both refuse
+ * (BPF_FIB_LKUP_RET_FWD_DISABLED) when forwarding is off on params->ifindex,
+ * checked before anything else on every kernel from 5.10 to 6.12: so the
+ * mode needs net.ipv4.conf.lo.forwarding=1, which forwards nothing received
+ * from the network (only packets received on lo could be forwarded, and the
+ * host's looped-back packets keep the route they were sent with).
+ *
+ * The found next hop (gateway, or the hop itself on a connected route) and
+ * interface go to bpf_redirect_neigh(), which resolves and caches the
+ * link-layer address through the kernel's neighbour table, queueing the
+ * packet while ARP runs, and writes a fresh Ethernet header: a first packet
+ * to a neighbour not yet in the cache goes out as well.  NO_NEIGH is such a
+ * next hop, with the interface filled in (since 5.10); FRAG_NEEDED (the frame
+ * is larger than the egress MTU) still names the route, and the packet is
+ * sent as it would be without the flag: the configured mtu is the check.
+ * Everything else (no route, unreachable, blackhole, prohibit, a local or
+ * broadcast destination, forwarding off on lo) is no route.
+ */
+#define LOOPBACK_IFINDEX 1
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+
+struct route {
+	struct bpf_redir_neigh nh;
+	__u32 ifindex;
+};
+
+static __always_inline bool route_to_hop(struct packet *p, __u8 tos, __u8 proto, struct route *rt)
+{
+	struct bpf_fib_lookup fib = {
+		.family = AF_INET,
+		.l4_protocol = proto,
+		.tos = tos,
+		.ifindex = LOOPBACK_IFINDEX,
+		.ipv4_src = p->addr,
+		.ipv4_dst = p->hop,
+	};
+	long rc = bpf_fib_lookup(p->ctx, &fib, sizeof(fib), 0);
+
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH &&
+	    rc != BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		return false;
+	rt->ifindex = fib.ifindex;
+	rt->nh.nh_family = AF_INET;
+	rt->nh.ipv4_nh = fib.ipv4_dst; /* the gateway, if the route has one */
+	return true;
+}
+
+/* Sends the rewritten packet: along the route, or back out of the interface
+ * it came in on (MAC addresses swapped by the rewrite). */
+static __always_inline int send_to_hop(struct packet *p, const struct route *rt)
+{
+	if (p->route)
+		return bpf_redirect_neigh(rt->ifindex, (struct bpf_redir_neigh *)&rt->nh, sizeof(rt->nh), 0);
+	return bpf_redirect(p->ctx->ifindex, 0);
+}
+
+/*
  * GUE forward: the packet keeps its size and its encapsulation; only the
  * outer addresses, next_hop and the checksums change (gue_rewrite), and it
- * leaves through the interface it came in on.
+ * leaves through the interface it came in on, or in route mode along the
+ * host's route to the hop (found before anything is changed, so a packet
+ * dropped for want of a route is dropped as it came).
  */
 static __always_inline int forward_gue(struct packet *p, __u32 reason)
 {
@@ -177,11 +248,14 @@ static __always_inline int forward_gue(struct packet *p, __u32 reason)
 	__u16 old_word, new_word;
 	void *frame;
 	bool udp_csum;
+	struct route rt;
 
 	frame = ctx_ptr(skb, 0, OFF_HOPS);
 	if (!frame)
 		return finish(p, M(ERR_ENCAP_BUFFER_TOO_SMALL), TC_ACT_SHOT);
 	udp_csum = ((struct udphdr *)(frame + OFF_UDP))->check != 0;
+	if (p->route && !route_to_hop(p, ((struct iphdr *)(frame + OFF_OUTER_IP))->tos, IPPROTO_UDP, &rt))
+		return finish(p, M(ERR_NO_ROUTE), TC_ACT_SHOT);
 	gue_rewrite(p, frame, &old_word, &new_word);
 
 	if (udp_csum) {
@@ -198,7 +272,7 @@ static __always_inline int forward_gue(struct packet *p, __u32 reason)
 		 * CHECKSUM_COMPLETE skb->csum true (no-op in other states). */
 		bpf_csum_update(skb, csum_diff2(old_word, new_word));
 	}
-	return finish(p, reason, bpf_redirect(skb->ifindex, 0));
+	return finish(p, reason, send_to_hop(p, &rt));
 }
 
 /*
@@ -210,6 +284,16 @@ static __always_inline int forward_gre(struct packet *p, __u32 reason)
 {
 	struct __sk_buff *skb = p->ctx;
 	void *frame;
+	struct route rt;
+
+	if (p->route) {
+		struct iphdr *ip = ctx_ptr(skb, OFF_OUTER_IP, sizeof(*ip));
+
+		if (!ip)
+			return finish(p, M(ERR_ENCAP_BUFFER_TOO_SMALL), TC_ACT_SHOT);
+		if (!route_to_hop(p, ip->tos, IPPROTO_GRE, &rt))
+			return finish(p, M(ERR_NO_ROUTE), TC_ACT_SHOT);
+	}
 
 	/* The checksum state goes as in accept_locally(). */
 	if (bpf_skb_adjust_room(skb, -(int)GRE_SHRINK(p->hop_count), BPF_ADJ_ROOM_NET, BPF_F_ADJ_ROOM_FIXED_GSO))
@@ -218,7 +302,7 @@ static __always_inline int forward_gre(struct packet *p, __u32 reason)
 	if (!frame)
 		return finish(p, M(ERR_ENCAP_BUFFER_TOO_SMALL), TC_ACT_SHOT);
 	bpf_csum_update(skb, gre_rewrite(p, frame));
-	return finish(p, reason, bpf_redirect(skb->ifindex, 0));
+	return finish(p, reason, send_to_hop(p, &rt));
 }
 
 SEC("classifier")

@@ -15,6 +15,11 @@
  *               GRE: the packet shrunk (bpf_xdp_adjust_head) and rebuilt,
  *               XDP_TX
  *
+ * With the config flag route (man page, ROUTE MODE) every packet goes to the
+ * stack untouched, unmarked and uncounted: forwarding along the routing
+ * table needs bpf_redirect_neigh(), which only tc has, and deciding here
+ * first would count the packet's l3_ and l4_ counters twice.
+ *
  * Every packet handed to the stack carries CLS_REDIRECT_XDP_MARK in its
  * metadata, so the tc object attached to the same device lets it through
  * uncounted.  The program is loaded without multi-buffer support (section
@@ -182,9 +187,13 @@ SEC("xdp")
 int cls_redirect_xdp(struct xdp_md *ctx)
 {
 	struct packet p = { .ctx = ctx };
+	const struct cls_redirect_config *cfg;
 	struct verdict v;
 	__u32 key = 0;
 
+	cfg = bpf_map_lookup_elem(&cls_redirect_config, &key);
+	if (cfg && (cfg->flags & CLS_REDIRECT_F_ROUTE))
+		return XDP_PASS;
 	p.metrics = bpf_map_lookup_elem(&cls_redirect_metrics, &key);
 	if (!p.metrics)
 		return XDP_PASS; /* cannot happen: one-entry array */

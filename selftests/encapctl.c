@@ -52,7 +52,7 @@ static __be32 addr4(const char *s)
 static int usage(void)
 {
 	fprintf(stderr, "usage: encapctl DIR set vip4 A vip6 A6 saddr S port P first F [hops H...]\n"
-			"                        [next-hop K] [forward-syn]\n"
+			"                        [next-hop K] [forward-syn] [last-hop-gre]\n"
 			"       encapctl DIR off | stats | reset-stats\n");
 	return 1;
 }
@@ -92,6 +92,10 @@ int main(int argc, char **argv)
 
 			if (!strcmp(k, "forward-syn")) {
 				cfg.priv_flags |= PRIV_F_FORWARD_SYN;
+				continue;
+			}
+			if (!strcmp(k, "last-hop-gre")) {
+				cfg.priv_flags |= PRIV_F_LAST_HOP_GRE;
 				continue;
 			}
 			if (!v)

@@ -73,7 +73,7 @@ ipv4_udp() {
 	_a="$(ip4hex "$1") $(ip4hex "$2")"
 	echo "$_h $(csum16 "$_h 0000 $_a") $_a 3039 0009 000c 0000 74657374"
 }
-json() { printf '{"configured":true,"addr":"%s","port":%s,"no_forward":%s,"mtu":%s}' "$1" "$2" "${3:-false}" "${4:-0}"; }
+json() { printf '{"configured":true,"addr":"%s","port":%s,"no_forward":%s,"route":false,"mtu":%s}' "$1" "$2" "${3:-false}" "${4:-0}"; }
 
 # expect_deploy NAME: the deployed state on DEV, all of it.
 expect_deployed() {

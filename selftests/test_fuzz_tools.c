@@ -272,7 +272,8 @@ static void take_snap(struct snap *s)
 /* argument vectors                                                        */
 
 static const char *const w_cmd[] = { "show", "set", "clear", "reset", "sho", "SET", "", "help", "set\n" };
-static const char *const w_kw[] = { "addr", "port", "mtu", "no-forward", "forward", "ADDR", "addr=", "flags" };
+static const char *const w_kw[] = { "addr", "port", "mtu", "no-forward", "forward", "route", "no-route",
+				     "ADDR", "addr=", "flags" };
 static const char *const w_val[] = {
 	"192.0.2.10", "10.0.0.1", "0.0.0.0", "127.0.0.1", "224.0.0.1", "255.255.255.255",
 	"1.2.3", "1.2.3.4.5", "::1", "192.0.2.256", " 192.0.2.1", "192.0.2.1 ", "0x7f.1.1.1",
@@ -357,7 +358,12 @@ static int gen_argv(struct rng *r, int stat, const char **av)
 		case 1: av[n++] = "clear"; break;
 		case 2: /* one field alone */
 			av[n++] = "set";
-			av[n++] = rnd(r, 2) ? "no-forward" : "forward";
+			if (rnd(r, 2))
+				av[n++] = rnd(r, 2) ? "no-forward" : "forward";
+			if (rnd(r, 2))
+				av[n++] = rnd(r, 2) ? "route" : "no-route";
+			else
+				av[n++] = rnd(r, 2) ? "route" : "no-route";
 			break;
 		default:
 			av[n++] = "set";

@@ -140,7 +140,7 @@ done
 "$C" --help | awk '/^Commands:/ { on = 1; next } on && /^$/ { on = 0 }
 	on && /^  (  )?[a-z][a-z-]*( |$)/ { print $1 }' | sort -u >"$tmp/words"
 missing=
-for k in $(cat "$tmp/words") show set clear addr port forward no-forward mtu; do
+for k in $(cat "$tmp/words") show set clear addr port forward no-forward route no-route mtu; do
 	grep -q -- "^\.B[IR]* \"*$k\([ \"]\|$\)" "$tmp/plain.${CONFIG_MAN##*/}" || missing="$missing $k"
 done
 if [ ! -s "$tmp/words" ]; then

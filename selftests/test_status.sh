@@ -146,6 +146,21 @@ in_ns srv sysctl -qw "net.ipv4.conf.$DEV.rp_filter=2"
 status_is "rp_filter all 1, device 2 (loose wins): healthy" 0 ""
 in_ns srv sysctl -qw "net.ipv4.conf.$DEV.rp_filter=0" net.ipv4.conf.all.rp_filter=0
 
+# ---- route mode needs forwarding on lo (tc-cls-redirect.8, ROUTE MODE) ----
+in_ns srv sysctl -qw net.ipv4.conf.lo.forwarding=0
+in_ns srv "$C" set route >/dev/null
+status_is "route, lo forwarding 0: needs attention" 3 "route_lo_forwarding_off"
+check "route: the config line and the host line show it" \
+	sh -c "grep -q '^config: addr $SRV port $PORT route\$' '$T/out' && grep -q '^host: net.ipv4.conf.lo.forwarding 0 (route needs 1)' '$T/out'"
+in_ns srv "$C" set no-forward >/dev/null
+status_is "route with no-forward (nothing forwarded): healthy" 0 ""
+in_ns srv "$C" set forward >/dev/null
+in_ns srv sysctl -qw net.ipv4.conf.lo.forwarding=1
+status_is "route, lo forwarding 1: healthy" 0 ""
+expect_eq "route: -j has config.route and host.lo_forwarding" "true 1" \
+	"$(in_ns srv "$C" status -j | jq -r '"\(.config.route) \(.host.lo_forwarding)"')"
+in_ns srv "$C" set no-route >/dev/null
+
 # ---- a foreign program in deploy.sh's slot ----
 detach
 attach 2000 0x1

@@ -249,12 +249,13 @@ check "created tc/globals 0700" [ "$(stat -c %a "$B/tc") $(stat -c %a "$G")" = "
 ok "set: value bytes" "01 00 00 00 c0 00 02 0a 4c 43 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
 	value_of "$CFG"
 ok "show" "addr 192.0.2.10 port 19523" "$C" show
-ok "show -j" '{"configured":true,"addr":"192.0.2.10","port":19523,"no_forward":false,"mtu":0}' "$C" show -j
+ok "show -j" '{"configured":true,"addr":"192.0.2.10","port":19523,"no_forward":false,"route":false,"mtu":0}' "$C" show -j
 ok "show -p" '{
     "configured": true,
     "addr": "192.0.2.10",
     "port": 19523,
     "no_forward": false,
+    "route": false,
     "mtu": 0
 }' "$C" -p show
 ok "show -p parses as JSON" "$("$C" show -j | jq -S .)" sh -c "$C show -p | jq -S ."
@@ -266,7 +267,7 @@ mtu: 0 -> 1400" "$C" set mtu 1400 no-forward port 6080 addr 198.51.100.7
 ok "set no-forward mtu: value bytes" "01 00 00 00 c6 33 64 07 17 c0 01 00 78 05 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
 	value_of "$CFG"
 ok "show no-forward mtu" "addr 198.51.100.7 port 6080 no-forward mtu 1400" "$C" show
-ok "show -j no-forward mtu" '{"configured":true,"addr":"198.51.100.7","port":6080,"no_forward":true,"mtu":1400}' "$C" show --json
+ok "show -j no-forward mtu" '{"configured":true,"addr":"198.51.100.7","port":6080,"no_forward":true,"route":false,"mtu":1400}' "$C" show --json
 ok "set limits: port 65535 mtu 65535" "addr: 198.51.100.7 -> 203.0.113.255
 port: 6080 -> 65535
 forwarding: no-forward -> forward
@@ -279,13 +280,13 @@ ok "set limits: mtu 68 bytes" "01 00 00 00 cb 00 71 ff ff ff 00 00 44 00 00 00 0
 ok "set several fields" "addr: 203.0.113.255 -> 192.0.2.10
 port: 65535 -> 1
 mtu: 68 -> 0" "$C" set addr 192.0.2.10 port 1 mtu 0
-ok "show after set" '{"configured":true,"addr":"192.0.2.10","port":1,"no_forward":false,"mtu":0}' "$C" show -j
+ok "show after set" '{"configured":true,"addr":"192.0.2.10","port":1,"no_forward":false,"route":false,"mtu":0}' "$C" show -j
 ok "set via -d" "port: 1 -> 19523" "$C" -d "$G" set addr 192.0.2.10 port 19523
 ok "show via --pin-dir, options after the command" "addr 192.0.2.10 port 19523" "$C" show --pin-dir "$G"
 
 # ---- bad set input: exit 1, config unchanged -----------------------------------
 
-expect "set: nothing" 1 "set: nothing to set (keywords: addr ADDR, port PORT, forward, no-forward, mtu MTU; or --group GROUP)" "$C" set
+expect "set: nothing" 1 "set: nothing to set (keywords: addr ADDR, port PORT, forward, no-forward, route, no-route, mtu MTU; or --group GROUP)" "$C" set
 expect "set: addr without value" 1 "'addr' needs a value" "$C" set port 19523 addr
 expect "set: port without value" 1 "'port' needs a value" "$C" set addr 192.0.2.10 port
 expect "set: mtu without value" 1 "'mtu' needs a value" "$C" set addr 192.0.2.10 port 1 mtu
@@ -309,6 +310,8 @@ expect "set: unknown flag NO-FORWARD" 1 "unknown keyword 'NO-FORWARD'" "$C" set 
 expect "set: addr twice" 1 "'addr' given twice" "$C" set addr 192.0.2.10 port 1 addr 192.0.2.11
 expect "set: no-forward twice" 1 "'no-forward' given twice" "$C" set addr 192.0.2.10 port 1 no-forward no-forward
 expect "set: forward and no-forward" 1 "'no-forward' given twice, or with its opposite" "$C" set forward no-forward
+expect "set: route and no-route" 1 "'no-route' given twice, or with its opposite (route, no-route)" "$C" set route no-route
+expect "set: route twice" 1 "'route' given twice" "$C" set route route
 expect "set: option after keywords" 1 "unknown keyword '-d'" "$C" set addr 192.0.2.10 port 1 -d "$G"
 # A permission error names its cause: here the first directory's file mode
 # (tc makes them 0700), then the pin's.
@@ -357,13 +360,22 @@ ok "set addr alone" "addr: 192.0.2.99 -> 192.0.2.10" "$C" set addr 192.0.2.10
 ok "single fields: value bytes" "01 00 00 00 c0 00 02 0a 4c 43 00 00 78 05 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
 	value_of "$CFG"
 ok "set mtu 0" "mtu: 1400 -> 0" "$C" set mtu 0
+ok "set route alone" "route: no-route -> route" "$C" set route
+ok "set route alone: the rest kept" "addr 192.0.2.10 port 19523 route" "$C" show
+ok "set route: value bytes (flags bit 1)" "01 00 00 00 c0 00 02 0a 4c 43 02 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
+	value_of "$CFG"
+ok "show -j route" '{"configured":true,"addr":"192.0.2.10","port":19523,"no_forward":false,"route":true,"mtu":0}' "$C" show -j
+ok "set no-forward with route" "forwarding: forward -> no-forward" "$C" set no-forward
+ok "show no-forward route" "addr 192.0.2.10 port 19523 no-forward route" "$C" show
+ok "set forward no-route" "forwarding: no-forward -> forward
+route: route -> no-route" "$C" set forward no-route
 
 # ---- clear ----------------------------------------------------------------------
 
 ok "clear" "" "$C" clear
 ok "clear: all-zero value" "$(echo 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00)" value_of "$CFG"
 ok "show after clear" "unconfigured" "$C" show
-ok "show -j after clear" '{"configured":false,"addr":"0.0.0.0","port":0,"no_forward":false,"mtu":0}' "$C" show -j
+ok "show -j after clear" '{"configured":false,"addr":"0.0.0.0","port":0,"no_forward":false,"route":false,"mtu":0}' "$C" show -j
 ok "clear twice" "" "$C" clear
 unconf="set: unconfigured: give 'addr ADDR' and 'port PORT' (GLB's default is 19523) before a single field can be changed"
 expect "set mtu when unconfigured" 1 "$unconf" "$C" set mtu 1400
@@ -418,8 +430,8 @@ refused "mmapable flag" "$shape array key 4 value 32 entries 1 flags 0x400"
 foreign cls_redirect_config type array key 4 value 32 entries 1 name cls_redirect_config &&
 	bpftool map update pinned "$F/cls_redirect_config" key 0 0 0 0 value 2 0 0 0 192 0 2 10 76 67 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
 refused "layout version 2" "config layout version 2, cls-redirect-config $VERSION knows version 1"
-bpftool map update pinned "$F/cls_redirect_config" key 0 0 0 0 value 1 0 0 0 192 0 2 10 76 67 2 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
-refused "unknown flag bits" "unknown flags 0x2"
+bpftool map update pinned "$F/cls_redirect_config" key 0 0 0 0 value 1 0 0 0 192 0 2 10 76 67 4 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
+refused "unknown flag bits" "unknown flags 0x4"
 rm -f "$F/cls_redirect_config"
 
 # ---- cls-redirect-stat ------------------------------------------------------------

@@ -43,7 +43,7 @@ static void usage(FILE *f)
 		"Usage: %1$s [OPTIONS] show\n"
 		"       %1$s [OPTIONS] status\n"
 		"       %1$s [OPTIONS] set [--group GROUP] [addr ADDR] [port PORT]\n"
-		"                 [forward|no-forward] [mtu MTU]\n"
+		"                 [forward|no-forward] [route|no-route] [mtu MTU]\n"
 		"       %1$s [OPTIONS] clear\n"
 		"\n"
 		"Read and write the configuration of the cls_redirect tc classifier, the map\n"
@@ -68,6 +68,9 @@ static void usage(FILE *f)
 		"                   (GLB's default is %2$d)\n"
 		"    no-forward     never forward: every packet is handled as at its last hop\n"
 		"    forward        forward again (the default)\n"
+		"    route          forward along the host's route to the next hop, the kernel\n"
+		"                   resolving its MAC address (needs net.ipv4.conf.lo.forwarding=1)\n"
+		"    no-route       swap MAC addresses, send back where it came from (the default)\n"
 		"    mtu MTU        largest packet, in bytes, that may be forwarded,\n"
 		"                   0 or 68..65535; 0 (the default) = no limit\n"
 		"  clear            back to unconfigured: the classifier passes every packet\n"
@@ -111,12 +114,12 @@ static int parse_addr(const char *s, __be32 *addr)
 /* What one "set" names: only these fields change (man page: CLS-REDIRECT-CONFIG). */
 struct set_args {
 	bool any;                      /* a field was named */
-	bool addr, port, mtu, forward; /* the field was named */
+	bool addr, port, mtu, forward, route; /* the field was named */
 	struct cls_redirect_config v;  /* the named fields' new values */
 };
 
-/* set [addr A] [port P] [forward|no-forward] [mtu M], keywords in any
- * order, each field once, at least one. */
+/* set [addr A] [port P] [forward|no-forward] [route|no-route] [mtu M],
+ * keywords in any order, each field once, at least one. */
 static int parse_set(int argc, char **argv, const char *group, struct set_args *a)
 {
 	unsigned long v;
@@ -126,12 +129,13 @@ static int parse_set(int argc, char **argv, const char *group, struct set_args *
 	if (!argc && !group)
 		return errorf(EXIT_USAGE,
 			      "set: nothing to set (keywords: addr ADDR, port PORT, forward, "
-			      "no-forward, mtu MTU; or --group GROUP)");
+			      "no-forward, route, no-route, mtu MTU; or --group GROUP)");
 	a->any = argc > 0;
 	for (i = 0; i < argc; i++) {
 		const char *kw = argv[i];
 		bool takes_value = !strcmp(kw, "addr") || !strcmp(kw, "port") || !strcmp(kw, "mtu");
 		bool fwd_kw = !strcmp(kw, "forward") || !strcmp(kw, "no-forward");
+		bool route_kw = !strcmp(kw, "route") || !strcmp(kw, "no-route");
 
 		if (takes_value && i + 1 >= argc)
 			return errorf(EXIT_USAGE, "set: '%s' needs a value", kw);
@@ -142,6 +146,9 @@ static int parse_set(int argc, char **argv, const char *group, struct set_args *
 			return errorf(EXIT_USAGE,
 				      "set: '%s' given twice, or with its opposite (forward, no-forward)",
 				      kw);
+		if (route_kw && a->route)
+			return errorf(EXIT_USAGE,
+				      "set: '%s' given twice, or with its opposite (route, no-route)", kw);
 
 		if (!strcmp(kw, "addr")) {
 			ret = parse_addr(argv[++i], &a->v.addr);
@@ -165,10 +172,15 @@ static int parse_set(int argc, char **argv, const char *group, struct set_args *
 				a->v.flags |= CLS_REDIRECT_F_NO_FORWARD;
 			a->forward = true;
 			ret = EXIT_OK;
+		} else if (route_kw) {
+			if (!strcmp(kw, "route"))
+				a->v.flags |= CLS_REDIRECT_F_ROUTE;
+			a->route = true;
+			ret = EXIT_OK;
 		} else {
 			ret = errorf(EXIT_USAGE,
 				     "set: unknown keyword '%s' (expected addr, port, forward, "
-				     "no-forward or mtu)",
+				     "no-forward, route, no-route or mtu)",
 				     kw);
 		}
 		if (ret)
@@ -202,6 +214,8 @@ static int merge(const struct cls_redirect_config *old, const struct set_args *a
 	if (a->forward)
 		cfg->flags = (cfg->flags & ~CLS_REDIRECT_F_NO_FORWARD) |
 			     (a->v.flags & CLS_REDIRECT_F_NO_FORWARD);
+	if (a->route)
+		cfg->flags = (cfg->flags & ~CLS_REDIRECT_F_ROUTE) | (a->v.flags & CLS_REDIRECT_F_ROUTE);
 	return EXIT_OK;
 }
 
@@ -213,6 +227,8 @@ static void print_changes(const struct cls_redirect_config *old,
 	bool was = config_is_configured(old), any = false;
 	bool nf_old = was && (old->flags & CLS_REDIRECT_F_NO_FORWARD);
 	bool nf_new = cfg->flags & CLS_REDIRECT_F_NO_FORWARD;
+	bool rt_old = was && (old->flags & CLS_REDIRECT_F_ROUTE);
+	bool rt_new = cfg->flags & CLS_REDIRECT_F_ROUTE;
 	unsigned int mtu_old = was ? old->mtu : 0;
 
 	if (!was || old->addr != cfg->addr) {
@@ -231,6 +247,10 @@ static void print_changes(const struct cls_redirect_config *old,
 	if (nf_old != nf_new) {
 		printf("forwarding: %s -> %s\n", nf_old ? "no-forward" : "forward",
 		       nf_new ? "no-forward" : "forward");
+		any = true;
+	}
+	if (rt_old != rt_new) {
+		printf("route: %s -> %s\n", rt_old ? "route" : "no-route", rt_new ? "route" : "no-route");
 		any = true;
 	}
 	if (mtu_old != cfg->mtu) {
@@ -307,6 +327,7 @@ static int cmd_show(const struct common_opts *o, const char *dir)
 		json_str(&j, "addr", addr);
 		json_u64(&j, "port", ntohs(cfg.port));
 		json_bool(&j, "no_forward", cfg.flags & CLS_REDIRECT_F_NO_FORWARD);
+		json_bool(&j, "route", cfg.flags & CLS_REDIRECT_F_ROUTE);
 		json_u64(&j, "mtu", cfg.mtu);
 		json_end(&j);
 	} else if (!configured) {
@@ -315,6 +336,8 @@ static int cmd_show(const struct common_opts *o, const char *dir)
 		printf("addr %s port %u", addr, ntohs(cfg.port));
 		if (cfg.flags & CLS_REDIRECT_F_NO_FORWARD)
 			printf(" no-forward");
+		if (cfg.flags & CLS_REDIRECT_F_ROUTE)
+			printf(" route");
 		if (cfg.mtu)
 			printf(" mtu %u", cfg.mtu);
 		printf("\n");
@@ -664,15 +687,14 @@ static void hex_tag(const __u8 tag[8], char out[17])
 		sprintf(out + 2 * i, "%02x", tag[i]);
 }
 
-/* The strictest of net.ipv4.conf.{all,DEV}.rp_filter (the kernel uses the
- * larger), or -1 when unreadable. */
-static int rp_filter(const char *dev)
+/* net.ipv4.conf.DEV.KEY, or -1 when unreadable. */
+static int ipv4_conf(const char *dev, const char *key)
 {
 	char path[128];
 	int v = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter", dev);
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/%s", dev, key);
 	f = fopen(path, "re");
 	if (!f)
 		return -1;
@@ -680,6 +702,12 @@ static int rp_filter(const char *dev)
 		v = -1;
 	fclose(f);
 	return v;
+}
+
+/* net.ipv4.conf.DEV.rp_filter: the kernel uses the larger of all's and DEV's. */
+static int rp_filter(const char *dev)
+{
+	return ipv4_conf(dev, "rp_filter");
 }
 
 /* The interface addr is assigned to in this network namespace, or NULL. */
@@ -716,6 +744,7 @@ struct status {
 	char addr_dev[IF_NAMESIZE];
 	bool addr_is_local;
 	int rp_all;
+	int lo_forwarding; /* net.ipv4.conf.lo.forwarding, which route needs */
 	struct reasons r;
 };
 
@@ -838,6 +867,15 @@ static int gather(struct status *s)
 		       "or 0)",
 		       f->dev, s->rp_all, f->dev, dev, f->dev);
 	}
+	s->lo_forwarding = ipv4_conf("lo", "forwarding");
+	if (s->have_cfg && config_is_configured(&s->cfg) && (s->cfg.flags & CLS_REDIRECT_F_ROUTE) &&
+	    !(s->cfg.flags & CLS_REDIRECT_F_NO_FORWARD) && s->lo_forwarding != 1)
+		reason(&s->r, "route_lo_forwarding_off",
+		       "route set, but net.ipv4.conf.lo.forwarding is %d: bpf_fib_lookup() refuses, and "
+		       "every forward is dropped as errors_total_no_route (sysctl -w "
+		       "net.ipv4.conf.lo.forwarding=1, after any ip_forward change; tc-cls-redirect.8, "
+		       "ROUTE MODE)",
+		       s->lo_forwarding);
 	ret = EXIT_OK;
 out:
 	if (cfg_fd >= 0)
@@ -871,6 +909,8 @@ static void status_text(const struct status *s)
 		printf("config: addr %s port %u", a, ntohs(s->cfg.port));
 		if (s->cfg.flags & CLS_REDIRECT_F_NO_FORWARD)
 			printf(" no-forward");
+		if (s->cfg.flags & CLS_REDIRECT_F_ROUTE)
+			printf(" route");
 		if (s->cfg.mtu)
 			printf(" mtu %u", s->cfg.mtu);
 		printf("\n");
@@ -930,6 +970,8 @@ static void status_text(const struct status *s)
 		if (s->ours[i] && !s->filters[i].egress)
 			printf(", %s %d", s->filters[i].dev, rp_filter(s->filters[i].dev));
 	printf("\n");
+	if (s->cfg.flags & CLS_REDIRECT_F_ROUTE)
+		printf("host: net.ipv4.conf.lo.forwarding %d (route needs 1)\n", s->lo_forwarding);
 	for (i = 0; i < (size_t)s->r.n; i++)
 		printf("attention: %s\n", s->r.text[i]);
 	printf("status: %s\n", s->r.n ? "needs attention" : "healthy");
@@ -971,6 +1013,7 @@ static void status_json(const struct status *s, bool pretty)
 	json_str(&j, "addr", a);
 	json_u64(&j, "port", ntohs(s->cfg.port));
 	json_bool(&j, "no_forward", s->cfg.flags & CLS_REDIRECT_F_NO_FORWARD);
+	json_bool(&j, "route", s->cfg.flags & CLS_REDIRECT_F_ROUTE);
 	json_u64(&j, "mtu", s->cfg.mtu);
 	json_close(&j);
 	json_arr(&j, "attached");
@@ -1028,6 +1071,7 @@ static void status_json(const struct status *s, bool pretty)
 		json_str(&j, "addr_device", s->addr_dev);
 	else
 		json_null(&j, "addr_device");
+	json_u64(&j, "lo_forwarding", s->lo_forwarding < 0 ? 0 : s->lo_forwarding);
 	json_obj(&j, "rp_filter");
 	json_u64(&j, "all", s->rp_all < 0 ? 0 : s->rp_all);
 	for (i = 0; i < s->nfilters; i++) {
