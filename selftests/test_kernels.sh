@@ -12,7 +12,9 @@
 #     (the system tc for cls_redirect_btf.o, the tc without libbpf of
 #     selftests/lib/legacy-tc.sh for cls_redirect_legacy.o);
 #   * one GUE packet through a veth pair per flavour (and with the XDP
-#     flavour attached by ip link): accepted, decapsulated, delivered,
+#     flavour attached by ip link, and by xdp-loader: through libxdp's
+#     dispatcher next to a second program where the kernel has BTF, alone
+#     where not; the line says which): accepted, decapsulated, delivered,
 #     counted exactly once;
 #   * the verifier's cost (verified_insns, or the processed-instruction count
 #     where bpf_prog_info lacks it, before 5.16) and the load time.
@@ -53,7 +55,7 @@ for c in busybox cpio; do
 	command -v $c >/dev/null || fail_all "$c not installed: run 'make deps' (busybox-static, cpio)"
 done
 missing=
-for f in obj/cls_redirect_btf.o obj/cls_redirect_legacy.o obj/cls_redirect_xdp_btf.o tools/cls-redirect-config \
+for f in obj/cls_redirect_btf.o obj/cls_redirect_legacy.o obj/cls_redirect_xdp_btf.o selftests/xdp_pass.bpf.o tools/cls-redirect-config \
 	tools/cls-redirect-stat selftests/sendraw; do
 	[ -e "$REPO/$f" ] || missing="$missing $f"
 done
@@ -134,10 +136,12 @@ verdict() {
 		fi
 		_cost="$_cost, load $(awk -v u="$3" 'BEGIN { printf "%.1f", u / 1000 }') ms"
 	fi
+	_xl=$(sed -n 's/^xdploader //p' "$T/at" | head -n 1)
+	[ -n "$_xl" ] || _why="${_why:+$_why; }xdp-loader did not run"
 	if [ -n "$_why" ]; then
 		fail "$_name" "$_rel: $_why"
 	else
-		pass "$_name: $_rel, $_fx_pass fixtures, $_cost, tc load + veth packet ok for btf and legacy, ip link xdp + veth packet ok, $_secs s"
+		pass "$_name: $_rel, $_fx_pass fixtures, $_cost, tc load + veth packet ok for btf and legacy, ip link xdp + veth packet ok, xdp-loader + veth packet ok ($_xl), $_secs s"
 	fi
 }
 

@@ -130,8 +130,24 @@ if command -v xdp-loader >/dev/null; then
 	bpffs_reset
 	mkdir -p "$PIN"
 	cleanup_add "in_ns srv env LIBXDP_BPFFS='$TC_BPF_MNT' xdp-loader unload -a '$DEV'"
-	if out=$(XL load -v -m native -p "$PIN" "$DEV" "$REPO/obj/cls_redirect_xdp_btf.o" 2>&1); then
-		if printf '%s\n' "$out" | grep -q 'Falling back to loading single prog'; then
+	out=$(XL load -v -m native -p "$PIN" "$DEV" "$REPO/obj/cls_redirect_xdp_btf.o" 2>&1)
+	rc=$?
+	refused=
+	if [ $rc != 0 ] && XL load -vv -m native -p "$PIN" "$DEV" "$REPO/obj/cls_redirect_xdp_btf.o" 2>&1 |
+		grep -q 'changes packet data'; then
+		# The kernel refuses the program in place of a dispatcher stub
+		# that does not change packet data (tc-cls-redirect.8, XDP):
+		# libxdp falls back to loading it alone where it finds no bpffs.
+		refused=1
+		out=$(in_ns srv env LIBXDP_BPFFS=/nonexistent xdp-loader load -v -m native -p "$PIN" "$DEV" \
+			"$REPO/obj/cls_redirect_xdp_btf.o" 2>&1)
+		rc=$?
+	fi
+	if [ $rc = 0 ]; then
+		if [ -n "$refused" ]; then
+			how="alone, the dispatcher refused (extension program changes packet data)"
+			multi=
+		elif printf '%s\n' "$out" | grep -q 'Falling back to loading single prog'; then
 			how="alone, no dispatcher ($(printf '%s\n' "$out" | grep -m1 'libxdp: .*dispatcher' | sed 's/^ *libxdp: //'))"
 			multi=
 		else

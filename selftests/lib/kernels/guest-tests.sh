@@ -19,6 +19,7 @@
 #   @@ fixture PASS|FAIL|SKIP ...   (test_prog_run's own lines)
 #   @@ fixtures-exit N
 #   @@ pass NAME | @@ fail NAME: WHY
+#   @@ xdploader dispatcher|alone ...  (which way xdp-loader attached)
 #   @@ compat kload|tc accepted|rejected: MESSAGE
 #   @@ done
 set -u
@@ -32,7 +33,7 @@ NS_SRV=kmx$$-srv NS_CLI=kmx$$-cli
 
 say() { echo "@@ $*"; }
 ok() { say "pass $1"; }
-bad() { say "fail $1: $(printf '%s' "$2" | tr '\n' ' ' | cut -c1-600)"; }
+bad() { say "fail $1: $(printf '%s' "$2" | tr '\n' ' ' | cut -c1-2400)"; }
 # run NAME CMD...: ok if CMD succeeds, else bad with CMD's output.
 run() {
 	_n=$1
@@ -104,14 +105,18 @@ teardown() {
 	rm -rf "$TC_BPF_MNT/tc"
 }
 
+# fresh_pair NAME: a new veth pair between new namespaces, or bad and 1.
+fresh_pair() {
+	teardown
+	o=$(topology 2>&1) && return 0
+	bad "$1: veth pair" "$o"
+	teardown
+	return 1
+}
+
 # flavour NAME TC OBJ
 flavour() {
-	teardown
-	if ! o=$(topology 2>&1); then
-		bad "$1: veth pair" "$o"
-		teardown
-		return
-	fi
+	fresh_pair "$1" || return
 	run "$1: tc qdisc add clsact" srv "$TC_BTF" qdisc add dev srv0 clsact
 	run "$1: cls-redirect-config set" "$R/tools/cls-redirect-config" set addr $SRV port $PORT
 	if ! o=$(srv "$2" filter add dev srv0 ingress bpf da obj "$3" 2>&1); then
@@ -129,12 +134,7 @@ flavour() {
 
 # xdp_flavour OBJ: the XDP flavour attached with ip link, native XDP.
 xdp_flavour() {
-	teardown
-	if ! o=$(topology 2>&1); then
-		bad "xdp: veth pair" "$o"
-		teardown
-		return
-	fi
+	fresh_pair "xdp" || return
 	run "xdp: cls-redirect-config set" "$R/tools/cls-redirect-config" set addr $SRV port $PORT
 	if ! o=$(srv "$IP" link set dev srv0 xdp obj "$1" sec xdp 2>&1); then
 		bad "xdp: ip link set dev srv0 xdp obj $(basename "$1") sec xdp" "$(printf '%s\n' "$o" | tail -n 8)"
@@ -143,6 +143,47 @@ xdp_flavour() {
 	fi
 	ok "xdp: ip link set dev srv0 xdp obj $(basename "$1") sec xdp"
 	packet xdp
+	teardown
+}
+
+# xdp_loader OBJ: the XDP flavour attached with xdp-loader (xdp-tools), maps
+# pinned with tc's; through libxdp's dispatcher, next to a second program,
+# where the kernel has BTF; alone where it has none.
+xdp_loader() {
+	XLBIN=$(command -v xdp-loader) || { bad "xdp-loader" "not in the initramfs"; return; }
+	fresh_pair "xdp-loader" || return
+	run "xdp-loader: cls-redirect-config set" "$R/tools/cls-redirect-config" set addr $SRV port $PORT
+	# XL BPFFS ARGS...: xdp-loader in srv, libxdp's bpffs at BPFFS.
+	XL() { _f=$1; shift; srv env LIBXDP_BPFFS="$_f" "$XLBIN" "$@"; }
+	if o=$(XL "$TC_BPF_MNT" load -v -m native -p "$TC_BPF_MNT/tc/globals" srv0 "$1" 2>&1); then
+		if printf '%s\n' "$o" | grep -q 'Falling back to loading single prog'; then
+			say "xdploader alone ($(printf '%s\n' "$o" | grep -m1 'libxdp: .*dispatcher' | sed 's/^ *libxdp: //'))"
+		else
+			run "xdp-loader: a second program" XL "$TC_BPF_MNT" load -m native srv0 "$R/selftests/xdp_pass.bpf.o"
+			n=$(XL "$TC_BPF_MNT" status srv0 2>&1 | grep -cE 'cls_redirect_xdp|xdp_pass')
+			say "xdploader dispatcher, $n programs"
+		fi
+	else
+		# Newer kernels (Debian's 6.12 here) refuse an extension program
+		# that changes packet data in place of one that does not, and the
+		# dispatcher of Debian 12's xdp-tools (1.3.1) has such stubs:
+		# libxdp does not fall back by itself, but does where it finds no
+		# bpffs.
+		o=$(XL "$TC_BPF_MNT" load -vv -m native -p "$TC_BPF_MNT/tc/globals" srv0 "$1" 2>&1 |
+			grep -iE "packet data|libxdp: Failed" | tail -n 4)
+		if ! printf '%s\n' "$o" | grep -q 'changes packet data'; then
+			bad "xdp-loader: load" "$o"
+			teardown
+			return
+		fi
+		if ! o=$(XL /nonexistent load -v -m native -p "$TC_BPF_MNT/tc/globals" srv0 "$1" 2>&1); then
+			bad "xdp-loader: load alone" "$(printf '%s\n' "$o" | tail -n 4)"
+			teardown
+			return
+		fi
+		say "xdploader alone (the dispatcher is refused: extension program changes packet data, while original does not)"
+	fi
+	packet xdp-loader
 	teardown
 }
 
@@ -188,5 +229,6 @@ esac
 flavour btf "$TC_BTF" "$R/obj/cls_redirect_btf.o"
 flavour legacy "$TC_LEGACY" "$R/obj/cls_redirect_legacy.o"
 xdp_flavour "$R/obj/cls_redirect_xdp_btf.o"
+xdp_loader "$R/obj/cls_redirect_xdp_btf.o"
 umount "$TC_BPF_MNT" && rmdir "$TC_BPF_MNT"
 say "done"

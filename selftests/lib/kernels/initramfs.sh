@@ -63,9 +63,15 @@ common)
 	copy_with_libs "$(command -v tc)" "$root/usr/local/sbin/tc"
 	copy_with_libs "$legacy" "$root/usr/local/sbin/tc-legacy"
 	copy_with_libs "$(command -v ip)" "$root/usr/local/sbin/ip"
+	# xdp-loader and the dispatcher libxdp loads from its object path.
+	copy_with_libs "$(command -v xdp-loader)" "$root/usr/local/sbin/xdp-loader"
+	mkdir -p "$root/usr/lib/x86_64-linux-gnu/bpf"
+	cp /usr/lib/x86_64-linux-gnu/bpf/xdp-dispatcher.o "$root/usr/lib/x86_64-linux-gnu/bpf/"
 	r=$root/repo
 	mkdir -p "$r/obj" "$r/tools" "$r/selftests/guest" "$r/selftests/lib/kernels"
 	cp "$repo/obj/cls_redirect_btf.o" "$repo/obj/cls_redirect_legacy.o" "$repo/obj/cls_redirect_xdp_btf.o" "$r/obj/"
+	mkdir -p "$r/selftests"
+	cp "$repo/selftests/xdp_pass.bpf.o" "$r/selftests/"
 	for f in tools/cls-redirect-config tools/cls-redirect-stat selftests/sendraw; do
 		copy_with_libs "$repo/$f" "$r/$f"
 	done
