@@ -2,15 +2,16 @@
 /*
  * bench: the measuring half of `make bench` (selftests/bench.sh drives it).
  *
- *   bench run [-X] [-n ROUNDS] [-k RUNS] [-p PASSES] [-o JSON] [-O OBJ] [-B BASE_OBJ]
- *             [-L BASE_LABEL] [-F FLOOR_OBJ] [-P PARTS_OBJ]
+ *   bench run [-X] [-n ROUNDS] [-k RUNS] [-p PASSES] [-c COPIES] [-o JSON] [-O OBJ]
+ *             [-B BASE_OBJ] [-L BASE_LABEL] [-F FLOOR_OBJ] [-P PARTS_OBJ] [-D ROUNDS_FILE]
  *	Per-packet cost of every packet class through BPF_PROG_TEST_RUN,
  *	next to an empty tc program (selftests/floor.bpf.o) and, with -B, next
  *	to a second classifier (the base: another revision's object), in the
  *	same rounds; and of the parts (selftests/parts.bpf.o).  ROUNDS rounds
- *	(2000) of RUNS runs per program (8); the spread is over PASSES equal
- *	stretches of the rounds (5).  Plus verifier cost, program sizes and
- *	load time of OBJ (obj/cls_redirect_btf.o), the floor and the base.
+ *	(10000) of RUNS runs per program (8), in PASSES passes (20) of COPIES
+ *	fresh loads of each program (8); -D writes every round's sums.  Plus
+ *	verifier cost, program sizes and load time of OBJ
+ *	(obj/cls_redirect_btf.o), the floor and the base.
  *	-X: the XDP flavour (tc-cls-redirect.8, XDP): OBJ and BASE_OBJ are XDP
  *	objects (default obj/cls_redirect_xdp_btf.o), the floor an empty XDP
  *	program (selftests/floor_xdp.bpf.o), the verdicts XDP's.
@@ -22,6 +23,9 @@
  *   bench tcpflow
  *	Hold an established TCP connection on 127.0.0.1 (in the current
  *	namespace) and print "CPORT SPORT"; runs until killed.
+ *   bench stats
+ *	Hold the BPF run-time statistics on (BPF_ENABLE_STATS) and print "on";
+ *	runs until killed.
  *
  * Method of `run` (README.md, Performance, says why):
  *  - unshare(CLONE_NEWNET) first: the known-flow socket, and every socket
@@ -43,8 +47,11 @@
  *    disturbed by the machine (an interrupt, a neighbour) moves its own ratio
  *    only, and the median ignores it: the figure holds still on a loaded
  *    machine where means of all runs do not.
- *  - Where the JIT puts a program moves its cost by a few ns: the floor, the
- *    classifier and the base are each loaded COPIES times, used in turn.
+ *  - Where the JIT puts a program moves its cost by a few ns: every pass
+ *    loads COPIES fresh copies of the floor, the classifier and the base,
+ *    used in turn.
+ *  - A pass during which the kernel's BPF run-time statistics were on (they
+ *    add about 30 ns to every run) is left out while another pass was not.
  *  - Before timing, every class is run once through every copy: verdict and
  *    the outcome counter it moves are checked, and the base's output must be
  *    the current one's: a class that takes a different path than its name
@@ -58,6 +65,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <getopt.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -67,6 +75,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -696,25 +705,40 @@ struct fig {
 
 static struct fig figure(const double *v, int rounds, int passes)
 {
-	struct fig f;
+	double *ok = malloc((size_t)rounds * sizeof(double));
+	struct fig f = { 0, 0, 0, 1e300, -1e300 };
+	int n = 0;
 
-	f.med = quantile(v, (size_t)rounds, 0.5);
-	f.q25 = quantile(v, (size_t)rounds, 0.25);
-	f.q75 = quantile(v, (size_t)rounds, 0.75);
-	f.lo = 1e300;
-	f.hi = -1e300;
+	if (!ok)
+		die("out of memory%s", "");
+	/* Rounds left out (NaN) count in no figure. */
 	for (int p = 0; p < passes; p++) {
-		int a = p * rounds / passes, b = (p + 1) * rounds / passes;
-		double m = quantile(v + a, (size_t)(b - a), 0.5);
+		int a = p * rounds / passes, b = (p + 1) * rounds / passes, n0 = n;
 
-		f.lo = m < f.lo ? m : f.lo;
-		f.hi = m > f.hi ? m : f.hi;
+		for (int r = a; r < b; r++)
+			if (v[r] == v[r])
+				ok[n++] = v[r];
+		if (n > n0) {
+			double m = quantile(ok + n0, (size_t)(n - n0), 0.5);
+
+			f.lo = m < f.lo ? m : f.lo;
+			f.hi = m > f.hi ? m : f.hi;
+		}
 	}
+	if (n) {
+		f.med = quantile(ok, (size_t)n, 0.5);
+		f.q25 = quantile(ok, (size_t)n, 0.25);
+		f.q75 = quantile(ok, (size_t)n, 0.75);
+	} else {
+		f.lo = f.hi = 0;
+	}
+	free(ok);
 	return f;
 }
 
 /* Per round: num / den (ratio), or (num - den) / runs (ns above), or
- * num / runs (ns per run, den NULL). */
+ * num / runs (ns per run, den NULL).  A round left out has den (or num)
+ * zero. */
 static struct fig round_figure(const uint32_t *num, const uint32_t *den, int rounds, int passes, int runs,
 			       int ratio)
 {
@@ -724,8 +748,10 @@ static struct fig round_figure(const uint32_t *num, const uint32_t *den, int rou
 	if (!v)
 		die("out of memory%s", "");
 	for (int r = 0; r < rounds; r++) {
-		if (ratio)
-			v[r] = den[r] ? (double)num[r] / den[r] : 0;
+		if (!num[r] || (den && !den[r]))
+			v[r] = NAN;
+		else if (ratio)
+			v[r] = (double)num[r] / den[r];
 		else
 			v[r] = ((double)num[r] - (den ? (double)den[r] : 0)) / runs;
 	}
@@ -932,6 +958,44 @@ static void progset_load(struct run_setup *s, struct progset *ps, struct rng *rn
 		die("a packet class does not take the path it is named for in every object%s", "");
 }
 
+
+/*
+ * The kernel's BPF run-time statistics (kernel.bpf_stats_enabled, or a
+ * BPF_ENABLE_STATS fd held by any process: another benchmark's real-traffic
+ * part, say) make every run of every program also read the clock twice and
+ * count, about 30 ns here, which no packet pays otherwise.  They are on when
+ * a run moves a program's run_cnt.
+ */
+static __u64 run_cnt(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		die("bpf_prog_info: %s", strerror(errno));
+	return info.run_cnt;
+}
+
+/* Waits for the statistics to be off, 10 s at most over the whole run; 1 if
+ * they stay on. */
+static int stats_wait(struct run_setup *s, int fd)
+{
+	static int tries = 100;
+
+	for (;;) {
+		__u64 before = run_cnt(fd);
+		__u32 d;
+
+		if (run_once(fd, s->pkts[0], s->lens[0], &d, NULL))
+			die("BPF_PROG_TEST_RUN: %s", strerror(errno));
+		if (run_cnt(fd) == before)
+			return 0;
+		if (tries-- <= 0)
+			return 1;
+		usleep(100000);
+	}
+}
+
 static void progset_close(struct run_setup *s, struct progset *ps)
 {
 	for (int i = 0; i < s->copies; i++) {
@@ -944,6 +1008,16 @@ static void progset_close(struct run_setup *s, struct progset *ps)
 	bpf_object__close(ps->parts);
 }
 
+/* Context switches of this thread so far. */
+static long switches(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_THREAD, &ru))
+		die("getrusage: %s", strerror(errno));
+	return ru.ru_nvcsw + ru.ru_nivcsw;
+}
+
 /*
  * Rounds [r0, r1) of a pass, after r1 - r0 / 10 rounds of warm-up that are
  * not kept.  A round takes every unit (the classes, then the parts) in turn,
@@ -951,22 +1025,28 @@ static void progset_close(struct run_setup *s, struct progset *ps)
  * the program and the base once each, in a random order (a run leaves its
  * traces in the caches for the next: no program always follows the same
  * one), the copies in turn.  sums[g][u][r] gets program g's time summed
- * over the runs of unit u in round r.
+ * over the runs of unit u in round r, or 0 when the unit is left out: the
+ * CPU went to another task during it or during the unit before (which
+ * leaves the caches to the other task and the first runs after it cold).
+ * Returns the number of units left out.
  */
-static void time_rounds(struct run_setup *s, struct progset *ps, int r0, int r1, int runs, uint32_t *sums[][U_COUNT],
-			struct rng *rng)
+static long time_rounds(struct run_setup *s, struct progset *ps, int r0, int r1, int runs,
+			uint32_t *sums[][U_COUNT], struct rng *rng)
 {
-	int ng_cls = s->basepath ? G_COUNT : G_BASE;
+	int ng_cls = s->basepath ? G_COUNT : G_BASE, spoilt = 0;
+	long out = 0, sw = switches();
 
 	for (int r = r0 - (r1 - r0) / 10; r < r1; r++) {
 		for (int k = 0; k < U_COUNT; k++) {
 			int u = ((k + r) % U_COUNT + U_COUNT) % U_COUNT;
 			int route = u < C_COUNT && classes[u].route, ng = u < C_COUNT && !route ? ng_cls : G_BASE;
-			int pkt = u < C_COUNT ? u : parts[u - C_COUNT].cls;
+			int pkt = u < C_COUNT ? u : parts[u - C_COUNT].cls, now;
 			uint32_t sum[G_COUNT] = { 0 };
+			long sw1;
 
 			for (int j = 0; j < runs; j++) {
-				int order[G_COUNT] = { G_FLOOR, G_CUR, G_BASE }, copy = ((j + r) % s->copies + s->copies) % s->copies;
+				int order[G_COUNT] = { G_FLOOR, G_CUR, G_BASE };
+				int copy = ((j + r) % s->copies + s->copies) % s->copies;
 
 				for (int i = ng - 1; i > 0; i--) {
 					int x = (int)rnd(rng, (uint32_t)i + 1), t = order[i];
@@ -987,16 +1067,26 @@ static void time_rounds(struct run_setup *s, struct progset *ps, int r0, int r1,
 					sum[g] += d;
 				}
 			}
-			if (r >= r0)
-				for (int g = 0; g < ng; g++)
-					sums[g][u][r] = sum[g];
+			sw1 = switches();
+			now = sw1 != sw;
+			sw = sw1;
+			if (r < r0)
+				continue;
+			if (now || spoilt) {
+				memset(sum, 0, sizeof(sum));
+				out++;
+			}
+			spoilt = now;
+			for (int g = 0; g < ng; g++)
+				sums[g][u][r] = sum[g];
 		}
 	}
+	return out;
 }
 
 #define USAGE_RUN                                                                                        \
 	"bench run [-X] [-n ROUNDS] [-k RUNS] [-p PASSES] [-c COPIES] [-o JSON] [-O OBJ] [-B BASE_OBJ]\n"     \
-	"          [-L BASE_LABEL] [-F FLOOR_OBJ] [-P PARTS_OBJ]"
+	"          [-L BASE_LABEL] [-F FLOOR_OBJ] [-P PARTS_OBJ] [-D ROUNDS_FILE]"
 
 static int cmd_run(int argc, char **argv)
 {
@@ -1018,7 +1108,9 @@ static int cmd_run(int argc, char **argv)
 	uint8_t srv[4];
 	const char *what;
 	char err[256];
-	int rounds = 10000, runs = 8, passes = 20, opt, cpu;
+	int rounds = 10000, runs = 8, passes = 20, opt, cpu, stats_passes = 0, rounds_all, passes_all;
+	unsigned char stats_pass[MAX_PASSES];
+	long left_out = 0;
 	cpu_set_t set;
 
 	while ((opt = getopt(argc, argv, "Xn:k:p:c:o:O:B:L:F:P:D:")) != -1) {
@@ -1044,14 +1136,16 @@ static int cmd_run(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (runs < 1 || runs > 1000 || passes < 1 || passes > MAX_PASSES || rounds < passes * 10 ||
+	if (runs < 1 || runs > 1000 || passes < 1 || passes > MAX_PASSES || rounds < passes * 10 || rounds % passes ||
 	    s.copies < 1 || s.copies > MAX_COPIES) {
 		fprintf(stderr,
-			"bench: -n %d -k %d -p %d -c %d: give 1 to %d passes of at least 10 rounds, 1 to 1000 "
+			"bench: -n %d -k %d -p %d -c %d: give 1 to %d passes of at least 10 rounds each, rounds a multiple of passes, 1 to 1000 "
 			"runs per round and 1 to %d copies\n",
 			rounds, runs, passes, s.copies, MAX_PASSES, MAX_COPIES);
 		return 1;
 	}
+	rounds_all = rounds;
+	passes_all = passes;
 	if (!baselabel)
 		baselabel = s.basepath;
 	if (harness_netns(0, &what, err, sizeof(err)))
@@ -1094,10 +1188,20 @@ static int cmd_run(int argc, char **argv)
 
 	/* Where the JIT puts a program moves its cost by several ns, and the
 	 * same image loaded twice lands elsewhere: every pass times fresh
-	 * copies, so a figure is an average over passes * copies placements. */
+	 * copies, so a figure is an average over passes * copies placements.
+	 * A pass during which the run-time statistics were on, even for a
+	 * moment, is not used while another pass was clean of them. */
 	for (int p = 0; p < passes; p++) {
+		int ffd;
+		__u64 cnt;
+
 		progset_load(&s, &ps, &rng);
-		time_rounds(&s, &ps, p * rounds / passes, (p + 1) * rounds / passes, runs, sums, &rng);
+		ffd = first_prog_fd(ps.floor[0]);
+		stats_wait(&s, ffd);
+		cnt = run_cnt(ffd);
+		left_out += time_rounds(&s, &ps, p * rounds / passes, (p + 1) * rounds / passes, runs, sums, &rng);
+		stats_pass[p] = run_cnt(ffd) != cnt;
+		stats_passes += stats_pass[p];
 		progset_close(&s, &ps);
 	}
 	if (rawpath) {
@@ -1105,13 +1209,30 @@ static int cmd_run(int argc, char **argv)
 
 		if (!f)
 			die("cannot write %s", rawpath);
-		fprintf(f, "round unit floor current base\n");
+		fprintf(f, "round unit floor current base stats\n");
 		for (int r = 0; r < rounds; r++)
 			for (int u = 0; u < U_COUNT; u++)
-				fprintf(f, "%d %s %u %u %u\n", r, u < C_COUNT ? classes[u].name : parts[u - C_COUNT].name,
-					sums[G_FLOOR][u][r], sums[G_CUR][u][r], sums[G_BASE][u][r]);
+				fprintf(f, "%d %s %u %u %u %d\n", r, u < C_COUNT ? classes[u].name : parts[u - C_COUNT].name,
+					sums[G_FLOOR][u][r], sums[G_CUR][u][r], sums[G_BASE][u][r], stats_pass[r / (rounds / passes)]);
 		if (ferror(f) | fclose(f))
 			die("cannot write %s", rawpath);
+	}
+
+	/* From here on, only the passes clean of run-time statistics, if any. */
+	if (stats_passes && stats_passes < passes) {
+		int per = rounds / passes, w = 0;
+
+		for (int p = 0; p < passes; p++) {
+			if (stats_pass[p])
+				continue;
+			for (int g = 0; g < G_COUNT; g++)
+				for (int u = 0; u < U_COUNT; u++)
+					memmove(sums[g][u] + (size_t)w * per, sums[g][u] + (size_t)p * per,
+						(size_t)per * sizeof(uint32_t));
+			w++;
+		}
+		passes = w;
+		rounds = w * per;
 	}
 
 	pool = malloc((size_t)rounds * U_COUNT * sizeof(double));
@@ -1129,7 +1250,7 @@ static int cmd_run(int argc, char **argv)
 			cb[u] = round_figure(sums[G_CUR][u], sums[G_BASE][u], rounds, passes, runs, 1);
 		}
 		for (int r = 0; r < rounds; r++)
-			pool[(size_t)u * rounds + r] = (double)sums[G_FLOOR][u][r] / runs;
+			pool[(size_t)u * rounds + r] = sums[G_FLOOR][u][r] ? (double)sums[G_FLOOR][u][r] / runs : NAN;
 	}
 	floor_all = figure(pool, rounds * U_COUNT, 1);
 
@@ -1141,8 +1262,20 @@ static int cmd_run(int argc, char **argv)
 	       "spread: the lowest and highest median of %d passes (equal stretches of the rounds, each\n"
 	       "with %d fresh loads of every program: where the JIT puts a program moves its cost).\n"
 	       "Floor: %.1f ns per run (interquartile range of the rounds %.1f-%.1f).\n",
-	       cpu, rounds, runs, xdp_mode ? "XDP" : "tc", s.basepath ? " and the base" : "", passes, s.copies, floor_all.med, floor_all.q25,
+	       cpu, rounds_all, runs, xdp_mode ? "XDP" : "tc", s.basepath ? " and the base" : "", passes_all, s.copies,
+	       floor_all.med, floor_all.q25,
 	       floor_all.q75);
+	printf("Left out: %ld of %ld class and part rounds, those in or right after which this CPU ran\n"
+	       "another task.\n",
+	       left_out, (long)rounds_all * U_COUNT);
+	if (stats_passes == passes_all)
+		printf("WARNING: the kernel's BPF run-time statistics were on during every pass (kernel.bpf_stats_enabled,\n"
+		       "or BPF_ENABLE_STATS held by another process): every run paid for them, so the floor is\n"
+		       "higher and every ratio lower than without.  Run again when they are off.\n");
+	else if (stats_passes)
+		printf("The kernel's BPF run-time statistics were on during %d of %d passes (another process):\n"
+		       "the figures are from the other %d.\n",
+		       stats_passes, passes_all, passes);
 	if (s.basepath)
 		printf("base: %s.  cur/base: the median over the rounds of the program's time over the base's.\n",
 		       baselabel);
@@ -1187,8 +1320,8 @@ static int cmd_run(int argc, char **argv)
 			die("cannot write %s", json);
 		uname(&un);
 		fprintf(f, "{\"method\":{\"rounds\":%d,\"runs_per_round\":%d,\"passes\":%d,\"repeat\":1,\"copies\":%d,"
-			   "\"cpu\":%d,\"kernel\":",
-			rounds, runs, passes, s.copies, cpu);
+			   "\"passes_with_bpf_stats\":%d,\"passes_used\":%d,\"rounds_left_out\":%ld,\"cpu\":%d,\"kernel\":",
+			rounds_all, runs, passes_all, s.copies, stats_passes, passes, left_out, cpu);
 		json_str(f, un.release);
 		fprintf(f, "},\n\"floor\":{\"ns\":%.2f,\"ns_q25\":%.2f,\"ns_q75\":%.2f},\n", floor_all.med,
 			floor_all.q25, floor_all.q75);
@@ -1315,6 +1448,21 @@ static int cmd_proginfo(const char *id)
 	return 0;
 }
 
+/* Keeps the BPF run-time statistics on (run_time_ns, run_cnt) while it runs:
+ * the kernel counts the fds, so they go off when the last holder exits, however
+ * it exits, and kernel.bpf_stats_enabled is never written. */
+static __attribute__((noreturn)) void cmd_stats(void)
+{
+	int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+
+	if (fd < 0)
+		die("BPF_ENABLE_STATS: %s", strerror(errno));
+	printf("on\n");
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
 static __attribute__((noreturn)) void cmd_tcpflow(void)
 {
 	struct flowports fp = tcp_flow();
@@ -1333,6 +1481,8 @@ int main(int argc, char **argv)
 		return cmd_gen(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "tcpflow"))
 		cmd_tcpflow();
+	if (argc >= 2 && !strcmp(argv[1], "stats"))
+		cmd_stats();
 	if (argc >= 3 && !strcmp(argv[1], "proginfo"))
 		return cmd_proginfo(argv[2]);
 	if (argc >= 2 && !strcmp(argv[1], "classes")) {
@@ -1343,6 +1493,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "usage: " USAGE_RUN "\n"
 			"       bench gen IFNAME CLASS SECONDS DSTMAC [CPORT SPORT]\n"
 			"       bench tcpflow\n"
+			"       bench stats\n"
 			"       bench proginfo PROG_ID\n"
 			"       bench classes\n"
 			"(see selftests/bench.sh; run as root)\n");
