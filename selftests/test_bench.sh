@@ -58,8 +58,8 @@ jq_is "the XDP flavour's verdicts are XDP's (pass 2, drop 1, tx 3)" \
 	'[.xdp.classes[].retval] | unique | join(" ")' "1 2 3"
 jq_is "real traffic ran with the XDP flavour for every class but route mode's" \
 	'[.traffic[] | select(.xdp_pps > 0) | .class] | sort | join(" ")' "${traffic% }"
-jq_is "the receiving side's CPU time per packet is there for no filter, tc and XDP" \
-	'[.traffic[] | select([.no_filter_cpu_ns_per_packet, .classifier_cpu_ns_per_packet,
+jq_is "the receiving side's CPU time per packet is there for no filter, the floor, tc and XDP" \
+	'[.traffic[] | select([.no_filter_cpu_ns_per_packet, .floor_cpu_ns_per_packet, .classifier_cpu_ns_per_packet,
 	  .xdp_cpu_ns_per_packet] | all(type == "number" and . >= 0))] | length' "$(echo $traffic | wc -w)"
 jq_is "the method says how many rounds and passes were used" \
 	'.method.passes_used > 0 and .method.passes_used <= .method.passes and .method.rounds_left_out >= 0' true
