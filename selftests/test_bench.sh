@@ -71,8 +71,9 @@ if ! git -C "$REPO" rev-parse -q --verify HEAD >/dev/null 2>&1; then
 	test_done
 	exit $?
 fi
-worktrees_before=$(git -C "$REPO" worktree list --porcelain | grep -c '^worktree ')
-if env $BRIEF BENCH_TRAFFIC=0 BENCH_BASE=HEAD sh selftests/bench.sh "$T/b.json" >"$T/bout" 2>&1; then
+# bench.sh makes its temporary worktree under TMPDIR: here, under $T.
+mkdir "$T/tmp" || exit 2
+if env $BRIEF TMPDIR="$T/tmp" BENCH_TRAFFIC=0 BENCH_BASE=HEAD sh selftests/bench.sh "$T/b.json" >"$T/bout" 2>&1; then
 	pass "bench: BASE=HEAD runs to the end"
 else
 	fail "bench: BASE=HEAD runs to the end" "$(tail -n 5 "$T/bout" | tr '\n' ' ')"
@@ -89,8 +90,9 @@ jq_is "BASE=HEAD: route mode's classes have no base figures" \
 	'[.classes[] | select(.name | endswith("_route")) | select(has("base_ns"))] | length' 0 "$T/b.json"
 jq_is "BASE=HEAD: the base's verifier cost is reported" '.objects[2].verified_insns > 0' true "$T/b.json"
 check "bench: BASE=HEAD: the table has the cur/base column" grep -q 'cur/base' "$T/b.txt"
-expect_eq "bench: BASE=HEAD: the temporary worktree is removed" "$worktrees_before" \
-	"$(git -C "$REPO" worktree list --porcelain | grep -c '^worktree ')"
+expect_eq "bench: BASE=HEAD: the temporary worktree is removed" "" \
+	"$(git -C "$REPO" worktree list --porcelain | grep "^worktree $T/")"
+check "bench: BASE=HEAD leaves nothing in TMPDIR" test -z "$(ls -A "$T/tmp")"
 if env BENCH_TRAFFIC=0 BENCH_BASE=no-such-revision-here sh selftests/bench.sh "$T/n.json" >"$T/nout" 2>&1; then
 	fail "bench: a base that is no revision is refused" "exit 0"
 else
