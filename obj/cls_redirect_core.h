@@ -771,9 +771,7 @@ static __always_inline void swap_macs(struct ethhdr *eth)
 /*
  * GUE forward, on the first OFF_HOPS bytes of the frame: MACs swapped (back
  * to the router it came from: no neighbour lookup in the fast path), outer
- * addresses and next_hop rewritten, the outer IPv4 checksum updated.  In
- * route mode the MACs stay: the kernel writes them when it sends along the
- * route (tc-cls-redirect.8, ROUTE MODE).  The
+ * addresses and next_hop rewritten, the outer IPv4 checksum updated.  The
  * UDP checksum is left to the caller, which gets the 16-bit word holding
  * next_hop before and after.
  */
@@ -782,8 +780,7 @@ static __always_inline void gue_rewrite(struct packet *p, void *frame, __u16 *ol
 	struct cls_redirect_priv *priv = frame + OFF_PRIV;
 	struct iphdr *ip = frame + OFF_OUTER_IP;
 
-	if (!p->route)
-		swap_macs(frame);
+	swap_macs(frame);
 	/* saddr: old source -> our address (= old destination); daddr: ours ->
 	 * hop.  Net change to the header sum: old source -> hop. */
 	ip->check = csum_apply(ip->check, csum_diff4(p->old_saddr, p->hop));
@@ -801,8 +798,7 @@ static __always_inline void gue_rewrite(struct packet *p, void *frame, __u16 *ol
 
 /*
  * GRE forward to the final hop, on a frame already shrunk by
- * GRE_SHRINK(hop_count) right after its outer IPv4 header: MACs swapped (as
- * in gue_rewrite()), the
+ * GRE_SHRINK(hop_count) right after its outer IPv4 header: MACs swapped, the
  * outer header made GRE to the hop, a GRE header written and the inner TTL
  * decremented (decide_forward() checked it).  Returns the change to the sum
  * over the bytes after the outer IPv4 header, for a caller that keeps one.
@@ -816,8 +812,7 @@ static __always_inline __u32 gre_rewrite(struct packet *p, void *frame)
 	__u32 sum = 0;
 	__u16 word;
 
-	if (!p->route)
-		swap_macs(frame);
+	swap_macs(frame);
 	ip->protocol = IPPROTO_GRE;
 	ip->saddr = p->addr;
 	ip->daddr = p->hop;

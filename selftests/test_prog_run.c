@@ -325,15 +325,6 @@ static void check(const char *name, const uint8_t *in, size_t len, enum verdict 
 		exp_len = pkt_expect_gre_forward(exp, in, len, our_addr);
 		break;
 	}
-	/* Route mode: the kernel writes the Ethernet header when it sends
-	 * (bpf_redirect_neigh), the classifier leaves it as it came. */
-	if ((v == V_GUE || v == V_GRE) && (g_cfg.flags & CLS_REDIRECT_F_ROUTE) && exp_len >= 12) {
-		uint8_t mac[6];
-
-		memcpy(mac, exp, 6);
-		memcpy(exp, exp + 6, 6);
-		memcpy(exp + 6, mac, 6);
-	}
 	if (H.xdp)
 		exp_ret = harness_class_ret(&H, v == V_PASS ? 0 : v == V_ACCEPT ? 1 : v == V_DROP ? 3 : 2, in);
 	/* XDP in route mode hands every packet to the stack untouched, unmarked
@@ -1839,9 +1830,8 @@ static int default_route_lo(int add)
  * returns TC_ACT_REDIRECT (nothing is sent, so the neighbour part is the end
  * to end test's, selftests/test_route.sh), but bpf_fib_lookup() consults the
  * real FIB of this namespace: lo, a default route out of lo, and the routes
- * and rules made here.  A forwarded packet keeps its Ethernet header (the
- * kernel writes a new one when it sends), so the expected bytes are those of
- * a MAC-swap forward with the swap undone (check()).
+ * and rules made here.  The bytes are those of a MAC-swap forward (the kernel
+ * replaces the Ethernet header when it sends along the route).
  */
 static void fx_route(void)
 {
