@@ -292,7 +292,8 @@ if [ "${BENCH_TRAFFIC:-1}" != 0 ]; then
 		rel=$(jq -r --arg c "$class" --argjson x "$xd_cpu" \
 			'.[] | select(.class == $c) | if .classifier_cpu_ns_per_packet > 0 then $x / .classifier_cpu_ns_per_packet * 100 | round / 100 else 0 end' \
 			"$T/traffic.json")
-		printf '%-17s %9s %10s %10s %9s %7sx\n' "$class" "$offered" "$xd" "$xd_ns" "$xd_cpu" "$rel" | tee -a "$T/out.txt"
+		rel=${rel:+${rel}x}
+		printf '%-17s %9s %10s %10s %9s %8s\n' "$class" "$offered" "$xd" "$xd_ns" "$xd_cpu" "${rel:--}" | tee -a "$T/out.txt"
 		jq --arg c "$class" --argjson xd "$xd" --argjson xns "$xd_ns" --argjson xdc "$xd_cpu" \
 			'map(if .class == $c then . + {xdp_pps: $xd, xdp_ns_per_packet: $xns, xdp_cpu_ns_per_packet: $xdc} else . end)' \
 			"$T/traffic.json" >"$T/t" && mv "$T/t" "$T/traffic.json"
