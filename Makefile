@@ -46,7 +46,8 @@ HEADERS := $(wildcard include/*.h)
 OBJS := obj/cls_redirect_btf.o obj/cls_redirect_legacy.o obj/cls_redirect.o \
 	obj/cls_redirect_xdp_btf.o obj/cls_redirect_xdp_legacy.o obj/cls_redirect_xdp.o
 TOOLS := tools/cls-redirect-config tools/cls-redirect-stat
-TOOL_COMMON := $(wildcard tools/common.c)
+# Every other tools/*.c is linked into both programs.
+TOOL_COMMON := $(filter-out $(TOOLS:=.c),$(wildcard tools/*.c))
 # Test programs: selftests/*.bpf.c are BPF objects, selftests/*.c binaries.
 TEST_BPF := $(patsubst %.bpf.c,%.bpf.o,$(wildcard selftests/*.bpf.c))
 TEST_SRCS := $(filter-out %.bpf.c,$(wildcard selftests/*.c))

@@ -28,7 +28,7 @@ set -eu
 PREF=1000
 HANDLE=0xc15d
 PROG=$(basename "$0")
-MAPS="cls_redirect_config cls_redirect_metrics"
+MAPS="cls_redirect_config cls_redirect_metrics cls_redirect_services"
 
 usage() {
 	cat <<EOF
@@ -268,6 +268,8 @@ prev_config=absent
 if [ -e "$PIN/cls_redirect_config" ]; then
 	prev_config=$("$CONFIG_TOOL" show) ||
 		die "cannot read the configuration pinned at $PIN/cls_redirect_config (see above); nothing changed"
+	# The first line: the "service" lines after it are not set keywords.
+	prev_config=$(printf '%s\n' "$prev_config" | head -n 1)
 fi
 had_pin_dir=; [ -d "$PIN" ] && had_pin_dir=1
 had_pins=

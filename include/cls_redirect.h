@@ -86,6 +86,40 @@ struct cls_redirect_config {
 	__u32 reserved[4];
 };
 
+/* ---- services: BPF_MAP_TYPE_HASH, destinations in other namespaces ---- */
+
+/*
+ * cls_redirect_services: inner destinations whose sockets live in another
+ * network namespace (a container, a pod) behind a veth (man page,
+ * CONTAINERS).  The classifier looks the inner destination up with its port
+ * first, then with port 0 ("every port of the address"); a hit makes its
+ * socket lookups happen in that namespace and an accepted packet is
+ * delivered there through the veth.
+ */
+#define CLS_REDIRECT_SERVICES_MAP "cls_redirect_services"
+#define CLS_REDIRECT_SERVICES_MAP_TYPE BPF_MAP_TYPE_HASH
+#define CLS_REDIRECT_SERVICES_MAX 4096
+
+/* cls_redirect_service_key.family: the IP version, not an AF_ value (the
+ * BPF side has no libc to take AF_INET6 from). */
+#define CLS_REDIRECT_SERVICE_V4 4
+#define CLS_REDIRECT_SERVICE_V6 6
+
+struct cls_redirect_service_key {
+	__u8 family;   /* CLS_REDIRECT_SERVICE_V4 or _V6 */
+	__u8 proto;    /* IPPROTO_TCP or IPPROTO_UDP */
+	__be16 port;   /* network order; 0 = every port of addr */
+	__u8 addr[16]; /* IPv4: the first 4 bytes, the other 12 zero */
+};
+
+struct cls_redirect_service {
+	/* The namespace's id as the classifier's namespace sees it (the
+	 * IFLA_LINK_NETNSID of the veth). */
+	__u32 netnsid;
+	/* The host-side veth, in the classifier's namespace. */
+	__u32 ifindex;
+};
+
 /* ---- metrics: BPF_MAP_TYPE_PERCPU_ARRAY, key __u32 0, one entry ---- */
 
 #define CLS_REDIRECT_ECHO_METRIC(X)                                                                \
@@ -178,6 +212,8 @@ struct cls_redirect_config {
 	X(ERR_FRAGMENTED_OUTER_IP, errors_total_fragmented_outer_ip, "Dropped: outer IPv4 fragment") \
 	X(ERR_NO_ROUTE, errors_total_no_route,                                                     \
 	  "Dropped: route mode, and the host has no usable route to the next hop (none, unreachable, blackhole, prohibit, or forwarding off on lo)") \
+	X(ERR_SERVICE_GONE, errors_total_service_gone,                                             \
+	  "Dropped: would be delivered to a service whose veth (or namespace) no longer exists") \
 	CLS_REDIRECT_ECHO_METRIC_LAST(X)
 
 enum cls_redirect_metric {
@@ -271,7 +307,11 @@ static inline int cls_redirect_addr_is_unicast(__be32 addr)
 #endif
 
 _Static_assert(sizeof(struct cls_redirect_config) == 32, "config layout is pinned ABI");
-_Static_assert(CLS_REDIRECT_METRIC_COUNT == 34 + CLS_REDIRECT_EXTRA_METRICS, "counters are append-only: update this and the man page");
+_Static_assert(CLS_REDIRECT_METRIC_COUNT == 35 + CLS_REDIRECT_EXTRA_METRICS, "counters are append-only: update this and the man page");
+_Static_assert(sizeof(struct cls_redirect_service_key) == 20 &&
+		       __builtin_offsetof(struct cls_redirect_service_key, addr) == 4,
+	       "services key is pinned ABI, without holes (hashed as bytes)");
+_Static_assert(sizeof(struct cls_redirect_service) == 8, "services value is pinned ABI");
 _Static_assert(sizeof(struct cls_redirect_metrics) == CLS_REDIRECT_METRIC_COUNT * 8,
 	       "metrics value is a plain array of __u64");
 

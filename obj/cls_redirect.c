@@ -13,7 +13,10 @@
  *   accept                         -> decapsulate: IPv4 inside goes on up
  *                                     the stack (TC_ACT_OK), IPv6 inside is
  *                                     re-injected into the ingress of the
- *                                     same interface
+ *                                     same interface; for a service in
+ *                                     another namespace: decapsulated and
+ *                                     handed to the veth's peer
+ *                                     (bpf_redirect_peer), both families
  *   forward                        -> to the next hop ("second chance"), GUE
  *                                     or, for the final hop, GRE, out of the
  *                                     same interface, or with route along
@@ -247,6 +250,42 @@ static __always_inline int send_to_hop(struct packet *p, const struct route *rt)
 }
 
 /*
+ * Delivery into a service's namespace (man page, CONTAINERS):
+ * bpf_redirect_peer (Linux 5.10) moves the packet to the ingress of the
+ * veth's peer, in the service's namespace, in the same softirq: no trip
+ * through the veth's transmit path and the host's backlog, and the stack
+ * there sees it arrive on its own interface.
+ *
+ * The receive path is not run again, so nothing recomputes skb->protocol
+ * from the EtherType.  For an IPv6 inner packet it is set by
+ * bpf_skb_change_proto(), which also inserts the 20 bytes an IPv6 header is
+ * longer than an IPv4 one after the Ethernet header (zeros: the
+ * CHECKSUM_COMPLETE sum stays) and turns a TCPV4 GSO type into TCPV6; the
+ * shrink then takes those 20 bytes with the encapsulation.  The checksum and
+ * GSO state go as in accept_locally().
+ */
+static __always_inline int deliver_to_service(struct packet *p, __u32 reason)
+{
+	struct __sk_buff *skb = p->ctx;
+	bool v6 = p->inner_proto == IPPROTO_IPV6;
+	__u32 grow = v6 ? sizeof(struct ipv6hdr) - sizeof(struct iphdr) : 0;
+	struct ethhdr *eth;
+
+	if (v6 && bpf_skb_change_proto(skb, bpf_htons(ETH_P_IPV6), 0))
+		return finish(p, M(ERR_ENCAP_ADJUST_FAILED), TC_ACT_SHOT);
+	if (bpf_skb_adjust_room(skb, -(int)(ENCAP_LEN(p->hop_count) + grow), BPF_ADJ_ROOM_MAC,
+				BPF_F_ADJ_ROOM_FIXED_GSO))
+		return finish(p, M(ERR_ENCAP_ADJUST_FAILED), TC_ACT_SHOT);
+	if (v6) {
+		eth = ctx_ptr(skb, 0, sizeof(*eth));
+		if (!eth)
+			return finish(p, M(ERR_ENCAP_BUFFER_TOO_SMALL), TC_ACT_SHOT);
+		eth->h_proto = bpf_htons(ETH_P_IPV6);
+	}
+	return finish(p, reason, bpf_redirect_peer(p->svc_ifindex, 0));
+}
+
+/*
  * GUE forward: the packet keeps its size and its encapsulation; only the
  * outer addresses, next_hop and the checksums change (gue_rewrite), and it
  * leaves through the interface it came in on, or along rt (route mode).
@@ -339,6 +378,8 @@ int cls_redirect(struct __sk_buff *skb)
 	v = decide(&p);
 	switch (v.action) {
 	case ACTION_ACCEPT:
+		if (p.svc_ifindex)
+			return deliver_to_service(&p, v.reason);
 		return accept_locally(&p, v.reason);
 	case ACTION_FORWARD:
 		if (p.route)

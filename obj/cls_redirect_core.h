@@ -59,6 +59,12 @@ CLS_REDIRECT_MAP(cls_redirect_config, CLS_REDIRECT_CONFIG_MAP_TYPE, __u32, struc
 		 CLS_REDIRECT_SINGLE_ENTRY);
 CLS_REDIRECT_MAP(cls_redirect_metrics, CLS_REDIRECT_METRICS_MAP_TYPE, __u32, struct cls_redirect_metrics,
 		 CLS_REDIRECT_SINGLE_ENTRY);
+CLS_REDIRECT_MAP(cls_redirect_services, CLS_REDIRECT_SERVICES_MAP_TYPE, struct cls_redirect_service_key,
+		 struct cls_redirect_service, CLS_REDIRECT_SERVICES_MAX);
+
+/* No libc on this side. */
+#define CLS_REDIRECT_AF_INET 2
+#define CLS_REDIRECT_ENODEV 19
 
 /* Furthest frame offset we ever parse (IPv6 extension headers included);
  * a mask as well, see skip_ipv6_ext(). */
@@ -85,7 +91,8 @@ CLS_REDIRECT_MAP(cls_redirect_metrics, CLS_REDIRECT_METRICS_MAP_TYPE, __u32, str
 
 enum action {
 	ACTION_PASS,    /* not ours: leave the packet untouched */
-	ACTION_ACCEPT,  /* decapsulate and deliver locally */
+	ACTION_ACCEPT,  /* decapsulate and deliver locally (packet.svc_ifindex:
+			 * into that service's namespace) */
 	ACTION_FORWARD, /* send on to packet.hop (GUE, or GRE to the final hop) */
 	ACTION_DROP,
 };
@@ -121,6 +128,14 @@ struct packet {
 	bool last_hop;    /* no alternative left, or forwarding disabled */
 	bool route;       /* CLS_REDIRECT_F_ROUTE: the entry point sends along the
 			   * host's route to hop (tc-cls-redirect.8, ROUTE MODE) */
+	/* The inner destination is a service (cls_redirect_services): socket
+	 * lookups happen in namespace svc_netnsid, and an accepted packet is
+	 * delivered through the veth svc_ifindex.  0 = the host namespace. */
+	__u32 svc_ifindex;
+	__u32 svc_netnsid;
+	/* The l4_* counter classify() bumped (0: none), so an entry point that
+	 * hands the decision on (XDP, for a service) can take it back. */
+	__u32 l4_metric;
 };
 
 /* The inner packet's flow, as far as classification needs it. */
@@ -297,6 +312,64 @@ static __always_inline bool parse_ipv6(CLS_REDIRECT_CTX *ctx, struct flow *f, __
 
 /* ------------------------------------------------------- socket lookups -- */
 
+/*
+ * Whether the inner destination (f's daddr, proto, port in network order) is
+ * a service in another namespace: its port first, then port 0 of the
+ * address.  A hit points p's socket lookups and delivery at the service;
+ * a miss leaves everything as for a host socket.  The first hit wins: an
+ * echo request tries TCP, then UDP.
+ */
+static __always_inline void find_service(struct packet *p, const struct flow *f, __u8 proto, __be16 port)
+{
+	struct cls_redirect_service_key key = {};
+	struct cls_redirect_service *svc;
+
+	if (p->svc_ifindex)
+		return;
+	key.proto = proto;
+	key.port = port;
+	if (f->v6) {
+		key.family = CLS_REDIRECT_SERVICE_V6;
+		__builtin_memcpy(key.addr, f->tuple.ipv6.daddr, 16);
+	} else {
+		key.family = CLS_REDIRECT_SERVICE_V4;
+		__builtin_memcpy(key.addr, &f->tuple.ipv4.daddr, 4);
+	}
+	svc = bpf_map_lookup_elem(&cls_redirect_services, &key);
+	if (!svc && port) {
+		key.port = 0;
+		svc = bpf_map_lookup_elem(&cls_redirect_services, &key);
+	}
+	if (svc && svc->ifindex) {
+		p->svc_netnsid = svc->netnsid;
+		p->svc_ifindex = svc->ifindex;
+	}
+}
+
+/* The namespace socket lookups search: the service's (a netnsid, as the
+ * device's namespace sees it), else the device's own.  A netnsid whose
+ * namespace is gone finds no socket: such a flow is unknown here. */
+static __always_inline __u64 lookup_netns(const struct packet *p)
+{
+	return p->svc_ifindex ? p->svc_netnsid : BPF_F_CURRENT_NETNS;
+}
+
+/*
+ * Whether the service's veth still exists.  A deleted pod takes its veth
+ * pair with it, and a redirect to a missing device would drop the packet
+ * uncounted.  bpf_fib_lookup() looks the device up by ifindex first and
+ * fails with -ENODEV when it is not there (Linux 4.18, tc and XDP alike);
+ * it is only called for packets accepted for a service.
+ */
+static __always_inline bool service_present(struct packet *p)
+{
+	struct bpf_fib_lookup fib = {};
+
+	fib.family = CLS_REDIRECT_AF_INET;
+	fib.ifindex = p->svc_ifindex;
+	return bpf_fib_lookup(p->ctx, &fib, sizeof(fib), 0) != -CLS_REDIRECT_ENODEV;
+}
+
 static __always_inline void set_ports(struct flow *f, __be16 sport, __be16 dport)
 {
 	if (f->v6) {
@@ -312,7 +385,7 @@ static __always_inline void set_ports(struct flow *f, __be16 sport, __be16 dport
  * A TCP flow is local if any non-listening socket matches it: established,
  * SYN-received (request sockets live in the established hash), time-wait,
  * closing.  bpf_skc_lookup_tcp finds all of those, in the namespace of the
- * device.  A listener alone means "unknown", unless this is the ACK
+ * device or of the service (lookup_netns).  A listener alone means "unknown", unless this is the ACK
  * completing a SYN-cookie handshake with it (the kernel keeps no state for
  * those, so only the cookie shows the connection is ours).
  */
@@ -323,8 +396,8 @@ static __always_inline struct verdict lookup_tcp(struct packet *p, struct flow *
 	struct bpf_sock *sk;
 
 	/* Two calls with constant sizes: the verifier wants a known size. */
-	sk = f->v6 ? bpf_skc_lookup_tcp(p->ctx, &f->tuple, sizeof(f->tuple.ipv6), BPF_F_CURRENT_NETNS, 0) :
-		     bpf_skc_lookup_tcp(p->ctx, &f->tuple, sizeof(f->tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+	sk = f->v6 ? bpf_skc_lookup_tcp(p->ctx, &f->tuple, sizeof(f->tuple.ipv6), lookup_netns(p), 0) :
+		     bpf_skc_lookup_tcp(p->ctx, &f->tuple, sizeof(f->tuple.ipv4), lookup_netns(p), 0);
 	if (!sk)
 		return v;
 	if (sk->state != BPF_TCP_LISTEN)
@@ -342,8 +415,8 @@ static __always_inline struct verdict lookup_udp(struct packet *p, struct flow *
 	struct verdict v = FORWARD();
 	struct bpf_sock *sk;
 
-	sk = f->v6 ? bpf_sk_lookup_udp(p->ctx, &f->tuple, sizeof(f->tuple.ipv6), BPF_F_CURRENT_NETNS, 0) :
-		     bpf_sk_lookup_udp(p->ctx, &f->tuple, sizeof(f->tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+	sk = f->v6 ? bpf_sk_lookup_udp(p->ctx, &f->tuple, sizeof(f->tuple.ipv6), lookup_netns(p), 0) :
+		     bpf_sk_lookup_udp(p->ctx, &f->tuple, sizeof(f->tuple.ipv4), lookup_netns(p), 0);
 	if (!sk)
 		return v;
 	if (sk->state == BPF_TCP_ESTABLISHED)
@@ -362,6 +435,8 @@ static __always_inline struct verdict classify_tcp(struct packet *p, struct flow
 	if (!th || f->l4_off + sizeof(*th) > f->l4_end || th->doff < 5 ||
 	    f->l4_off + th->doff * 4 > f->l4_end)
 		return DROP(ERR_MALFORMED_TCP);
+	/* Before the SYN and last-hop rows: those go to the service too. */
+	find_service(p, f, IPPROTO_TCP, th->dest);
 	/* Only a SYN without ACK opens a connection; a SYN-ACK belongs to one. */
 	if (th->syn && !th->ack) {
 		if (!p->last_hop && (p->priv_flags & PRIV_F_FORWARD_SYN))
@@ -391,6 +466,7 @@ static __always_inline struct verdict classify_udp(struct packet *p, struct flow
 	len = bpf_ntohs(uh->len);
 	if (len < sizeof(*uh) || f->l4_off + len > f->l4_end)
 		return DROP(ERR_MALFORMED_UDP);
+	find_service(p, f, IPPROTO_UDP, uh->dest);
 	if (p->last_hop)
 		return ACCEPT(ACCEPTED_LAST_HOP);
 	set_ports(f, uh->source, uh->dest);
@@ -460,6 +536,8 @@ static int classify_icmp_error(struct packet *p, struct flow *f, bool pmtu, stru
 	 * quoted; we need the ports. */
 	if (off + sizeof(ports) > f->l4_end || ctx_load_bytes(p->ctx, off, ports, sizeof(ports)))
 		return 0;
+	/* The quoted packet left the service: its source is the service. */
+	find_service(p, &q, q.l4_proto, ports[0]);
 	if (p->last_hop) {
 		*out = ACCEPT(ACCEPTED_LAST_HOP);
 		return 0;
@@ -467,6 +545,15 @@ static int classify_icmp_error(struct packet *p, struct flow *f, bool pmtu, stru
 	set_ports(&q, ports[1], ports[0]);
 	*out = q.l4_proto == IPPROTO_TCP ? lookup_tcp(p, &q, NULL, 0, NULL) : lookup_udp(p, &q);
 	return 0;
+}
+
+/* An echo request (a health check) is answered by the namespace holding
+ * the address's port-0 service, TCP before UDP, else by the host. */
+static __always_inline struct verdict echo_request(struct packet *p, struct flow *f)
+{
+	find_service(p, f, IPPROTO_TCP, 0);
+	find_service(p, f, IPPROTO_UDP, 0);
+	return ACCEPT(ACCEPTED_ICMP_ECHO_REQUEST);
 }
 
 static __always_inline struct verdict classify_icmp(struct packet *p, struct flow *f)
@@ -483,7 +570,7 @@ static __always_inline struct verdict classify_icmp(struct packet *p, struct flo
 	if (!f->v6) {
 		switch (type) {
 		case ICMP_ECHO:
-			return ACCEPT(ACCEPTED_ICMP_ECHO_REQUEST);
+			return echo_request(p, f);
 		case ICMP_ECHOREPLY:
 			return DROP(ERR_ICMP_ECHO_REPLIES);
 		case ICMP_DEST_UNREACH:
@@ -496,7 +583,7 @@ static __always_inline struct verdict classify_icmp(struct packet *p, struct flo
 	} else {
 		switch (type) {
 		case ICMPV6_ECHO_REQUEST:
-			return ACCEPT(ACCEPTED_ICMP_ECHO_REQUEST);
+			return echo_request(p, f);
 		case ICMPV6_ECHO_REPLY:
 			return DROP(ERR_ICMP_ECHO_REPLIES);
 		case ICMPV6_DEST_UNREACH:
@@ -528,24 +615,33 @@ static __always_inline struct verdict classify(struct packet *p)
 		return DROP(ERR_MALFORMED_IP);
 	/* A fragment does not show which flow it belongs to; only the last hop
 	 * may take it, and the local stack reassembles it. */
-	if (f.fragment)
+	if (f.fragment) {
+		/* No port in a later fragment: the address's port-0 service
+		 * of its protocol, if any, takes it. */
+		if (p->last_hop && (f.l4_proto == IPPROTO_TCP || f.l4_proto == IPPROTO_UDP))
+			find_service(p, &f, f.l4_proto, 0);
 		return p->last_hop ? ACCEPT(ACCEPTED_LAST_HOP) : DROP(ERR_FRAGMENTED_IP);
+	}
 
 	switch (f.l4_proto) {
 	case IPPROTO_TCP:
+		p->l4_metric = M(L4_TCP);
 		p->metrics->counters[M(L4_TCP)]++;
 		return classify_tcp(p, &f);
 	case IPPROTO_UDP:
+		p->l4_metric = M(L4_UDP);
 		p->metrics->counters[M(L4_UDP)]++;
 		return classify_udp(p, &f);
 	case IPPROTO_ICMP:
 		if (!v4)
 			break;
+		p->l4_metric = M(L4_ICMP);
 		p->metrics->counters[M(L4_ICMP)]++;
 		return classify_icmp(p, &f);
 	case IPPROTO_ICMPV6:
 		if (v4)
 			break;
+		p->l4_metric = M(L4_ICMP);
 		p->metrics->counters[M(L4_ICMP)]++;
 		return classify_icmp(p, &f);
 	}
@@ -700,6 +796,9 @@ static __always_inline struct verdict encapsulated_verdict(struct packet *p)
 	v = classify(p);
 	if (v.action == ACTION_FORWARD)
 		return decide_forward(p);
+	/* Nothing for a service may reach the host's own stack instead. */
+	if (v.action == ACTION_ACCEPT && p->svc_ifindex && !service_present(p))
+		return DROP(ERR_SERVICE_GONE);
 	return v;
 }
 

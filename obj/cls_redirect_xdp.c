@@ -11,6 +11,12 @@
  *               packet with the inner family's EtherType, XDP_PASS, marked:
  *               the stack sees the plain inner packet, IPv6 included, in one
  *               pass, and GRO can merge its TCP segments
+ *   accept for a service in another namespace (man page, CONTAINERS)
+ *            -> XDP_PASS unchanged and unmarked, nothing counted: XDP has
+ *               no way into another namespace's stack (a redirect to the
+ *               veth would arrive with our MAC address and be dropped as
+ *               PACKET_OTHERHOST there), so the tc object decides again and
+ *               delivers it with bpf_redirect_peer
  *   forward  -> GUE: headers and both checksums rewritten in place, XDP_TX;
  *               GRE: the packet shrunk (bpf_xdp_adjust_head) and rebuilt,
  *               XDP_TX
@@ -136,6 +142,22 @@ static __always_inline int accept_locally(struct packet *p, __u32 reason)
 	return hand_up(p, reason);
 }
 
+/* Leaves a packet for a service to the tc object, as if XDP had not seen
+ * it: the l3_ and l4_ counters classify() bumped are taken back, since tc
+ * counts them again. */
+static __always_inline int leave_to_tc(struct packet *p)
+{
+	__u64 l4 = p->l4_metric;
+
+	p->metrics->counters[p->inner_proto == IPPROTO_IPV6 ? M(L3_IPV6) : M(L3_IPV4)]--;
+	barrier_var(l4);
+	if (l4 && l4 < CLS_REDIRECT_METRIC_COUNT) {
+		barrier_var(l4);
+		p->metrics->counters[l4]--;
+	}
+	return XDP_PASS;
+}
+
 /*
  * GUE forward in place.  No skb, so no checksum state to keep but the UDP
  * checksum field itself, updated like the IPv4 one (RFC 1624); 0 means
@@ -201,6 +223,8 @@ int cls_redirect_xdp(struct xdp_md *ctx)
 	v = decide(&p);
 	switch (v.action) {
 	case ACTION_ACCEPT:
+		if (p.svc_ifindex)
+			return leave_to_tc(&p);
 		return accept_locally(&p, v.reason);
 	case ACTION_FORWARD:
 		return v.reason == M(FORWARDED_GRE) ? forward_gre(&p, v.reason) : forward_gue(&p, v.reason);

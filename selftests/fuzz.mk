@@ -23,9 +23,12 @@ FUZZ_SAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 .PHONY: fuzz fuzz-tools
 fuzz-tools: $(FUZZ_TOOLS_DIR)/cls-redirect-config $(FUZZ_TOOLS_DIR)/cls-redirect-stat
 
-$(FUZZ_TOOLS_DIR)/cls-redirect-%: tools/cls-redirect-%.c tools/common.c $(wildcard tools/*.h include/*.h)
+# Every tools/*.c but the programs, as the Makefile links them (this file is
+# also run on its own, make -f selftests/fuzz.mk).
+FUZZ_TOOL_COMMON := $(filter-out tools/cls-redirect-%.c,$(wildcard tools/*.c))
+$(FUZZ_TOOLS_DIR)/cls-redirect-%: tools/cls-redirect-%.c $(FUZZ_TOOL_COMMON) $(wildcard tools/*.h include/*.h)
 	@mkdir -p $(FUZZ_TOOLS_DIR)
-	$(FUZZ_CC) $(FUZZ_SAN_CFLAGS) -o $@ $< tools/common.c $(LIBBPF_LIBS)
+	$(FUZZ_CC) $(FUZZ_SAN_CFLAGS) -o $@ $< $(FUZZ_TOOL_COMMON) $(LIBBPF_LIBS)
 
 fuzz: deps
 	@$(MAKE) --no-print-directory all tests

@@ -85,7 +85,7 @@ expect_deployed() {
 	[ -n "$_why" ] || case $_l in *" direct-action "*" id "*) ;; *) _why="filter not direct-action with a program: $_l" ;; esac
 	[ -n "$_why" ] || [ "$(filters "$DEV" ingress | wc -l)" = 1 ] || _why="more than one ingress filter: $(filters "$DEV" ingress)"
 	[ -n "$_why" ] || [ "$(qdiscs "$DEV")" = 1 ] || _why="no clsact qdisc: $(S tc qdisc show dev "$DEV")"
-	[ -n "$_why" ] || [ "$(pins)" = "cls_redirect_config cls_redirect_metrics " ] || _why="pins in $PIN: '$(pins)'"
+	[ -n "$_why" ] || [ "$(pins)" = "cls_redirect_config cls_redirect_metrics cls_redirect_services " ] || _why="pins in $PIN: '$(pins)'"
 	[ -n "$_why" ] || [ "$(config_json)" = "$_want" ] || _why="config: expected $_want, got $(config_json)"
 	if [ -z "$_why" ]; then
 		# The program uses the pinned maps, not copies of its own.
@@ -300,7 +300,7 @@ S tc qdisc del dev srv1 clsact 2>/dev/null || true
 
 run_undeploy "$DEV" --keep-maps
 check "undeploy --keep-maps" sh -c "[ $rc = 0 ] && [ -z '$(ours "$DEV")' ] && [ '$(qdiscs "$DEV")' = 0 ]"
-expect_eq "undeploy --keep-maps: pins kept" "cls_redirect_config cls_redirect_metrics " "$(pins)"
+expect_eq "undeploy --keep-maps: pins kept" "cls_redirect_config cls_redirect_metrics cls_redirect_services " "$(pins)"
 expect_eq "undeploy --keep-maps: config kept" "$(json 198.51.100.7 6080 true 1400)" "$(config_json)"
 expect_eq "undeploy --keep-maps: counters kept" "$seen" "$(counter processed_packets_total)"
 
@@ -323,7 +323,7 @@ run_undeploy "$DEV"
 check "undeploy: other filter keeps the qdisc" sh -c \
 	"[ $rc = 0 ] && [ -z '$(ours "$DEV")' ] && [ '$(qdiscs "$DEV")' = 1 ] && [ \$(echo '$(filters "$DEV" egress)' | grep -c 'pref 7 ') = 1 ]"
 expect_eq "undeploy: maps kept while another device has the classifier" \
-	"cls_redirect_config cls_redirect_metrics " "$(pins)"
+	"cls_redirect_config cls_redirect_metrics cls_redirect_services " "$(pins)"
 check "undeploy: other device untouched" [ -n "$(ours srv1)" ]
 S tc filter del dev "$DEV" egress pref 7
 S tc qdisc del dev "$DEV" clsact
@@ -359,7 +359,7 @@ if LEGACY_TC=$(sh "$REPO/selftests/lib/legacy-tc.sh" 2>"$T/legacy.err"); then
 	rc=0
 	S "$CONFIG_TOOL" set addr "$SRV" port 19523 >"$T/out" 2>&1 || rc=$?
 	check "legacy tc: set with the pins removed refuses, naming the program" sh -c \
-		"[ $rc = 2 ] && [ -z '$(pins)' ] && grep -q 'cls_redirect_config not found, but cls_redirect program id $lid2 attached on $DEV uses maps' '$T/out'"
+		"[ $rc = 2 ] && [ '$(pins)' = 'cls_redirect_services ' ] && grep -q 'cls_redirect_config not found, but cls_redirect program id $lid2 attached on $DEV uses maps' '$T/out'"
 	sed -n 's/.*re-pin them with: \(.*\) (or tc filter.*/\1/p' "$T/out" | tr ';' '\n' | while read -r c; do $c; done
 	rc=0
 	expect_deployed "legacy tc: re-pinned as told" "$(json "$SRV" 19523)"
@@ -380,7 +380,7 @@ S tc filter add dev srv1 egress bpf da obj "$OBJ"
 run_undeploy "$DEV"
 check "undeploy: hand-attached filter elsewhere keeps the maps" sh -c "[ $rc = 0 ] && [ -z '$(ours "$DEV")' ] &&
 	grep -q 'kept the maps in $PIN: still used by srv1 egress pref 49152 handle 0x1 (attached by hand: tc filter del dev srv1 egress pref 49152)\$' '$T/out'"
-expect_eq "undeploy: hand-attached filter elsewhere: pins kept" "cls_redirect_config cls_redirect_metrics " "$(pins)"
+expect_eq "undeploy: hand-attached filter elsewhere: pins kept" "cls_redirect_config cls_redirect_metrics cls_redirect_services " "$(pins)"
 S tc qdisc del dev srv1 clsact
 
 # By hand on DEV itself (tc filter add without a pref: 49152), no deploy.sh.
@@ -390,7 +390,7 @@ run_undeploy "$DEV"
 check "undeploy: hand-attached filter on DEV keeps the maps and says so" sh -c "[ $rc = 0 ] &&
 	grep -q '$DEV: cls_redirect still runs at ingress pref 49152 handle 0x1, not deploy.sh.s filter: remove it with tc filter del dev $DEV ingress pref 49152' '$T/out' &&
 	grep -q 'still used by $DEV ingress pref 49152 handle 0x1 (attached by hand' '$T/out'"
-expect_eq "undeploy: hand-attached filter on DEV: pins kept" "cls_redirect_config cls_redirect_metrics " "$(pins)"
+expect_eq "undeploy: hand-attached filter on DEV: pins kept" "cls_redirect_config cls_redirect_metrics cls_redirect_services " "$(pins)"
 expect_eq "undeploy: hand-attached filter on DEV: untouched" 1 "$(filters "$DEV" ingress | grep -c ' pref 49152 ')"
 S tc qdisc del dev "$DEV" clsact
 run_undeploy "$DEV"
@@ -404,7 +404,7 @@ S ip link del srv1
 run_undeploy srv1 --keep-maps
 expect_eq "undeploy gone device --keep-maps" "0 undeploy.sh: srv1: no such device (gone?): no filter or qdisc left on it" \
 	"$rc $(out | sed 's/ $//')" "exit status and output"
-expect_eq "undeploy gone device --keep-maps: pins kept" "cls_redirect_config cls_redirect_metrics " "$(pins)"
+expect_eq "undeploy gone device --keep-maps: pins kept" "cls_redirect_config cls_redirect_metrics cls_redirect_services " "$(pins)"
 run_undeploy srv1
 check "undeploy gone device: exit 0, maps removed" sh -c "[ $rc = 0 ] && [ -z '$(pins)' ] &&
 	grep -q 'srv1: no such device' '$T/out' && grep -q 'removed the pinned maps' '$T/out'"

@@ -123,7 +123,7 @@ case_pins_deleted() {
 	prog=$3
 	cfg_id=$(map_id cls_redirect_config) met_id=$(map_id cls_redirect_metrics)
 	works pins-deleted-before
-	rm -f "$PIN/cls_redirect_config" "$PIN/cls_redirect_metrics"
+	rm -f "$PIN/cls_redirect_config" "$PIN/cls_redirect_metrics" "$PIN/cls_redirect_services"
 	# The program holds its maps: it goes on deciding and counting.
 	_echos=$(icmp_in_echos)
 	in_ns cli "$SENDRAW" cli0 "$ECHO" 5

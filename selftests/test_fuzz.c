@@ -1393,8 +1393,9 @@ static int coverage(void)
 		if (harness_outcome_class(i) < 0)
 			continue;
 		/* No local socket: established and syn_cookies cannot happen;
-		 * buffer_too_small needs an allocation failure. */
-		if (outcome_hits[i] || i == M(ACCEPTED_ESTABLISHED) ||
+		 * buffer_too_small needs an allocation failure; no service is
+		 * listed (the services map stays empty), so none is gone. */
+		if (outcome_hits[i] || i == M(ACCEPTED_ESTABLISHED) || i == M(ERR_SERVICE_GONE) ||
 		    i == M(ACCEPTED_SYN_COOKIES) || i == M(ERR_ENCAP_BUFFER_TOO_SMALL) ||
 		    (H.xdp && i == M(ERR_ENCAP_ADJUST_FAILED)) || /* GSO only */
 		    (H.xdp && i == M(ERR_NO_ROUTE))) /* route mode is tc's */

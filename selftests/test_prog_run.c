@@ -100,11 +100,28 @@ enum {
 	P_NONE = 10099,      /* nothing */
 	P_CLI = 44444,
 };
+/* Sockets in the service namespace (setup_services()); the host namespace
+ * has none on these ports. */
+enum {
+	P_SVC = 10201,      /* TCP SRV:10201 <- CLI:20201 established (v4, v6) */
+	P_SVC_CLI = 20201,
+	P_SVC_UDP = 10202,  /* UDP SRV:10202 connected to CLI:20202 (v4, v6) */
+	P_SVC_UDP_CLI = 20202,
+	P_SVC_ANY = 10203,  /* TCP SRV6:10203 <- CLI6:20203, listed as port 0 */
+	P_SVC_ANY_CLI = 20203,
+};
+#define SVC_VETH "crsvc0"
+#define SVC_PEER "crsvc1"
+#define SVC_GONE "crsvc2"
+static int svc_ifindex, svc_netnsid = -1, svc_gone_ifindex;
 #define SYNRECV_PEER "10.99.0.2"
 #define COOKIE_PEER "127.0.0.9"
 #define COOKIE_ISN 1000u
 
-enum verdict { V_PASS, V_DROP, V_ACCEPT, V_GUE, V_GRE };
+/* V_SERVICE: accepted for a service in another namespace (tc-cls-redirect.8,
+ * CONTAINERS): tc decapsulates and returns TC_ACT_REDIRECT (bpf_redirect_peer);
+ * XDP passes the packet up unchanged, unmarked and uncounted, for tc. */
+enum verdict { V_PASS, V_DROP, V_ACCEPT, V_GUE, V_GRE, V_SERVICE };
 
 #define metric_names harness_metric_names
 
@@ -320,12 +337,22 @@ static void check(const char *name, const uint8_t *in, size_t len, enum verdict 
 		exp_ret = RET_REDIRECT;
 		exp_len = pkt_expect_gue_forward(exp, in, len, our_addr);
 		break;
+	case V_SERVICE:
+		exp_ret = RET_REDIRECT;
+		exp_len = pkt_expect_accept(exp, in, len);
+		if (H.xdp) {
+			memcpy(exp, in, len);
+			exp_len = len;
+		}
+		break;
 	default:
 		exp_ret = RET_REDIRECT;
 		exp_len = pkt_expect_gre_forward(exp, in, len, our_addr);
 		break;
 	}
-	if (H.xdp)
+	if (H.xdp && v == V_SERVICE)
+		exp_ret = XDP_PASS;
+	else if (H.xdp)
 		exp_ret = harness_class_ret(&H, v == V_PASS ? 0 : v == V_ACCEPT ? 1 : v == V_DROP ? 3 : 2, in);
 	/* XDP in route mode hands every packet to the stack untouched, unmarked
 	 * and uncounted, for the tc flavour (tc-cls-redirect.8, ROUTE MODE). */
@@ -335,7 +362,7 @@ static void check(const char *name, const uint8_t *in, size_t len, enum verdict 
 		memcpy(exp, in, len);
 		exp_len = len;
 	}
-	if (!defer) {
+	if (!defer && !(H.xdp && v == V_SERVICE)) {
 		dexp[M(PROCESSED)] = 1;
 		dexp[outcome]++;
 		if (l3 >= 0)
@@ -403,6 +430,11 @@ static void gue(const char *name, const uint8_t *f, size_t n, int l3, int l4)
 static void gre(const char *name, const uint8_t *f, size_t n, int l3, int l4)
 {
 	check(name, f, n, V_GRE, M(FORWARDED_GRE), l3, l4);
+}
+
+static void svc(const char *name, const uint8_t *f, size_t n, int why, int l3, int l4)
+{
+	check(name, f, n, V_SERVICE, why, l3, l4);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -2202,6 +2234,99 @@ static void setup_sockets(void)
 
 /* ---------------------------------------------------------------------- */
 
+/*
+ * The service namespace: a child of the private namespace holding the
+ * sockets of the svc_ fixtures, and a veth pair SVC_VETH (here) - SVC_PEER
+ * (there).  The kernel gives the child a netnsid in our namespace when it
+ * reports the veth's peer (IFLA_LINK_NETNSID), as ip link shows it.  A
+ * second veth is made and deleted for the "pod gone" fixtures.
+ */
+static int sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+/* The ip of iproute2: $CLS_REDIRECT_IP in the kernel matrix's guest, whose
+ * shell would otherwise pick busybox's applet. */
+static const char *ip_cmd(void)
+{
+	const char *ip = getenv("CLS_REDIRECT_IP");
+
+	return ip && *ip ? ip : "ip";
+}
+
+static void setup_services(void)
+{
+	int host = open("/proc/self/ns/net", O_RDONLY), pod = -1, l, c;
+	char line[512];
+	FILE *fp;
+
+	if (host < 0 || unshare(CLONE_NEWNET)) {
+		setup_fail("services_netns", "unshare: %s", strerror(errno));
+		return;
+	}
+	pod = open("/proc/self/ns/net", O_RDONLY);
+	if (pod < 0 || sh("%s link set lo up", ip_cmd())) {
+		setup_fail("services_netns", "loopback of the service namespace");
+		goto back;
+	}
+	l = tcp_listener("svc_tcp4", SRV4, P_SVC);
+	c = sock_connect("svc_tcp4", sock_bound("svc_tcp4", SOCK_STREAM, CLI4, P_SVC_CLI), SRV4, P_SVC);
+	if (l >= 0 && c >= 0 && accept(l, NULL, NULL) < 0)
+		setup_fail("svc_tcp4", "accept: %s", strerror(errno));
+	l = tcp_listener("svc_tcp6", SRV6, P_SVC);
+	c = sock_connect("svc_tcp6", sock_bound("svc_tcp6", SOCK_STREAM, CLI6, P_SVC_CLI), SRV6, P_SVC);
+	if (l >= 0 && c >= 0 && accept(l, NULL, NULL) < 0)
+		setup_fail("svc_tcp6", "accept: %s", strerror(errno));
+	l = tcp_listener("svc_tcp6_any", SRV6, P_SVC_ANY);
+	c = sock_connect("svc_tcp6_any", sock_bound("svc_tcp6_any", SOCK_STREAM, CLI6, P_SVC_ANY_CLI), SRV6,
+			 P_SVC_ANY);
+	if (l >= 0 && c >= 0 && accept(l, NULL, NULL) < 0)
+		setup_fail("svc_tcp6_any", "accept: %s", strerror(errno));
+	sock_connect("svc_udp4", sock_bound("svc_udp4", SOCK_DGRAM, SRV4, P_SVC_UDP), CLI4, P_SVC_UDP_CLI);
+	sock_connect("svc_udp6", sock_bound("svc_udp6", SOCK_DGRAM, SRV6, P_SVC_UDP), CLI6, P_SVC_UDP_CLI);
+back:
+	if (setns(host, CLONE_NEWNET)) {
+		setup_fail("services_netns", "back to the test namespace: %s", strerror(errno));
+		exit(1);
+	}
+	if (pod < 0)
+		return;
+	if (sh("%s link add " SVC_VETH " type veth peer name " SVC_PEER " netns /proc/%d/fd/%d", ip_cmd(),
+	       getpid(), pod) ||
+	    sh("%s link add " SVC_GONE " type veth peer name crsvc3 netns /proc/%d/fd/%d", ip_cmd(), getpid(),
+	       pod)) {
+		setup_fail("services_veth", "ip link add failed");
+		return;
+	}
+	svc_ifindex = (int)if_nametoindex(SVC_VETH);
+	svc_gone_ifindex = (int)if_nametoindex(SVC_GONE);
+	if (sh("%s link del " SVC_GONE, ip_cmd()))
+		setup_fail("services_veth", "ip link del %s failed", SVC_GONE);
+	/* stderr: ip maps netnsids to the names in /run/netns and complains
+	 * about those of other namespaces. */
+	snprintf(line, sizeof(line), "%s -o link show dev " SVC_VETH " 2>/dev/null", ip_cmd());
+	fp = popen(line, "r");
+	while (fp && fgets(line, sizeof(line), fp)) {
+		char *id = strstr(line, "link-netnsid ");
+
+		if (id)
+			svc_netnsid = atoi(id + strlen("link-netnsid "));
+	}
+	if (fp)
+		pclose(fp);
+	if (svc_netnsid < 0)
+		setup_fail("services_netnsid", "ip link show %s reports no link-netnsid", SVC_VETH);
+	close(pod);
+	close(host);
+}
+
 static void usage(FILE *fp)
 {
 	fprintf(fp,
@@ -2253,6 +2378,116 @@ static void check_coverage(void)
 	}
 }
 
+/* ---------------------------------------------------------------------- */
+/* services (tc-cls-redirect.8, CONTAINERS)                                */
+
+static int svc_put(int v6, const char *addr, uint8_t proto, uint16_t port, int ifindex, int netnsid)
+{
+	struct cls_redirect_service_key k = { .family = v6 ? 6 : 4, .proto = proto, .port = htons(port) };
+	struct cls_redirect_service v = { .netnsid = (uint32_t)netnsid, .ifindex = (uint32_t)ifindex };
+	struct bpf_map *map = bpf_object__find_map_by_name(H.obj, CLS_REDIRECT_SERVICES_MAP);
+
+	inet_pton(v6 ? AF_INET6 : AF_INET, addr, k.addr);
+	if (!map || bpf_map_update_elem(bpf_map__fd(map), &k, &v, BPF_ANY)) {
+		setup_fail("services_map", "cannot write %s: %s", CLS_REDIRECT_SERVICES_MAP, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void svc_clear(void)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(H.obj, CLS_REDIRECT_SERVICES_MAP);
+	struct cls_redirect_service_key k;
+
+	while (map && !bpf_map_get_next_key(bpf_map__fd(map), NULL, &k))
+		if (bpf_map_delete_elem(bpf_map__fd(map), &k))
+			break;
+}
+
+static void fx_services(void)
+{
+	uint8_t f[PKT_MAX], q[PKT_MAX];
+	struct pkt_encap e = enc(1, 0), last = enc(1, 1);
+	size_t n, qn;
+	int v6;
+
+	if (!list_only && (svc_ifindex <= 0 || svc_netnsid < 0)) {
+		setup_fail("services", "no service namespace (see setup_services above)");
+		return;
+	}
+	if (!list_only) {
+		svc_clear();
+		svc_put(0, SRV4, IPPROTO_TCP, P_SVC, svc_ifindex, svc_netnsid);
+		svc_put(1, SRV6, IPPROTO_TCP, P_SVC, svc_ifindex, svc_netnsid);
+		svc_put(0, SRV4, IPPROTO_UDP, P_SVC_UDP, svc_ifindex, svc_netnsid);
+		svc_put(1, SRV6, IPPROTO_UDP, P_SVC_UDP, svc_ifindex, svc_netnsid);
+		/* Every TCP port of SRV6, and every UDP port of SRV4 (echo). */
+		svc_put(1, SRV6, IPPROTO_TCP, 0, svc_ifindex, svc_netnsid);
+		svc_put(0, SRV4, IPPROTO_UDP, 0, svc_ifindex, svc_netnsid);
+		/* A pod that is gone: its veth was deleted. */
+		svc_put(0, FAR4, IPPROTO_TCP, 0, svc_gone_ifindex, svc_netnsid);
+		/* Port 0 of SRV4 TCP points at the gone veth; the specific
+		 * port P_SVC above must win. */
+		svc_put(0, SRV4, IPPROTO_TCP, 0, svc_gone_ifindex, svc_netnsid);
+	}
+	for (v6 = 0; v6 < 2; v6++) {
+		const int l3 = v6 ? L3V6 : L3V4;
+		const char *srv = v6 ? SRV6 : SRV4, *cli = v6 ? CLI6 : CLI4, *far = v6 ? FAR6 : FAR4;
+		const char *vs = v6 ? "v6" : "v4";
+
+		/* Established only in the service namespace. */
+		n = f_tcp(f, &e, v6, cli, P_SVC_CLI, srv, P_SVC, PKT_TCP_ACK);
+		svc(nm("svc_tcp_%s_established", vs), f, n, M(ACCEPTED_ESTABLISHED), l3, L4T);
+		n = f_tcp(f, &e, v6, far, P_CLI, srv, P_SVC, PKT_TCP_ACK);
+		gue(nm("svc_tcp_%s_unknown", vs), f, n, l3, L4T);
+		n = f_tcp(f, &e, v6, far, P_CLI, srv, P_SVC, PKT_TCP_SYN);
+		svc(nm("svc_tcp_%s_syn", vs), f, n, M(ACCEPTED_SYN), l3, L4T);
+		n = f_tcp(f, &last, v6, far, P_CLI, srv, P_SVC, PKT_TCP_ACK);
+		svc(nm("svc_tcp_%s_last_hop", vs), f, n, M(ACCEPTED_LAST_HOP), l3, L4T);
+		n = f_udp(f, &e, v6, cli, P_SVC_UDP_CLI, srv, P_SVC_UDP);
+		svc(nm("svc_udp_%s_connected", vs), f, n, M(ACCEPTED_ESTABLISHED), l3, L4U);
+		n = f_udp(f, &e, v6, far, P_CLI, srv, P_SVC_UDP);
+		gue(nm("svc_udp_%s_unknown", vs), f, n, l3, L4U);
+		n = f_udp(f, &last, v6, far, P_CLI, srv, P_SVC_UDP);
+		svc(nm("svc_udp_%s_last_hop", vs), f, n, M(ACCEPTED_LAST_HOP), l3, L4U);
+		/* TCP port 0 of both addresses is listed: the host's own
+		 * established socket on P_EST is looked up in the service
+		 * namespace, where it does not exist. */
+		n = f_tcp(f, &e, v6, cli, P_EST_CLI, srv, P_EST, PKT_TCP_ACK);
+		gue(nm("svc_tcp_%s_port0_hides_host_socket", vs), f, n, l3, L4T);
+		/* Frag-needed / packet-too-big quoting the service's flow. */
+		qn = q_tcp(q, v6, srv, P_SVC, cli, P_SVC_CLI);
+		n = f_icmp(f, &e, v6, v6 ? 2 : 3, v6 ? 0 : 4, 1400, q, qn);
+		svc(nm("svc_icmp_%s_pmtu_tcp_established", vs), f, n, M(ACCEPTED_ESTABLISHED), l3, L4I);
+		qn = q_udp(q, v6, srv, P_SVC_UDP, cli, P_SVC_UDP_CLI);
+		n = f_icmp(f, &e, v6, v6 ? 2 : 3, v6 ? 0 : 4, 1400, q, qn);
+		svc(nm("svc_icmp_%s_pmtu_udp_connected", vs), f, n, M(ACCEPTED_ESTABLISHED), l3, L4I);
+	}
+	/* Port 0: every TCP port of SRV6. */
+	n = f_tcp(f, &e, 1, CLI6, P_SVC_ANY_CLI, SRV6, P_SVC_ANY, PKT_TCP_ACK);
+	svc("svc_tcp_v6_port0_established", f, n, M(ACCEPTED_ESTABLISHED), L3V6, L4T);
+	/* Echo requests go where the address's port-0 entry says. */
+	n = f_icmp(f, &e, 0, 8, 0, 0x00010001, (const uint8_t *)payload, 5);
+	/* TCP before UDP: SRV4's port-0 TCP entry is the gone pod. */
+	drop("svc_icmp_v4_echo_request_tcp_port0_gone", f, n, M(ERR_SERVICE_GONE), L3V4, L4I);
+	n = f_icmp(f, &e, 1, 128, 0, 0x00010001, (const uint8_t *)payload, 5);
+	svc("svc_icmp_v6_echo_request_tcp_port0", f, n, M(ACCEPTED_ICMP_ECHO_REQUEST), L3V6, L4I);
+	/* The gone pod: accepted packets dropped and counted, the others
+	 * forwarded as unknown flows, nothing delivered to the host. */
+	n = f_tcp(f, &e, 0, SYNRECV_PEER, P_CLI, FAR4, P_SVC, PKT_TCP_SYN);
+	drop("svc_gone_tcp_syn", f, n, M(ERR_SERVICE_GONE), L3V4, L4T);
+	n = f_tcp(f, &last, 0, SYNRECV_PEER, P_CLI, FAR4, P_SVC, PKT_TCP_ACK);
+	drop("svc_gone_tcp_last_hop", f, n, M(ERR_SERVICE_GONE), L3V4, L4T);
+	n = f_tcp(f, &e, 0, SYNRECV_PEER, P_CLI, FAR4, P_SVC, PKT_TCP_ACK);
+	gue("svc_gone_tcp_unknown_forwarded", f, n, L3V4, L4T);
+	/* A listed address, unlisted protocol and port: as today. */
+	n = f_udp(f, &last, 1, FAR6, P_CLI, SRV6, P_NONE);
+	acc("svc_udp_v6_not_listed_last_hop", f, n, M(ACCEPTED_LAST_HOP), L3V6, L4U);
+	if (!list_only)
+		svc_clear();
+}
+
 static void run_all(void)
 {
 	config_default();
@@ -2266,6 +2501,7 @@ static void run_all(void)
 	fx_forward();
 	fx_gre();
 	fx_route();
+	fx_services();
 }
 
 int main(int argc, char **argv)
@@ -2306,6 +2542,7 @@ int main(int argc, char **argv)
 	if (setup_netns())
 		return 1;
 	setup_sockets();
+	setup_services();
 	if (load(path))
 		return 1;
 	run_all();

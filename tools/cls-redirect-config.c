@@ -32,6 +32,7 @@
 #include <bpf/libbpf.h>
 
 #include "common.h"
+#include "services.h"
 
 #define MISSING_HINT                                                                               \
 	"run cls-redirect-config set, or attach cls_redirect.o with tc (tc filter add dev DEV "  \
@@ -45,13 +46,16 @@ static void usage(FILE *f)
 		"       %1$s [OPTIONS] set [--group GROUP] [addr ADDR] [port PORT]\n"
 		"                 [forward|no-forward] [route|no-route] [mtu MTU]\n"
 		"       %1$s [OPTIONS] clear\n"
+		"       %1$s [OPTIONS] services add ADDR PORT tcp|udp dev IFNAME\n"
+		"       %1$s [OPTIONS] services del ADDR PORT tcp|udp\n"
 		"\n"
 		"Read and write the configuration of the cls_redirect tc classifier, the map\n"
 		"pinned as PIN_DIR/" CLS_REDIRECT_CONFIG_MAP ".\n"
 		"\n"
 		"Commands:\n"
 		"  show             print the configuration, as the keywords set takes\n"
-		"                   (\"unconfigured\" when no address is set)\n"
+		"                   (\"unconfigured\" when no address is set), and the\n"
+		"                   services, one \"service\" line each\n"
 		"  status           health check: where the classifier is attached (device,\n"
 		"                   direction, pref, handle, program id and tag, and whether\n"
 		"                   the tag is the installed object's: $CLS_REDIRECT_OBJ or\n"
@@ -75,6 +79,13 @@ static void usage(FILE *f)
 		"                   0 or 68..65535; 0 (the default) = no limit\n"
 		"  clear            back to unconfigured: the classifier passes every packet\n"
 		"                   (the counters stay; cls-redirect-stat --zero zeroes them)\n"
+		"  services add ADDR PORT tcp|udp dev IFNAME\n"
+		"                   ADDR (IPv4 or IPv6) PORT (0 = every port) lives in the\n"
+		"                   network namespace behind the veth IFNAME (its host-side\n"
+		"                   end): socket lookups and delivery happen there; replaces\n"
+		"                   an entry with the same ADDR PORT and protocol\n"
+		"  services del ADDR PORT tcp|udp\n"
+		"                   remove that entry\n"
 		"\n"
 		"Options (before the command, or right after it):\n"
 		"  -d, --pin-dir DIR  the maps are pinned in DIR\n"
@@ -329,7 +340,9 @@ static int cmd_show(const struct common_opts *o, const char *dir)
 		json_bool(&j, "no_forward", cfg.flags & CLS_REDIRECT_F_NO_FORWARD);
 		json_bool(&j, "route", cfg.flags & CLS_REDIRECT_F_ROUTE);
 		json_u64(&j, "mtu", cfg.mtu);
+		ret = services_show(dir, &j);
 		json_end(&j);
+		return ret;
 	} else if (!configured) {
 		printf("unconfigured\n");
 	} else {
@@ -342,7 +355,7 @@ static int cmd_show(const struct common_opts *o, const char *dir)
 			printf(" mtu %u", cfg.mtu);
 		printf("\n");
 	}
-	return EXIT_OK;
+	return services_show(dir, NULL);
 }
 
 /* Update an existing map after checking what it holds: set (a != NULL)
@@ -1164,6 +1177,8 @@ static int run(int argc, char **argv)
 
 	if (!strcmp(cmd, "set")) {
 		ret = parse_set(argc, argv, group, &set);
+	} else if (!strcmp(cmd, "services")) {
+		ret = services_parse(argc, argv);
 	} else if (!strcmp(cmd, "show") || !strcmp(cmd, "clear") || !strcmp(cmd, "status")) {
 		ret = argc ? errorf(EXIT_USAGE, "%s: unexpected argument '%s'", cmd, argv[0]) : 0;
 	} else if (!strcmp(cmd, "reset")) {
@@ -1172,7 +1187,8 @@ static int run(int argc, char **argv)
 			     "'reset' is now 'clear' (back to unconfigured: cls-redirect-config "
 			     "clear); to zero the counters: cls-redirect-stat --zero");
 	} else {
-		ret = errorf(EXIT_USAGE, "unknown command '%s' (expected show, status, set or clear)", cmd);
+		ret = errorf(EXIT_USAGE, "unknown command '%s' (expected show, status, set, clear or services)",
+			     cmd);
 	}
 	if (!ret && o.json && strcmp(cmd, "show") && strcmp(cmd, "status"))
 		ret = errorf(EXIT_USAGE, "%s: -j and -p apply to show and status only", cmd);
@@ -1197,8 +1213,9 @@ static int run(int argc, char **argv)
 	{
 		/* Only a complete configuration may make the directory: a
 		 * single field has nothing to change there. */
-		ret = pin_dir_resolve(&o, !strcmp(cmd, "set") && set.addr && set.port, MISSING_HINT,
-				      dir, sizeof(dir));
+		ret = pin_dir_resolve(&o, (!strcmp(cmd, "set") && set.addr && set.port) ||
+					      (!strcmp(cmd, "services") && !strcmp(argv[0], "add")),
+				      MISSING_HINT, dir, sizeof(dir));
 	}
 	if (ret)
 		return ret;
@@ -1206,6 +1223,8 @@ static int run(int argc, char **argv)
 		return cmd_show(&o, dir);
 	if (!strcmp(cmd, "status"))
 		return cmd_status(&o, dir);
+	if (!strcmp(cmd, "services"))
+		return services_run(dir, argc, argv);
 	return cmd_write(dir, !strcmp(cmd, "set") ? &set : NULL, group, gid);
 }
 

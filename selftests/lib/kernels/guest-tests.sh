@@ -64,13 +64,13 @@ esac
 # `make check` runs them ----
 if [ -x "$G/test_prog_run" ]; then
 	fx=$(mktemp)
-	(cd "$R" && "$G/test_prog_run" 2>&1) >"$fx"
+	(cd "$R" && CLS_REDIRECT_IP="$IP" "$G/test_prog_run" 2>&1) >"$fx"
 	rc=$?
 	grep -E '^(PASS|FAIL|SKIP) ' "$fx" | sed 's/^/@@ fixture /'
 	say "fixtures-exit $rc"
 	[ "$rc" = 0 ] || bad fixtures "test_prog_run exited $rc: $(grep -vE '^(PASS|SKIP) ' "$fx" | tail -n 3)"
 	# The same fixtures against the XDP flavour (names "xdp:...").
-	(cd "$R" && CLS_REDIRECT_OBJ=obj/cls_redirect_xdp_btf.o "$G/test_prog_run" 2>&1) >"$fx"
+	(cd "$R" && CLS_REDIRECT_IP="$IP" CLS_REDIRECT_OBJ=obj/cls_redirect_xdp_btf.o "$G/test_prog_run" 2>&1) >"$fx"
 	rc=$?
 	grep -E '^(PASS|FAIL|SKIP) ' "$fx" | sed 's/^/@@ fixture /'
 	[ "$rc" = 0 ] || bad fixtures-xdp "test_prog_run (XDP) exited $rc: $(grep -vE '^(PASS|SKIP) ' "$fx" | tail -n 3)"

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * cls-redirect-config services (tools/services.c; cls-redirect-config.8).
+ */
+#ifndef CLS_REDIRECT_TOOLS_SERVICES_H
+#define CLS_REDIRECT_TOOLS_SERVICES_H
+
+#include "common.h"
+
+extern const struct map_desc services_map_desc;
+
+/* Checks the words after "services" (add ... | del ...) before anything
+ * is touched; EXIT_OK or EXIT_USAGE. */
+int services_parse(int argc, char **argv);
+/* Runs services add|del with the pin directory locked. */
+int services_run(const char *dir, int argc, char **argv);
+/* The services listed, for show: one "service ..." line each, or with j an
+ * array "services" of objects; nothing when the map is not pinned. */
+int services_show(const char *dir, struct json *j);
+
+#endif /* CLS_REDIRECT_TOOLS_SERVICES_H */
