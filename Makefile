@@ -5,7 +5,8 @@
 #   make check      install what is missing, build, run every test (root)
 #   make demo       install what is missing, build, show it working (root)
 #   make bench      measure every verdict against an empty program (root);
-#                   BASE=REV also times the classifier of git revision REV
+#                   BASE=REV also times the classifier of git revision REV;
+#                   TRUST=N fills each trust list with N prefixes
 #   make check-kernels  only the kernel matrix (5.10, 6.1, 6.12 under qemu)
 #   make fuzz       FUZZ_SECONDS=N: fuzz the classifier and the tools (root)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -115,7 +116,7 @@ demo: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory all tests
-	@BENCH_BASE='$(BASE)' sh selftests/bench.sh
+	@BENCH_BASE='$(BASE)' BENCH_TRUST='$(TRUST)' sh selftests/bench.sh
 
 # ---- make install / make uninstall ----
 #

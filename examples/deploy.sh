@@ -6,8 +6,9 @@
 # configuration.
 #
 # Steps, in order; nothing is changed before every argument has been checked:
-#   1. write the configuration (cls-redirect-config set), so the classifier
-#      never runs unconfigured: tc reuses the pinned config map;
+#   1. write the configuration (cls-redirect-config set) and add the trust
+#      list prefixes given (cls-redirect-config sources|hops add), so the
+#      classifier never runs unconfigured: tc reuses the pinned maps;
 #   2. add the clsact qdisc if the device has none;
 #   3. tc filter replace at the fixed slot pref 1000 handle 0xc15d: this adds
 #      the filter, or swaps the program of an existing one in one step, with
@@ -28,7 +29,7 @@ set -eu
 PREF=1000
 HANDLE=0xc15d
 PROG=$(basename "$0")
-MAPS="cls_redirect_config cls_redirect_metrics cls_redirect_services"
+MAPS="cls_redirect_config cls_redirect_metrics cls_redirect_sources cls_redirect_hops cls_redirect_services"
 
 usage() {
 	cat <<EOF
@@ -50,7 +51,19 @@ Options:
   --group GROUP  let GROUP read the pins once deployed (cls-redirect-config
                  set --group): its members can run cls-redirect-stat and
                  cls-redirect-config show/status without privileges
+  --source PREFIX
+                 may send GUE to this server (a director or a peer server):
+                 added to cls_redirect_sources; A.B.C.D/LEN or A.B.C.D;
+                 repeat for more
+  --hop PREFIX   may be forwarded to (a peer server): added to
+                 cls_redirect_hops; repeat for more
+  --allow-any    add 0.0.0.0/0 to both lists: accept GUE from anyone and
+                 forward anywhere.  Without it, $PROG refuses to deploy
+                 while both lists would be empty (a closed server)
   -h, --help     print this help and exit
+
+The trust lists only grow here: remove a prefix with cls-redirect-config
+sources|hops del PREFIX.
 
 The filter is always put at ingress pref $PREF handle $HANDLE, which
 undeploy.sh and a later deploy.sh use to find it; a different filter already
@@ -118,6 +131,25 @@ positional() {
 	*) die_usage "too many arguments ('$1'): expected DEV ADDR PORT [OBJ]" ;;
 	esac
 }
+SOURCES= HOPS= ANY=
+# is_prefix P: A.B.C.D or A.B.C.D/LEN with LEN 0..32 and no host bits set
+# (checked here, before anything changes, as cls-redirect-config would).
+is_prefix() {
+	_a=${1%/*} _len=32
+	if [ "$_a" != "$1" ]; then
+		_len=${1#*/}
+		case $_len in '' | *[!0-9]* | 0?* | ???*) return 1 ;; esac
+		[ "$_len" -le 32 ] || return 1
+	fi
+	case $_a in *.*.*.*.* | *[!0-9.]* | *..* | .* | *.) return 1 ;; *.*.*.*) ;; *) return 1 ;; esac
+	_v=0
+	for _o in $(echo "$_a" | tr . ' '); do
+		case $_o in 0?*) return 1 ;; esac
+		[ "$_o" -le 255 ] || return 1
+		_v=$((_v * 256 + _o))
+	done
+	[ $((_v % (1 << (32 - _len)))) = 0 ]
+}
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
@@ -134,6 +166,13 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	--group=*) GROUP=${1#--group=} ;;
+	--source | --hop)
+		[ $# -ge 2 ] || die_usage "$1 needs a prefix (A.B.C.D/LEN or A.B.C.D)"
+		is_prefix "$2" || die_usage "$1 '$2': not an IPv4 prefix without host bits (A.B.C.D/LEN, LEN 0..32, as 192.0.2.0/24, or A.B.C.D)"
+		if [ "$1" = --source ]; then SOURCES="$SOURCES $2"; else HOPS="$HOPS $2"; fi
+		shift
+		;;
+	--allow-any) ANY=1 ;;
 	--)
 		shift
 		for a in "$@"; do positional "$a"; done
@@ -264,12 +303,37 @@ if [ -n "$stray" ]; then
 	die "ingress of $DEV already runs cls_redirect outside pref $PREF handle $HANDLE: $stray; it would see every packet too: remove it (tc filter del dev $DEV ingress pref $spref) and run $PROG again; nothing changed"
 fi
 
+# The trust lists as they are: "show" prints "sources P..." and "hops P..."
+# ("none" when empty); absent maps are empty lists.
+listed() { # sources|hops
+	[ -e "$PIN/cls_redirect_config" ] || return 0
+	"$CONFIG_TOOL" show 2>/dev/null | sed -n "s/^$1 //p" | sed 's/^none$//'
+}
+prev_sources=$(listed sources)
+prev_hops=$(listed hops)
+if [ -n "$ANY" ]; then
+	SOURCES="$SOURCES 0.0.0.0/0" HOPS="$HOPS 0.0.0.0/0"
+fi
+if [ -z "$prev_sources$SOURCES" ] && [ -z "$prev_hops$HOPS" ]; then
+	die_usage "both trust lists would be empty: this server would accept no GUE and forward nothing. Name the fleet with --source PREFIX (directors, peer servers) and --hop PREFIX (peer servers), or open it explicitly with --allow-any; nothing changed"
+fi
+# new_prefixes LISTED WANTED: the prefixes of WANTED not in LISTED (as
+# cls-redirect-config prints them: a bare address is a /32).
+new_prefixes() {
+	for _p in $2; do
+		case $_p in */*) ;; *) _p=$_p/32 ;; esac
+		case " $1 " in *" $_p "*) ;; *) echo "$_p" ;; esac
+	done | sort -u | tr '\n' ' '
+}
+new_sources=$(new_prefixes "$prev_sources" "$SOURCES")
+new_hops=$(new_prefixes "$prev_hops" "$HOPS")
+
 prev_config=absent
 if [ -e "$PIN/cls_redirect_config" ]; then
 	prev_config=$("$CONFIG_TOOL" show) ||
 		die "cannot read the configuration pinned at $PIN/cls_redirect_config (see above); nothing changed"
-	# The first line: the "service" lines after it are not set keywords.
-	prev_config=$(printf '%s\n' "$prev_config" | head -n 1)
+	# Its first line: the trust lists and services follow on lines of their own.
+	prev_config=$(printf '%s\n' "$prev_config" | sed -n 1p)
 fi
 had_pin_dir=; [ -d "$PIN" ] && had_pin_dir=1
 had_pins=
@@ -280,6 +344,7 @@ had_qdisc=; has_clsact && had_qdisc=1
 
 added_qdisc=
 attached=
+added_sources= added_hops=
 rollback() {
 	say "rolling back"
 	if [ -n "$attached" ] && [ -z "$old_id" ]; then
@@ -288,6 +353,17 @@ rollback() {
 			say "could not delete the filter this run added: tc filter del dev $DEV ingress pref $PREF"
 	elif [ -n "$attached" ]; then
 		say "the program that was attached before (id $old_id) has been replaced and cannot be restored; the new one (id $(prog_id)) stays attached: fix the problem and run $PROG again"
+	fi
+	# Prefixes this run added leave the lists again.
+	if [ -n "$added_sources" ]; then
+		# shellcheck disable=SC2086 # a list of prefixes
+		"$CONFIG_TOOL" sources del $added_sources ||
+			say "could not delete the sources this run added: cls-redirect-config sources del $added_sources"
+	fi
+	if [ -n "$added_hops" ]; then
+		# shellcheck disable=SC2086 # a list of prefixes
+		"$CONFIG_TOOL" hops del $added_hops ||
+			say "could not delete the hops this run added: cls-redirect-config hops del $added_hops"
 	fi
 	# The configuration goes back to what it was, also under a program that
 	# could not be swapped back: that one ran with it.
@@ -349,15 +425,31 @@ config_mismatch() {
 	[ -z "$_diff" ] || echo "the configuration reads back as$_diff: $_j"
 }
 
-# ---- 1. configuration ----
+# ---- 1. configuration and trust lists ----
+
+ERR=$(mktemp) || die "mktemp failed"
+trap 'rm -f "$ERR"' EXIT
 
 rc=0
 # shellcheck disable=SC2086 # CONFIG_ARGS is the keyword list of "set"
-"$CONFIG_TOOL" set $(every_field "$CONFIG_ARGS") >/dev/null || rc=$?
+"$CONFIG_TOOL" set $(every_field "$CONFIG_ARGS") >/dev/null 2>"$ERR" || rc=$?
 if [ "$rc" != 0 ]; then
+	cat "$ERR" >&2
 	say "cls-redirect-config set $CONFIG_ARGS failed (see above); nothing changed"
 	[ "$rc" = 1 ] && exit 1
 	exit 2
+fi
+# (The warnings about empty lists are for a bare set: the lists come next.)
+# Each command checks every prefix before it changes anything.
+if [ -n "$new_sources" ]; then
+	# shellcheck disable=SC2086 # a list of prefixes
+	"$CONFIG_TOOL" sources add $new_sources || fail "cls-redirect-config sources add $new_sources failed (see above)"
+	added_sources=$new_sources
+fi
+if [ -n "$new_hops" ]; then
+	# shellcheck disable=SC2086 # a list of prefixes
+	"$CONFIG_TOOL" hops add $new_hops || fail "cls-redirect-config hops add $new_hops failed (see above)"
+	added_hops=$new_hops
 fi
 # Read it back now, before anything else changes: if the map does not hold
 # what was asked, no program is swapped in to run with it.

@@ -7,7 +7,7 @@ set -eu
 PREF=1000
 HANDLE=0xc15d
 PROG=$(basename "$0")
-MAPS="cls_redirect_config cls_redirect_metrics cls_redirect_services"
+MAPS="cls_redirect_config cls_redirect_metrics cls_redirect_sources cls_redirect_hops cls_redirect_services"
 
 usage() {
 	cat <<EOF

@@ -32,6 +32,29 @@
 #define CLS_REDIRECT_METRICS_MAP_TYPE BPF_MAP_TYPE_PERCPU_ARRAY
 #define CLS_REDIRECT_SINGLE_ENTRY 1
 
+/*
+ * The trust lists (the man page, SECURITY): LPM tries of IPv4 prefixes.
+ * cls_redirect_sources holds who may send us GUE (directors and the servers
+ * that forward to us), cls_redirect_hops where we may forward to.  An empty
+ * list allows nothing; 0.0.0.0/0 allows every address.  The kernel requires
+ * BPF_F_NO_PREALLOC for an LPM trie.
+ */
+#define CLS_REDIRECT_SOURCES_MAP "cls_redirect_sources"
+#define CLS_REDIRECT_HOPS_MAP "cls_redirect_hops"
+#define CLS_REDIRECT_TRUST_MAP_TYPE BPF_MAP_TYPE_LPM_TRIE
+#define CLS_REDIRECT_TRUST_MAP_FLAGS BPF_F_NO_PREALLOC
+#define CLS_REDIRECT_TRUST_ENTRIES 1024
+
+struct cls_redirect_prefix {
+	__u32 prefixlen; /* 0..32: leading bits of addr that must match */
+	__be32 addr;     /* network order, host bits zero */
+};
+
+/* The value of a trust list entry: zero, room for later per-prefix data. */
+struct cls_redirect_trust {
+	__u32 reserved;
+};
+
 /* Default GUE port of GitHub's GLB ("LB" as a u16, plus one). */
 #define CLS_REDIRECT_GLB_PORT 19523
 
@@ -214,6 +237,10 @@ struct cls_redirect_service {
 	  "Dropped: route mode, and the host has no usable route to the next hop (none, unreachable, blackhole, prohibit, or forwarding off on lo)") \
 	X(ERR_SERVICE_GONE, errors_total_service_gone,                                             \
 	  "Dropped: would be delivered to a service whose veth (or namespace) no longer exists") \
+	X(ERR_UNTRUSTED_SOURCE, errors_total_untrusted_source,                                     \
+	  "Dropped: GUE from an outer source address outside cls_redirect_sources")              \
+	X(ERR_FORBIDDEN_HOP, errors_total_forbidden_hop,                                           \
+	  "Dropped: next hop (GUE or GRE) outside cls_redirect_hops")                             \
 	CLS_REDIRECT_ECHO_METRIC_LAST(X)
 
 enum cls_redirect_metric {
@@ -307,11 +334,12 @@ static inline int cls_redirect_addr_is_unicast(__be32 addr)
 #endif
 
 _Static_assert(sizeof(struct cls_redirect_config) == 32, "config layout is pinned ABI");
-_Static_assert(CLS_REDIRECT_METRIC_COUNT == 35 + CLS_REDIRECT_EXTRA_METRICS, "counters are append-only: update this and the man page");
+_Static_assert(CLS_REDIRECT_METRIC_COUNT == 37 + CLS_REDIRECT_EXTRA_METRICS, "counters are append-only: update this and the man page");
 _Static_assert(sizeof(struct cls_redirect_service_key) == 20 &&
 		       __builtin_offsetof(struct cls_redirect_service_key, addr) == 4,
 	       "services key is pinned ABI, without holes (hashed as bytes)");
 _Static_assert(sizeof(struct cls_redirect_service) == 8, "services value is pinned ABI");
+_Static_assert(sizeof(struct cls_redirect_prefix) == 8, "LPM key: prefix length, then the address");
 _Static_assert(sizeof(struct cls_redirect_metrics) == CLS_REDIRECT_METRIC_COUNT * 8,
 	       "metrics value is a plain array of __u64");
 

@@ -8,8 +8,9 @@
  * from ".maps"; LIBBPF_PIN_BY_NAME pins them in the same directory, because
  * tc points libbpf's pin root there.  The classifier declares each map once
  * with CLS_REDIRECT_MAP(); -DCLS_REDIRECT_LEGACY_MAPS picks the flavour.
- * Map flags stay 0 in both, so either loader, and cls-redirect-config, can
- * create the map and the others reuse it.
+ * Map flags are the same in both (0, or BPF_F_NO_PREALLOC where the kernel
+ * requires it), so either loader, and cls-redirect-config, can create a map
+ * and the others reuse it.
  */
 #ifndef CLS_REDIRECT_MAPS_H
 #define CLS_REDIRECT_MAPS_H
@@ -34,26 +35,31 @@ struct bpf_elf_map {
 
 #define PIN_GLOBAL_NS 2
 
-#define CLS_REDIRECT_MAP(name, map_type, key_type, value_type, entries)                           \
+#define CLS_REDIRECT_MAP_FLAGS(name, map_type, key_type, value_type, entries, map_flags)         \
 	struct bpf_elf_map SEC("maps") name = {                                                    \
 		.type = map_type,                                                                  \
 		.size_key = sizeof(key_type),                                                      \
 		.size_value = sizeof(value_type),                                                  \
 		.max_elem = entries,                                                               \
+		.flags = map_flags,                                                                \
 		.pinning = PIN_GLOBAL_NS,                                                          \
 	}
 
 #else
 
-#define CLS_REDIRECT_MAP(name, map_type, key_type, value_type, entries)                           \
+#define CLS_REDIRECT_MAP_FLAGS(name, map_type, key_type, value_type, entries, flags)             \
 	struct {                                                                                   \
 		__uint(type, map_type);                                                            \
 		__type(key, key_type);                                                             \
 		__type(value, value_type);                                                         \
 		__uint(max_entries, entries);                                                      \
+		__uint(map_flags, flags);                                                          \
 		__uint(pinning, LIBBPF_PIN_BY_NAME);                                               \
 	} name SEC(".maps")
 
 #endif
+
+#define CLS_REDIRECT_MAP(name, map_type, key_type, value_type, entries)                           \
+	CLS_REDIRECT_MAP_FLAGS(name, map_type, key_type, value_type, entries, 0)
 
 #endif /* CLS_REDIRECT_MAPS_H */

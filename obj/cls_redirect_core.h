@@ -59,6 +59,10 @@ CLS_REDIRECT_MAP(cls_redirect_config, CLS_REDIRECT_CONFIG_MAP_TYPE, __u32, struc
 		 CLS_REDIRECT_SINGLE_ENTRY);
 CLS_REDIRECT_MAP(cls_redirect_metrics, CLS_REDIRECT_METRICS_MAP_TYPE, __u32, struct cls_redirect_metrics,
 		 CLS_REDIRECT_SINGLE_ENTRY);
+CLS_REDIRECT_MAP_FLAGS(cls_redirect_sources, CLS_REDIRECT_TRUST_MAP_TYPE, struct cls_redirect_prefix,
+		       struct cls_redirect_trust, CLS_REDIRECT_TRUST_ENTRIES, CLS_REDIRECT_TRUST_MAP_FLAGS);
+CLS_REDIRECT_MAP_FLAGS(cls_redirect_hops, CLS_REDIRECT_TRUST_MAP_TYPE, struct cls_redirect_prefix,
+		       struct cls_redirect_trust, CLS_REDIRECT_TRUST_ENTRIES, CLS_REDIRECT_TRUST_MAP_FLAGS);
 CLS_REDIRECT_MAP(cls_redirect_services, CLS_REDIRECT_SERVICES_MAP_TYPE, struct cls_redirect_service_key,
 		 struct cls_redirect_service, CLS_REDIRECT_SERVICES_MAX);
 
@@ -648,6 +652,17 @@ static __always_inline struct verdict classify(struct packet *p)
 	return DROP(ERR_UNKNOWN_L4_PROTO);
 }
 
+/* ---------------------------------------------------------------- trust -- */
+
+/* Whether addr falls in one of the prefixes of a trust list (the man page,
+ * SECURITY).  An empty list holds nothing, so it allows nothing. */
+static __always_inline bool listed(void *list, __be32 addr)
+{
+	struct cls_redirect_prefix key = { .prefixlen = 32, .addr = addr };
+
+	return bpf_map_lookup_elem(list, &key) != NULL;
+}
+
 /* ------------------------------------------------------------- forward -- */
 
 /* Whether the final hop gets plain GRE instead of GUE. */
@@ -658,8 +673,9 @@ static __always_inline bool forward_as_gre(const struct packet *p)
 
 /*
  * Where a packet that is not ours goes, and whether it may: the next hop must
- * be a unicast address other than ours, the forwarded packet must fit the
- * configured mtu, and a GRE packet must have TTL left.  Sets p->hop.
+ * be a unicast address other than ours and in the hops list, the forwarded
+ * packet must fit the configured mtu, and a GRE packet must have TTL left.
+ * Sets p->hop.
  */
 static __always_inline struct verdict decide_forward(struct packet *p)
 {
@@ -678,6 +694,10 @@ static __always_inline struct verdict decide_forward(struct packet *p)
 		return DROP(ERR_INVALID_HOP);
 	if (p->hop == p->addr)
 		return DROP(ERR_REDIRECT_LOOP);
+	/* Only to the fleet: a hop list is written by whoever sent the packet,
+	 * and without this check the server would be a reflector. */
+	if (!listed(&cls_redirect_hops, p->hop))
+		return DROP(ERR_FORBIDDEN_HOP);
 	if (gre)
 		out_len -= GRE_SHRINK(p->hop_count);
 	/* GSO packets are cut to size by the stack on the way out. */
@@ -771,6 +791,11 @@ static __always_inline struct verdict encapsulated_verdict(struct packet *p)
 	if (ip_len < OFF_HOPS - ETH_HDR_LEN || ip_len > ctx_len(p->ctx) - ETH_HDR_LEN ||
 	    bpf_ntohs(udp->len) != ip_len - OUTER_IP_LEN)
 		return DROP(ERR_MALFORMED_OUTER_IP);
+	/* Only from the fleet, before anything in the GUE header is believed:
+	 * an inner packet goes to the local stack with its own source address,
+	 * past every filter that sees only the outer one. */
+	if (!listed(&cls_redirect_sources, ip->saddr))
+		return DROP(ERR_UNTRUSTED_SOURCE);
 
 	if ((gue->vchlen & (GUE_VARIANT_MASK | GUE_CONTROL_BIT)) || gue->flags ||
 	    (priv->vflags & PRIV_VERSION_MASK) || priv->reserved)

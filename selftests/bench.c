@@ -4,6 +4,7 @@
  *
  *   bench run [-X] [-n ROUNDS] [-k RUNS] [-p PASSES] [-c COPIES] [-o JSON] [-O OBJ]
  *             [-B BASE_OBJ] [-L BASE_LABEL] [-F FLOOR_OBJ] [-P PARTS_OBJ] [-D ROUNDS_FILE]
+ *             [-T PREFIXES]
  *	Per-packet cost of every packet class through BPF_PROG_TEST_RUN,
  *	next to an empty tc program (selftests/floor.bpf.o) and, with -B, next
  *	to a second classifier (the base: another revision's object), in the
@@ -15,6 +16,9 @@
  *	-X: the XDP flavour (tc-cls-redirect.8, XDP): OBJ and BASE_OBJ are XDP
  *	objects (default obj/cls_redirect_xdp_btf.o), the floor an empty XDP
  *	program (selftests/floor_xdp.bpf.o), the verdicts XDP's.
+ *	-T N: each trust list of a classifier that has them holds N prefixes
+ *	(the ones the packets match among them; see trust_prefix()) instead
+ *	of 0.0.0.0/0: the cost of the checks with a fleet's lists.
  *   bench gen IFNAME CLASS SECONDS DSTMAC [CPORT SPORT]
  *	Real traffic: transmit CLASS frames out of IFNAME for SECONDS with
  *	selftests/xdpgen.bpf.o (XDP live frames); prints "sent N ns".
@@ -437,6 +441,30 @@ struct cls_prog {
  * length and IPv4 address (the trust lists of revisions that have them), so
  * that every class takes the same path in every revision.
  */
+/* -T N: each trust list holds N prefixes instead of 0.0.0.0/0 (0). */
+static int trust_prefixes;
+
+/* The i-th prefix of a list of -T N: the director and the servers the hop
+ * lists name as /32s first (the prefixes the packets match), then more
+ * /32s beside them and /24s of other networks, so a lookup walks a trie as
+ * deep as a real fleet's. */
+static void trust_prefix(int i, __u32 *len, uint8_t a[4])
+{
+	static const uint8_t director[4] = { 198, 51, 100, 10 };
+
+	*len = 32;
+	if (i == 0) {
+		memcpy(a, director, 4);
+	} else if (i <= 30) {
+		a[0] = 192, a[1] = 0, a[2] = 2, a[3] = (uint8_t)(9 + i); /* hops 192.0.2.10.. */
+	} else if (i < 100) {
+		a[0] = 198, a[1] = 51, a[2] = 100, a[3] = (uint8_t)(100 + i);
+	} else {
+		*len = 24;
+		a[0] = 10, a[1] = (uint8_t)(i >> 8), a[2] = (uint8_t)i, a[3] = 0;
+	}
+}
+
 static void load_classifier(const char *path, const struct cls_redirect_config *cfg, struct cls_prog *cp)
 {
 	struct bpf_object *obj = bpf_object__open_file(path, NULL);
@@ -487,8 +515,16 @@ static void load_classifier(const char *path, const struct cls_redirect_config *
 		vs = bpf_map__value_size(map);
 		memset(val, 0, sizeof(val));
 		val[0] = 1;
-		if (vs > sizeof(val) || bpf_map_update_elem(bpf_map__fd(map), &any, val, BPF_ANY))
-			die("cannot put 0.0.0.0/0 into a trust list of %s", path);
+		if (!trust_prefixes) {
+			if (vs > sizeof(val) || bpf_map_update_elem(bpf_map__fd(map), &any, val, BPF_ANY))
+				die("cannot put 0.0.0.0/0 into a trust list of %s", path);
+			continue;
+		}
+		for (int i = 0; i < trust_prefixes; i++) {
+			trust_prefix(i, &any.prefixlen, any.addr);
+			if (vs > sizeof(val) || bpf_map_update_elem(bpf_map__fd(map), &any, val, BPF_ANY))
+				die("cannot fill a trust list of %s (bench run -T)", path);
+		}
 	}
 
 	map = bpf_object__find_map_by_name(obj, CLS_REDIRECT_METRICS_MAP);
@@ -1086,7 +1122,7 @@ static long time_rounds(struct run_setup *s, struct progset *ps, int r0, int r1,
 
 #define USAGE_RUN                                                                                        \
 	"bench run [-X] [-n ROUNDS] [-k RUNS] [-p PASSES] [-c COPIES] [-o JSON] [-O OBJ] [-B BASE_OBJ]\n"     \
-	"          [-L BASE_LABEL] [-F FLOOR_OBJ] [-P PARTS_OBJ] [-D ROUNDS_FILE]"
+	"          [-L BASE_LABEL] [-F FLOOR_OBJ] [-P PARTS_OBJ] [-D ROUNDS_FILE] [-T PREFIXES]"
 
 static int cmd_run(int argc, char **argv)
 {
@@ -1113,7 +1149,7 @@ static int cmd_run(int argc, char **argv)
 	long left_out = 0;
 	cpu_set_t set;
 
-	while ((opt = getopt(argc, argv, "Xn:k:p:c:o:O:B:L:F:P:D:")) != -1) {
+	while ((opt = getopt(argc, argv, "Xn:k:p:c:o:O:B:L:F:P:D:T:")) != -1) {
 		switch (opt) {
 		case 'X':
 			xdp_mode = 1;
@@ -1131,10 +1167,16 @@ static int cmd_run(int argc, char **argv)
 		case 'F': s.floorpath = optarg; break;
 		case 'P': s.partspath = optarg; break;
 		case 'D': rawpath = optarg; break;
+		case 'T': trust_prefixes = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: " USAGE_RUN "\n");
 			return 1;
 		}
+	}
+	if (trust_prefixes < 0 || trust_prefixes > CLS_REDIRECT_TRUST_ENTRIES) {
+		fprintf(stderr, "bench: -T %d: a trust list holds 0 (then 0.0.0.0/0) to %d prefixes\n",
+			trust_prefixes, CLS_REDIRECT_TRUST_ENTRIES);
+		return 1;
 	}
 	if (runs < 1 || runs > 1000 || passes < 1 || passes > MAX_PASSES || rounds < passes * 10 || rounds % passes ||
 	    s.copies < 1 || s.copies > MAX_COPIES) {

@@ -40,7 +40,9 @@
 # of part 1, passes they are split into, fresh loads of each program per
 # pass (selftests/bench.c says what they are);
 # BENCH_SECONDS (default 2) traffic per class and setup in part 3;
-# BENCH_TRAFFIC=0 skips part 3.
+# BENCH_TRAFFIC=0 skips part 3;
+# BENCH_TRUST=N (make bench TRUST=N): each trust list holds N prefixes in
+# part 1 instead of 0.0.0.0/0 (bench run -T).
 set -u
 . "$(dirname "$0")/lib/common.sh"
 cd "$REPO" || exit 2
@@ -95,7 +97,7 @@ if [ -n "$BASE_REV" ]; then
 fi
 
 # ---- 1. BPF_PROG_TEST_RUN ----
-"$BENCH" run -n "$ROUNDS" -p "$PASSES" -c "$COPIES" -o "$T/run.json" "$@" >"$T/run.txt" || exit 2
+"$BENCH" run -n "$ROUNDS" -p "$PASSES" -c "$COPIES" -T "${BENCH_TRUST:-0}" -o "$T/run.json" "$@" >"$T/run.txt" || exit 2
 {
 	echo "cls-redirect benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
@@ -177,7 +179,9 @@ if [ "${BENCH_TRAFFIC:-1}" != 0 ]; then
 	taskset -pc 1 "$napi" >/dev/null
 	mac=$(mac_of srv s0)
 	in_ns srv tc qdisc add dev s0 clsact
-	"$REPO/tools/cls-redirect-config" set addr 192.0.2.1 port 19523 >/dev/null || exit 2
+	"$REPO/tools/cls-redirect-config" set addr 192.0.2.1 port 19523 >/dev/null 2>&1 || exit 2
+	"$REPO/tools/cls-redirect-config" sources add 0.0.0.0/0 || exit 2
+	"$REPO/tools/cls-redirect-config" hops add 0.0.0.0/0 || exit 2
 
 	# The known flow, held open in srv for the whole run.
 	# (ip netns exec execs bench: $! is the pid to kill.)

@@ -16,6 +16,8 @@ include flags.mk
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_TOOLS_DIR ?= selftests/fuzz-tools
+# Every tools/*.c but the two programs (the Makefile links the same).
+FUZZ_TOOL_LIBS := $(filter-out tools/cls-redirect-%.c,$(wildcard tools/*.c))
 FUZZ_SAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -std=gnu11 $(WARN_CFLAGS) $(LIBBPF_CFLAGS) \
 	-Iinclude -DCLS_REDIRECT_VERSION='"$(or $(VERSION),fuzz)"'

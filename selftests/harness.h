@@ -30,6 +30,7 @@
 #include <net/if.h>
 #include <net/route.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <linux/bpf.h>
@@ -73,6 +74,7 @@ struct harness {
 	struct bpf_object *obj;
 	struct bpf_program *prog;
 	int prog_fd, cfg_fd, met_fd;
+	int src_fd, hops_fd; /* the trust lists; -1 in objects that have none */
 	int ncpus;
 	struct cls_redirect_metrics *percpu; /* ncpus values, scratch of read_metrics */
 	int xdp;      /* the program is the XDP flavour (section "xdp") */
@@ -112,10 +114,41 @@ static inline int harness_ret_known(const struct harness *h, unsigned int r)
 
 #define HARNESS_FAIL(h, ...) (harness_errf((h)->err, sizeof((h)->err), __VA_ARGS__), -1)
 
+/*
+ * Replaces the content of a trust list (fd; nothing if -1) with the
+ * prefixes in list, separated by spaces ("A.B.C.D/LEN", or "" for none).
+ */
+static inline int harness_set_list(struct harness *h, int fd, const char *list)
+{
+	struct cls_redirect_trust val = { 0 };
+	struct cls_redirect_prefix key, next;
+	char buf[1024], *tok, *save = NULL;
+
+	if (fd < 0)
+		return 0;
+	while (!bpf_map_get_next_key(fd, NULL, &next))
+		if (bpf_map_delete_elem(fd, &next))
+			return HARNESS_FAIL(h, "emptying a trust list: %s", strerror(errno));
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		char *slash = strchr(tok, '/');
+
+		*slash = 0;
+		key.prefixlen = (uint32_t)atoi(slash + 1);
+		if (inet_pton(AF_INET, tok, &key.addr) != 1)
+			return HARNESS_FAIL(h, "bad prefix %s in a test's trust list", tok);
+		if (bpf_map_update_elem(fd, &key, &val, BPF_ANY))
+			return HARNESS_FAIL(h, "adding %s/%u to a trust list: %s", tok, key.prefixlen,
+					    strerror(errno));
+	}
+	return 0;
+}
+
 /* Opens path (NULL: $CLS_REDIRECT_OBJ, else HARNESS_DEFAULT_OBJ), clears the
  * pin path of every map, loads the one program as SCHED_CLS (XDP if its
  * section is "xdp") and finds both maps, checking their type and value size
- * against include/. */
+ * against include/.  The trust lists, where the object has them, start
+ * open: 0.0.0.0/0. */
 static inline int harness_load(struct harness *h, const char *path)
 {
 	struct bpf_program *next;
@@ -123,7 +156,7 @@ static inline int harness_load(struct harness *h, const char *path)
 	int err;
 
 	memset(h, 0, sizeof(*h));
-	h->prog_fd = h->cfg_fd = h->met_fd = -1;
+	h->prog_fd = h->cfg_fd = h->met_fd = h->src_fd = h->hops_fd = -1;
 	if (!path)
 		path = getenv("CLS_REDIRECT_OBJ");
 	if (!path)
@@ -166,6 +199,14 @@ static inline int harness_load(struct harness *h, const char *path)
 				    CLS_REDIRECT_METRICS_MAP, bpf_map__type(map),
 				    bpf_map__value_size(map), sizeof(struct cls_redirect_metrics));
 	h->met_fd = bpf_map__fd(map);
+
+	/* Open trust lists (0.0.0.0/0) unless a test narrows them. */
+	map = bpf_object__find_map_by_name(h->obj, CLS_REDIRECT_SOURCES_MAP);
+	h->src_fd = map ? bpf_map__fd(map) : -1;
+	map = bpf_object__find_map_by_name(h->obj, CLS_REDIRECT_HOPS_MAP);
+	h->hops_fd = map ? bpf_map__fd(map) : -1;
+	if (harness_set_list(h, h->src_fd, "0.0.0.0/0") || harness_set_list(h, h->hops_fd, "0.0.0.0/0"))
+		return -1;
 
 	h->ncpus = libbpf_num_possible_cpus();
 	if (h->ncpus <= 0)

@@ -50,8 +50,11 @@ offers "config: every option of --help" "$("$C" --help | options)" cls-redirect-
 offers "stat: every option of --help" "$("$S" --help | options)" cls-redirect-stat -
 offers "config: every command of --help ($commands)" "$commands" cls-redirect-config ""
 offers "config set: every keyword of --help ($keywords)" "$keywords" cls-redirect-config set ""
-offers "config: a prefix" "services set show status" cls-redirect-config s
-offers "config: commands after options" "services set show status" cls-redirect-config -d "$T/pins" -j s
+offers "config: a prefix" "services set show sources status" cls-redirect-config s
+offers "config: commands after options" "services set show sources status" cls-redirect-config -d "$T/pins" -j s
+offers "config sources: add or del" "add del" cls-redirect-config sources ""
+offers "config hops a: add" "add" cls-redirect-config hops a
+offers "config sources add: a prefix, no keyword" "" cls-redirect-config sources add ""
 offers "config set: keywords given are not offered again" "mtu port" cls-redirect-config set addr 192.0.2.1 forward route ""
 offers "config set: no-forward takes forward away too" "addr mtu no-route port route" cls-redirect-config set no-forward ""
 offers "config set: no-route takes route away too" "addr forward mtu no-forward port" cls-redirect-config set no-route ""

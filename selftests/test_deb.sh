@@ -124,7 +124,7 @@ expect_eq "installed objects are BPF ELF objects" "" "$missing" "not BPF"
 # The installed deploy script, tools and object, with the real tc.
 DEV=srv0 SRV=192.0.2.1 CLI=192.0.2.2
 srv_cli_pair "$DEV" "$SRV" "$CLI"
-if in_ns srv "$R/usr/sbin/cls-redirect-deploy" "$DEV" "$SRV" 19523 >"$T/deploy.out" 2>&1; then
+if in_ns srv "$R/usr/sbin/cls-redirect-deploy" --source "$CLI" "$DEV" "$SRV" 19523 >"$T/deploy.out" 2>&1; then
 	pass "installed cls-redirect-deploy attaches the installed object"
 else
 	fail "installed cls-redirect-deploy attaches the installed object" "$(tr '\n' ' ' <"$T/deploy.out")"

@@ -39,7 +39,10 @@ in_ns srv ip link set srv2 up
 
 S() { in_ns srv "$@"; }
 # run_deploy/run_undeploy ARGS...: output in $T/out, exit status in $rc.
-run_deploy() { rc=0; S sh "$DEPLOY" "$@" >"$T/out" 2>&1 || rc=$?; }
+# The fleet of these tests: the client sends the GUE.
+FLEET="--source $CLI --hop 203.0.113.0/24"
+# shellcheck disable=SC2086 # FLEET is a list of options
+run_deploy() { rc=0; S sh "$DEPLOY" $FLEET "$@" >"$T/out" 2>&1 || rc=$?; }
 run_undeploy() { rc=0; S sh "$UNDEPLOY" "$@" >"$T/out" 2>&1 || rc=$?; }
 out() { tr '\n' ' ' <"$T/out"; }
 
@@ -49,7 +52,10 @@ filters() { S tc filter show dev "$1" "$2" | grep ' handle ' || true; }
 ours() { filters "$1" ingress | grep "^filter protocol all pref $PREF bpf chain 0 handle $HANDLE " || true; }
 prog_id() { ours "$DEV" | sed -n 's/.* id \([0-9]*\) .*/\1/p'; }
 qdiscs() { S tc qdisc show dev "$1" | grep -c '^qdisc clsact ' || true; }
-config_json() { S "$CONFIG_TOOL" show -j 2>&1; }
+# config_json: the configuration as show -j prints it, without the trust
+# lists (lists: those alone).
+config_json() { S "$CONFIG_TOOL" show -j 2>&1 | sed 's/,"sources":.*}$/}/'; }
+lists() { S "$CONFIG_TOOL" show -j 2>&1 | jq -c '{sources, hops}'; }
 counter() { S "$STAT_TOOL" -j | jq -r ".$1"; }
 pins() { ls "$PIN" 2>/dev/null | tr '\n' ' '; }
 # state: everything a run may change, to compare before and after.
@@ -85,12 +91,14 @@ expect_deployed() {
 	[ -n "$_why" ] || case $_l in *" direct-action "*" id "*) ;; *) _why="filter not direct-action with a program: $_l" ;; esac
 	[ -n "$_why" ] || [ "$(filters "$DEV" ingress | wc -l)" = 1 ] || _why="more than one ingress filter: $(filters "$DEV" ingress)"
 	[ -n "$_why" ] || [ "$(qdiscs "$DEV")" = 1 ] || _why="no clsact qdisc: $(S tc qdisc show dev "$DEV")"
-	[ -n "$_why" ] || [ "$(pins)" = "cls_redirect_config cls_redirect_metrics cls_redirect_services " ] || _why="pins in $PIN: '$(pins)'"
+	[ -n "$_why" ] || [ "$(pins)" = "cls_redirect_config cls_redirect_hops cls_redirect_metrics cls_redirect_services cls_redirect_sources " ] || _why="pins in $PIN: '$(pins)'"
 	[ -n "$_why" ] || [ "$(config_json)" = "$_want" ] || _why="config: expected $_want, got $(config_json)"
+	[ -n "$_why" ] || [ "$(lists)" = "{\"sources\":[\"$CLI/32\"],\"hops\":[\"203.0.113.0/24\"]}" ] ||
+		_why="trust lists: expected the FLEET's, got $(lists)"
 	if [ -z "$_why" ]; then
 		# The program uses the pinned maps, not copies of its own.
 		_used=$(bpftool prog show id "$(prog_id)" | sed -n 's/.*map_ids \([0-9,]*\).*/,\1,/p')
-		for _m in cls_redirect_config cls_redirect_metrics; do
+		for _m in cls_redirect_config cls_redirect_metrics cls_redirect_sources cls_redirect_hops; do
 			_id=$(bpftool map show pinned "$PIN/$_m" | sed -n '1s/^\([0-9]*\):.*/\1/p')
 			case $_used in *",$_id,"*) ;; *) _why="program $(prog_id) uses maps $_used, not the pinned $_m (id $_id)" ;; esac
 		done
@@ -148,6 +156,15 @@ expect_refused "deploy --mtu 0x400" 1 --mtu 0x400 "$DEV" "$SRV" 19523
 expect_refused "deploy bad PORT 00" 1 "$DEV" "$SRV" 00
 expect_refused "deploy bad PORT 065536" 1 "$DEV" "$SRV" 065536
 expect_refused "deploy missing OBJ" 1 "$DEV" "$SRV" 19523 "$T/nosuch.o"
+expect_refused "deploy --source host bits set" 1 --source 192.0.2.1/24 "$DEV" "$SRV" 19523
+expect_refused "deploy --source /33" 1 --source 192.0.2.0/33 "$DEV" "$SRV" 19523
+expect_refused "deploy --hop not a prefix" 1 --hop 198.51.100 "$DEV" "$SRV" 19523
+expect_refused "deploy --hop without a value" 1 "$DEV" "$SRV" 19523 --hop
+# Closed unless the fleet is named: both lists empty is refused.
+fleet=$FLEET FLEET=
+expect_refused "deploy with both trust lists empty" 1 "$DEV" "$SRV" 19523
+check "deploy with both trust lists empty: says how to open" grep -q -- '--allow-any' "$T/out"
+FLEET=$fleet
 check "fresh device untouched" sh -c "[ -z '$(pins)' ] && [ '$(qdiscs "$DEV")' = 0 ]"
 
 # Not root: refused before anything changes, saying what tc needs.
@@ -300,7 +317,7 @@ S tc qdisc del dev srv1 clsact 2>/dev/null || true
 
 run_undeploy "$DEV" --keep-maps
 check "undeploy --keep-maps" sh -c "[ $rc = 0 ] && [ -z '$(ours "$DEV")' ] && [ '$(qdiscs "$DEV")' = 0 ]"
-expect_eq "undeploy --keep-maps: pins kept" "cls_redirect_config cls_redirect_metrics cls_redirect_services " "$(pins)"
+expect_eq "undeploy --keep-maps: pins kept" "cls_redirect_config cls_redirect_hops cls_redirect_metrics cls_redirect_services cls_redirect_sources " "$(pins)"
 expect_eq "undeploy --keep-maps: config kept" "$(json 198.51.100.7 6080 true 1400)" "$(config_json)"
 expect_eq "undeploy --keep-maps: counters kept" "$seen" "$(counter processed_packets_total)"
 
@@ -311,6 +328,14 @@ check "undeploy again: nothing to do" sh -c "[ $rc = 0 ] && grep -q 'no cls-redi
 run_deploy "$DEV" "$SRV" 19523
 expect_deployed "deploy after undeploy --keep-maps" "$(json "$SRV" 19523)"
 expect_eq "deploy after undeploy --keep-maps: counters kept" "$seen" "$(counter processed_packets_total)"
+
+# The lists only grow on a redeploy; --allow-any adds 0.0.0.0/0 to both.
+run_deploy --source 192.0.2.128/25 --allow-any "$DEV" "$SRV" 19523
+expect_eq "redeploy --allow-any --source: lists grow" \
+	'0 {"sources":["0.0.0.0/0","'"$CLI"'/32","192.0.2.128/25"],"hops":["0.0.0.0/0","203.0.113.0/24"]}' \
+	"$rc $(lists)"
+S "$CONFIG_TOOL" sources del 0.0.0.0/0 192.0.2.128/25
+S "$CONFIG_TOOL" hops del 0.0.0.0/0
 
 # ---- undeploy with other filters and other devices ----
 
@@ -323,7 +348,7 @@ run_undeploy "$DEV"
 check "undeploy: other filter keeps the qdisc" sh -c \
 	"[ $rc = 0 ] && [ -z '$(ours "$DEV")' ] && [ '$(qdiscs "$DEV")' = 1 ] && [ \$(echo '$(filters "$DEV" egress)' | grep -c 'pref 7 ') = 1 ]"
 expect_eq "undeploy: maps kept while another device has the classifier" \
-	"cls_redirect_config cls_redirect_metrics cls_redirect_services " "$(pins)"
+	"cls_redirect_config cls_redirect_hops cls_redirect_metrics cls_redirect_services cls_redirect_sources " "$(pins)"
 check "undeploy: other device untouched" [ -n "$(ours srv1)" ]
 S tc filter del dev "$DEV" egress pref 7
 S tc qdisc del dev "$DEV" clsact
@@ -342,24 +367,27 @@ expect_eq "undeploy: stat finds no maps" 2 "$rc" "cls-redirect-stat exit status"
 if LEGACY_TC=$(sh "$REPO/selftests/lib/legacy-tc.sh" 2>"$T/legacy.err"); then
 	LOBJ=$REPO/obj/cls_redirect_legacy.o
 	rc=0
-	S env TC="$LEGACY_TC" sh "$DEPLOY" "$DEV" "$SRV" 19523 "$LOBJ" >"$T/out" 2>&1 || rc=$?
+	# shellcheck disable=SC2086 # FLEET is a list of options
+	S env TC="$LEGACY_TC" sh "$DEPLOY" $FLEET "$DEV" "$SRV" 19523 "$LOBJ" >"$T/out" 2>&1 || rc=$?
 	expect_deployed "legacy tc: deploy" "$(json "$SRV" 19523)"
 	lid1=$(prog_id)
 	send 4
 	rc=0
-	S env TC="$LEGACY_TC" sh "$DEPLOY" "$DEV" "$SRV" 19523 "$LOBJ" >"$T/out" 2>&1 || rc=$?
+	# shellcheck disable=SC2086 # FLEET is a list of options
+	S env TC="$LEGACY_TC" sh "$DEPLOY" $FLEET "$DEV" "$SRV" 19523 "$LOBJ" >"$T/out" 2>&1 || rc=$?
 	expect_deployed "legacy tc: redeploy" "$(json "$SRV" 19523)"
 	lid2=$(prog_id)
 	check "legacy tc: redeploy: new program id" sh -c "[ -n '$lid2' ] && [ '$lid2' != '$lid1' ]"
 	expect_eq "legacy tc: redeploy: counters survive" 4 "$(counter processed_packets_total)" processed_packets_total
 	# Pins removed under it (tc's legacy loader names neither the program
 	# nor its maps): set makes no map the program would never read, it
-	# names the program and prints the commands that pin its maps back.
+	# names the program and prints the commands that pin its maps back
+	# (the trust lists stay pinned).
 	rm -f "$PIN/cls_redirect_config" "$PIN/cls_redirect_metrics"
 	rc=0
 	S "$CONFIG_TOOL" set addr "$SRV" port 19523 >"$T/out" 2>&1 || rc=$?
 	check "legacy tc: set with the pins removed refuses, naming the program" sh -c \
-		"[ $rc = 2 ] && [ '$(pins)' = 'cls_redirect_services ' ] && grep -q 'cls_redirect_config not found, but cls_redirect program id $lid2 attached on $DEV uses maps' '$T/out'"
+		"[ $rc = 2 ] && [ '$(pins)' = 'cls_redirect_hops cls_redirect_services cls_redirect_sources ' ] && grep -q 'cls_redirect_config not found, but cls_redirect program id $lid2 attached on $DEV uses maps' '$T/out'"
 	sed -n 's/.*re-pin them with: \(.*\) (or tc filter.*/\1/p' "$T/out" | tr ';' '\n' | while read -r c; do $c; done
 	rc=0
 	expect_deployed "legacy tc: re-pinned as told" "$(json "$SRV" 19523)"
@@ -380,7 +408,7 @@ S tc filter add dev srv1 egress bpf da obj "$OBJ"
 run_undeploy "$DEV"
 check "undeploy: hand-attached filter elsewhere keeps the maps" sh -c "[ $rc = 0 ] && [ -z '$(ours "$DEV")' ] &&
 	grep -q 'kept the maps in $PIN: still used by srv1 egress pref 49152 handle 0x1 (attached by hand: tc filter del dev srv1 egress pref 49152)\$' '$T/out'"
-expect_eq "undeploy: hand-attached filter elsewhere: pins kept" "cls_redirect_config cls_redirect_metrics cls_redirect_services " "$(pins)"
+expect_eq "undeploy: hand-attached filter elsewhere: pins kept" "cls_redirect_config cls_redirect_hops cls_redirect_metrics cls_redirect_services cls_redirect_sources " "$(pins)"
 S tc qdisc del dev srv1 clsact
 
 # By hand on DEV itself (tc filter add without a pref: 49152), no deploy.sh.
@@ -390,7 +418,7 @@ run_undeploy "$DEV"
 check "undeploy: hand-attached filter on DEV keeps the maps and says so" sh -c "[ $rc = 0 ] &&
 	grep -q '$DEV: cls_redirect still runs at ingress pref 49152 handle 0x1, not deploy.sh.s filter: remove it with tc filter del dev $DEV ingress pref 49152' '$T/out' &&
 	grep -q 'still used by $DEV ingress pref 49152 handle 0x1 (attached by hand' '$T/out'"
-expect_eq "undeploy: hand-attached filter on DEV: pins kept" "cls_redirect_config cls_redirect_metrics cls_redirect_services " "$(pins)"
+expect_eq "undeploy: hand-attached filter on DEV: pins kept" "cls_redirect_config cls_redirect_hops cls_redirect_metrics cls_redirect_services cls_redirect_sources " "$(pins)"
 expect_eq "undeploy: hand-attached filter on DEV: untouched" 1 "$(filters "$DEV" ingress | grep -c ' pref 49152 ')"
 S tc qdisc del dev "$DEV" clsact
 run_undeploy "$DEV"
@@ -404,7 +432,7 @@ S ip link del srv1
 run_undeploy srv1 --keep-maps
 expect_eq "undeploy gone device --keep-maps" "0 undeploy.sh: srv1: no such device (gone?): no filter or qdisc left on it" \
 	"$rc $(out | sed 's/ $//')" "exit status and output"
-expect_eq "undeploy gone device --keep-maps: pins kept" "cls_redirect_config cls_redirect_metrics cls_redirect_services " "$(pins)"
+expect_eq "undeploy gone device --keep-maps: pins kept" "cls_redirect_config cls_redirect_hops cls_redirect_metrics cls_redirect_services cls_redirect_sources " "$(pins)"
 run_undeploy srv1
 check "undeploy gone device: exit 0, maps removed" sh -c "[ $rc = 0 ] && [ -z '$(pins)' ] &&
 	grep -q 'srv1: no such device' '$T/out' && grep -q 'removed the pinned maps' '$T/out'"

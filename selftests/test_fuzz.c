@@ -86,6 +86,8 @@ static int one_in(struct rng *r, uint32_t n)
 
 struct fcase {
 	struct cls_redirect_config cfg;
+	/* The trust lists, "A.B.C.D/LEN ..." ("" = empty; harness_set_list). */
+	char sources[128], hops[128];
 	int gso;
 	size_t len;
 	uint8_t f[FRAME_MAX];
@@ -152,6 +154,28 @@ static int walk_ext(const uint8_t *p, size_t end, uint8_t *nh, size_t *off, int 
 
 #define R(o, a, b) ((struct exp){ (o), (a), (b) })
 
+/* Whether the address at a (4 bytes, network order) falls in a prefix of
+ * the list (the man page, SECURITY: any prefix that matches allows it). */
+static int in_list(const char *list, const uint8_t *a)
+{
+	char buf[128], *tok, *save = NULL;
+	uint32_t addr = (uint32_t)a[0] << 24 | a[1] << 16 | a[2] << 8 | a[3];
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		struct in_addr in;
+		char *slash = strchr(tok, '/');
+		unsigned len = (unsigned)atoi(slash + 1);
+		uint32_t mask = len ? ~0u << (32 - len) : 0;
+
+		*slash = 0;
+		inet_pton(AF_INET, tok, &in);
+		if ((addr & mask) == (ntohl(in.s_addr) & mask))
+			return 1;
+	}
+	return 0;
+}
+
 static struct exp model(const struct fcase *c, int alt)
 {
 	const struct cls_redirect_config *cfg = &c->cfg;
@@ -185,6 +209,9 @@ static struct exp model(const struct fcase *c, int alt)
 	tot = pkt_get16(ip + 2);
 	if (tot < 36 || tot > len - 14 || pkt_get16(ip + 24) != tot - 20)
 		return R(M(ERR_MALFORMED_OUTER_IP), NO, NO);
+	/* SECURITY: the outer source, before the GUE header is believed */
+	if (!in_list(c->sources, ip + 12))
+		return R(M(ERR_UNTRUSTED_SOURCE), NO, NO);
 	/* 5.-9. GUE and private header */
 	if ((g[0] & (GUE_VARIANT_MASK | GUE_CONTROL_BIT)) || pkt_get16(g + 2))
 		return R(M(ERR_MALFORMED_ENCAPSULATION), NO, NO);
@@ -343,6 +370,8 @@ forward:
 			return R(M(ERR_INVALID_HOP), l3, l4c);
 		if (!memcmp(hop, &cfg->addr, 4))
 			return R(M(ERR_REDIRECT_LOOP), l3, l4c);
+		if (!in_list(c->hops, hop))
+			return R(M(ERR_FORBIDDEN_HOP), l3, l4c);
 		gre = (g[4] & PRIV_F_LAST_HOP_GRE) && k + 1 == n;
 		ttl = v6 ? p[7] : p[8];
 		if (gre && (alt & A_GRE_TTL_FIRST) && ttl <= 1)
@@ -407,6 +436,7 @@ static void cmp_bytes(struct why *w, const uint8_t *exp, size_t exp_len, const u
 static uint64_t runs_total;
 static uint64_t outcome_hits[CLS_REDIRECT_METRIC_COUNT];
 static struct cls_redirect_config cur_cfg;
+static char cur_sources[128], cur_hops[128];
 static int cfg_written;
 
 /* Runs c and checks it; 0 if fine, else -1 with the reasons in w; 1 if the
@@ -423,12 +453,16 @@ static int run_case(const struct fcase *c, struct why *w, uint8_t *got, size_t *
 	int n_want = 0;
 	char inv[256];
 
-	if (!cfg_written || memcmp(&cur_cfg, &c->cfg, sizeof(cur_cfg))) {
-		if (harness_set_config(&H, &c->cfg)) {
+	if (!cfg_written || memcmp(&cur_cfg, &c->cfg, sizeof(cur_cfg)) ||
+	    strcmp(cur_sources, c->sources) || strcmp(cur_hops, c->hops)) {
+		if (harness_set_config(&H, &c->cfg) || harness_set_list(&H, H.src_fd, c->sources) ||
+		    harness_set_list(&H, H.hops_fd, c->hops)) {
 			why_add(w, "%s", H.err);
 			return -1;
 		}
 		cur_cfg = c->cfg;
+		memcpy(cur_sources, c->sources, sizeof(cur_sources));
+		memcpy(cur_hops, c->hops, sizeof(cur_hops));
 		cfg_written = 1;
 	}
 	if (c->gso && H.xdp)
@@ -597,6 +631,7 @@ static const char *save_case(const struct fcase *c, const char *origin, const ch
 	fprintf(fp, "# found by: %s\n# failure: %s\n", origin, why);
 	fprintf(fp, "config version %u addr %s port %u flags %u mtu %u\n", c->cfg.version, addr,
 		ntohs(c->cfg.port), c->cfg.flags, c->cfg.mtu);
+	fprintf(fp, "sources %s\nhops %s\n", c->sources, c->hops);
 	fprintf(fp, "gso %d\nframe ", c->gso);
 	for (i = 0; i < c->len; i++)
 		fprintf(fp, "%02x", c->f[i]);
@@ -626,6 +661,9 @@ static int load_case(const char *path, struct fcase *c, char *err, size_t size)
 	FILE *fp = fopen(path, "r");
 
 	memset(c, 0, sizeof(*c));
+	/* Fixtures from before the trust lists: both open. */
+	strcpy(c->sources, "0.0.0.0/0");
+	strcpy(c->hops, "0.0.0.0/0");
 	if (!fp) {
 		snprintf(err, size, "cannot open: %s", strerror(errno));
 		return -1;
@@ -642,6 +680,12 @@ static int load_case(const char *path, struct fcase *c, char *err, size_t size)
 			c->cfg.flags = (uint16_t)flags;
 			c->cfg.mtu = mtu;
 			have_cfg = 1;
+		} else if (!strncmp(line, "sources", 7) && (line[7] == ' ' || line[7] == '\n')) {
+			snprintf(c->sources, sizeof(c->sources), "%.127s", line[7] == ' ' ? line + 8 : "");
+			c->sources[strcspn(c->sources, "\n")] = 0;
+		} else if (!strncmp(line, "hops", 4) && (line[4] == ' ' || line[4] == '\n')) {
+			snprintf(c->hops, sizeof(c->hops), "%.127s", line[4] == ' ' ? line + 5 : "");
+			c->hops[strcspn(c->hops, "\n")] = 0;
 		} else if (sscanf(line, "gso %d", &c->gso) == 1) {
 		} else if (!strncmp(line, "frame ", 6)) {
 			const char *s = line + 6;
@@ -1264,6 +1308,40 @@ static void mutate(struct rng *r, struct fcase *c, struct layout *L)
 /* ---------------------------------------------------------------------- */
 /* the passes                                                              */
 
+/* A random trust list: mostly open; sometimes empty; sometimes a few
+ * prefixes of random length around addr (the outer source, or the next hop;
+ * NULL if the frame has none), one bit flipped inside or outside the prefix,
+ * plus an unrelated one. */
+static void pick_list(struct rng *r, char *list, size_t size, const uint8_t *addr)
+{
+	uint32_t a;
+	unsigned len, i, n;
+	size_t used = 0;
+
+	switch (rnd(r, 8)) {
+	case 0:
+		list[0] = 0;
+		return;
+	case 1: case 2:
+		break;
+	default:
+		snprintf(list, size, "0.0.0.0/0");
+		return;
+	}
+	list[0] = 0;
+	n = 1 + rnd(r, 3);
+	for (i = 0; i < n; i++) {
+		len = rnd(r, 33);
+		a = addr && rnd(r, 4) ? (uint32_t)addr[0] << 24 | addr[1] << 16 | addr[2] << 8 | addr[3] :
+					(uint32_t)rnd64(r);
+		if (rnd(r, 2))
+			a ^= 1u << rnd(r, 32);
+		a &= len ? ~0u << (32 - len) : 0;
+		used += (size_t)snprintf(list + used, size - used, "%s%u.%u.%u.%u/%u", used ? " " : "",
+					 a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255, len);
+	}
+}
+
 static void pick_config(struct rng *r, struct fcase *c)
 {
 	c->cfg = harness_config(our_addr, PORT);
@@ -1282,6 +1360,10 @@ static void pick_config(struct rng *r, struct fcase *c)
 	}
 	/* XDP sees no GSO packet (tc-cls-redirect.8, XDP). */
 	c->gso = one_in(r, 20) && !H.xdp;
+	pick_list(r, c->sources, sizeof(c->sources), c->len >= 30 ? c->f + 26 : NULL);
+	pick_list(r, c->hops, sizeof(c->hops),
+		  c->len >= OFF_HOPS + 4 * (size_t)c->f[OFF_PRIV + 2] + 4 ?
+			  c->f + OFF_HOPS + 4 * c->f[OFF_PRIV + 2] : NULL);
 }
 
 struct stats {
@@ -1333,6 +1415,8 @@ static void base_case(struct rng *r, int cls, struct fcase *c, struct layout *L)
 {
 	memset(L, 0, sizeof(*L));
 	c->cfg = harness_config(our_addr, PORT);
+	strcpy(c->sources, "0.0.0.0/0");
+	strcpy(c->hops, "0.0.0.0/0");
 	c->gso = 0;
 	if (cls == C_PLAIN)
 		c->len = gen_plain(r, c->f);

@@ -75,11 +75,6 @@ tmpdir T
 # The packet of the veth case: an ICMP echo request from cli to srv,
 # GUE-encapsulated with an empty hop list (N = 0: the last hop), between the
 # fixed MAC and IPv4 addresses of guest-tests.sh, to UDP port 19523.
-ipv4_header() { # TOT_LEN PROTO ID SRC DST
-	_h="4500 $(printf %04x "$1") $(printf %04x "$3") 0000 40$(printf %02x "$2")"
-	_a="$(ip4hex "$4") $(ip4hex "$5")"
-	echo "$_h $(csum16 "$_h 0000 $_a") $_a"
-}
 icmp_data="1234 0001 636c737265646972"
 icmp="0800 $(csum16 "0800 0000 $icmp_data") $icmp_data"
 echo "020000000001 020000000002 0800 $(ipv4_header 72 17 2 192.0.2.2 192.0.2.1)" \

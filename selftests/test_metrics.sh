@@ -33,7 +33,8 @@ mkdir "$T/textfile"
 PROM=$T/textfile/cls_redirect.prom
 
 in_ns srv tc qdisc add dev "$DEV" clsact
-in_ns srv "$CONFIG_TOOL" set addr "$SRV" port "$PORT" >/dev/null
+in_ns srv "$CONFIG_TOOL" set addr "$SRV" port "$PORT" >/dev/null 2>&1
+in_ns srv "$CONFIG_TOOL" sources add "$CLI" # the client sends the GUE
 in_ns srv tc filter add dev "$DEV" ingress pref 1000 handle 0xc15d bpf da obj "$OBJ" ||
 	{ fail test_metrics "tc filter add failed"; exit 1; }
 

@@ -131,6 +131,8 @@ static int n_filters;
 static struct harness H;
 static int n_pass, n_fail, n_run;
 static struct cls_redirect_config g_cfg;
+/* The trust lists written before each fixture (harness_set_list format). */
+static const char *g_sources, *g_hops;
 static struct __sk_buff *g_ctx; /* ctx_in of the next run, or NULL */
 static uint8_t our_addr[4];
 static uint32_t cookie_synack_seq; /* sequence number of the SYN-ACK carrying the cookie */
@@ -195,12 +197,15 @@ static int read_metrics(uint64_t *sum)
 
 static int write_config(void)
 {
-	return harness_set_config(&H, &g_cfg);
+	return harness_set_config(&H, &g_cfg) || harness_set_list(&H, H.src_fd, g_sources) ||
+	       harness_set_list(&H, H.hops_fd, g_hops);
 }
 
+/* Open lists: every fixture outside fx_trust() is about something else. */
 static void config_default(void)
 {
 	g_cfg = harness_config(our_addr, PORT);
+	g_sources = g_hops = "0.0.0.0/0";
 }
 
 static int load(const char *path)
@@ -2488,6 +2493,129 @@ static void fx_services(void)
 		svc_clear();
 }
 
+/*
+ * The trust lists (tc-cls-redirect.8, SECURITY): the outer source of every
+ * GUE packet for us must be in cls_redirect_sources, checked right after the
+ * outer IPv4 and UDP headers; every next hop (GUE or GRE) in
+ * cls_redirect_hops, after the unicast and own-address checks.
+ */
+static void fx_trust(void)
+{
+	uint8_t f[PKT_MAX];
+	struct pkt_encap e;
+	size_t n;
+
+	/* Empty source list: nothing is trusted, whatever the packet holds. */
+	g_sources = "";
+	e = enc(0, 0);
+	n = f_tcp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE, PKT_TCP_ACK);
+	drop("trust_sources_empty_last_hop", f, n, M(ERR_UNTRUSTED_SOURCE), NO, NO);
+	n = f_icmp(f, &e, 1, 128, 0, 0x00010001, NULL, 0);
+	drop("trust_sources_empty_echo_v6", f, n, M(ERR_UNTRUSTED_SOURCE), NO, NO);
+	e = enc(2, 0);
+	n = f_tcp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE, PKT_TCP_SYN);
+	drop("trust_sources_empty_syn", f, n, M(ERR_UNTRUSTED_SOURCE), NO, NO);
+	n = f_udp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE);
+	drop("trust_sources_empty_forward", f, n, M(ERR_UNTRUSTED_SOURCE), NO, NO);
+	e.gue_flags = 1; /* malformed GUE: the source check comes first */
+	n = f_udp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE);
+	drop("trust_sources_empty_malformed_gue", f, n, M(ERR_UNTRUSTED_SOURCE), NO, NO);
+	e = enc(2, 5); /* next_hop > hop_count */
+	n = f_udp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE);
+	drop("trust_sources_empty_invalid_next_hop", f, n, M(ERR_UNTRUSTED_SOURCE), NO, NO);
+	e = enc(0, 0);
+	e.frag = 0x2000; /* outer checks come before it */
+	n = f_tcp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE, PKT_TCP_ACK);
+	drop("trust_sources_empty_outer_fragment", f, n, M(ERR_FRAGMENTED_OUTER_IP), NO, NO);
+	e = enc(0, 0);
+	e.dport = PORT + 1; /* not ours: passed, not judged */
+	n = f_tcp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE, PKT_TCP_ACK);
+	pass("trust_sources_empty_other_port", f, n);
+
+	/* The director alone (/32), or its network; another source is refused. */
+	g_sources = DIRECTOR "/32";
+	e = enc(0, 0);
+	n = f_tcp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE, PKT_TCP_ACK);
+	acc("trust_sources_32_listed_last_hop", f, n, M(ACCEPTED_LAST_HOP), L3V4, L4T);
+	e = enc(2, 0);
+	n = f_udp(f, &e, 1, FAR6, P_CLI, SRV6, P_NONE);
+	gue("trust_sources_32_listed_forward_v6", f, n, L3V6, L4U);
+	inet_pton(AF_INET, "192.0.2.2", e.saddr);
+	n = f_udp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE);
+	drop("trust_sources_32_neighbour_refused", f, n, M(ERR_UNTRUSTED_SOURCE), NO, NO);
+	/* Longest prefix: 192.0.2.0/31 holds .0 and .1, not .2; a /24 of
+	 * another network changes nothing. */
+	g_sources = "198.51.100.0/24 192.0.2.0/31";
+	e = enc(0, 0);
+	n = f_tcp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE, PKT_TCP_SYN);
+	acc("trust_sources_31_listed_syn", f, n, M(ACCEPTED_SYN), L3V4, L4T);
+	inet_pton(AF_INET, "192.0.2.2", e.saddr);
+	n = f_tcp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE, PKT_TCP_SYN);
+	drop("trust_sources_31_outside", f, n, M(ERR_UNTRUSTED_SOURCE), NO, NO);
+	inet_pton(AF_INET, "198.51.100.77", e.saddr);
+	n = f_icmp(f, &e, 0, 8, 0, 0x00010001, NULL, 0);
+	acc("trust_sources_24_listed_echo", f, n, M(ACCEPTED_ICMP_ECHO_REQUEST), L3V4, L4I);
+	g_sources = "0.0.0.0/0";
+	inet_pton(AF_INET, "203.0.113.200", e.saddr);
+	n = f_icmp(f, &e, 0, 8, 0, 0x00010001, NULL, 0);
+	acc("trust_sources_0_everyone", f, n, M(ACCEPTED_ICMP_ECHO_REQUEST), L3V4, L4I);
+
+	/* Hops: enc() writes 198.51.100.1..N. */
+	g_sources = DIRECTOR "/32";
+	g_hops = "";
+	e = enc(2, 0);
+	n = f_udp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE);
+	drop("trust_hops_empty_gue", f, n, M(ERR_FORBIDDEN_HOP), L3V4, L4U);
+	e.priv_vflags = PRIV_F_LAST_HOP_GRE;
+	e.next_hop = 1;
+	n = f_udp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE);
+	drop("trust_hops_empty_gre", f, n, M(ERR_FORBIDDEN_HOP), L3V4, L4U);
+	e = enc(2, 2);
+	n = f_udp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE);
+	acc("trust_hops_empty_last_hop_accepted", f, n, M(ACCEPTED_LAST_HOP), L3V4, L4U);
+	g_hops = "198.51.100.2/32";
+	e = enc(3, 1);
+	n = f_tcp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE, PKT_TCP_ACK);
+	gue("trust_hops_32_listed_gue", f, n, L3V4, L4T);
+	e = enc(3, 2);
+	n = f_tcp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE, PKT_TCP_ACK);
+	drop("trust_hops_32_other_hop", f, n, M(ERR_FORBIDDEN_HOP), L3V4, L4T);
+	e = enc(2, 1);
+	e.priv_vflags = PRIV_F_LAST_HOP_GRE;
+	n = f_tcp(f, &e, 1, FAR6, P_CLI, SRV6, P_NONE, PKT_TCP_ACK);
+	gre("trust_hops_32_listed_gre_v6", f, n, L3V6, L4T);
+	g_hops = "198.51.100.0/30";
+	e = enc(4, 2);
+	n = f_tcp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE, PKT_TCP_ACK);
+	gue("trust_hops_30_listed", f, n, L3V4, L4T);
+	e = enc(4, 3);
+	n = f_tcp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE, PKT_TCP_ACK);
+	drop("trust_hops_30_outside", f, n, M(ERR_FORBIDDEN_HOP), L3V4, L4T);
+	/* Never-valid hops keep their own counter, listed or not. */
+	g_hops = "0.0.0.0/0";
+	e = enc(2, 1);
+	set_hop(&e, 1, "127.0.0.1");
+	n = f_tcp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE, PKT_TCP_ACK);
+	drop("trust_hops_0_loopback_invalid", f, n, M(ERR_INVALID_HOP), L3V4, L4T);
+	set_hop(&e, 1, OUR);
+	n = f_tcp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE, PKT_TCP_ACK);
+	drop("trust_hops_0_own_address_loop", f, n, M(ERR_REDIRECT_LOOP), L3V4, L4T);
+	set_hop(&e, 1, "203.0.113.9");
+	n = f_tcp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE, PKT_TCP_ACK);
+	gue("trust_hops_0_everyone", f, n, L3V4, L4T);
+	g_hops = "198.51.100.0/24";
+	set_hop(&e, 1, "224.0.0.5");
+	n = f_tcp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE, PKT_TCP_ACK);
+	drop("trust_hops_unlisted_multicast_invalid", f, n, M(ERR_INVALID_HOP), L3V4, L4T);
+	/* The hop check comes before the mtu check. */
+	g_hops = "";
+	g_cfg.mtu = 68;
+	e = enc(2, 0);
+	n = f_udp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE);
+	drop("trust_hops_empty_before_mtu", f, n, M(ERR_FORBIDDEN_HOP), L3V4, L4U);
+	config_default();
+}
+
 static void run_all(void)
 {
 	config_default();
@@ -2502,6 +2630,7 @@ static void run_all(void)
 	fx_gre();
 	fx_route();
 	fx_services();
+	fx_trust();
 }
 
 int main(int argc, char **argv)

@@ -60,15 +60,10 @@ status_is() {
 # attach [PREF HANDLE]: the classifier on srv0 ingress, with our pins.
 attach() { in_ns srv tc filter add dev "$DEV" ingress pref "${1:-1000}" handle "${2:-0xc15d}" bpf da obj "$OBJ"; }
 detach() { in_ns srv tc filter del dev "$DEV" ingress pref "${1:-1000}"; }
-# open_lists: a trust list the classifier pins must not leave status
-# unhealthy here: fill any that exist with 0.0.0.0/0 (allow everyone).
+# open_lists: both trust lists allow everyone (an empty or absent list
+# allows nothing, and status says so).
 open_lists() {
-	for _l in cls_redirect_sources cls_redirect_hops; do
-		[ -e "$PIN/$_l" ] || continue
-		_vs=$(bpftool -j map show pinned "$PIN/$_l" | jq .bytes_value)
-		bpftool map update pinned "$PIN/$_l" key 0 0 0 0 0 0 0 0 \
-			value $(_i=0; while [ $_i -lt "$_vs" ]; do printf '0 '; _i=$((_i + 1)); done)
-	done
+	in_ns srv "$C" sources add 0.0.0.0/0 && in_ns srv "$C" hops add 0.0.0.0/0
 }
 
 # ---- nothing pinned yet ----
@@ -76,14 +71,16 @@ in_ns srv "$C" status >"$T/out" 2>"$T/err"
 expect_eq "no pins: exit 2, one line naming the directory" "2 1" "$? $(wc -l <"$T/err")" "status and stderr lines"
 
 # ---- configured but not attached ----
-in_ns srv "$C" set addr "$SRV" port "$PORT" >/dev/null
+in_ns srv "$C" set addr "$SRV" port "$PORT" >/dev/null 2>&1
+status_is "configured, not attached, no trust lists: needs attention" 3 \
+	"not_attached trust_list_empty trust_list_empty"
+open_lists
 status_is "configured, not attached: needs attention" 3 "not_attached"
 check "not attached: the line says what to do" grep -q "^attention: not attached: no tc filter in this network namespace uses the maps in $PIN (examples/deploy.sh" "$T/out"
 check "not attached: attached: nowhere" grep -qx "attached: nowhere" "$T/out"
 
 # ---- healthy ----
 attach
-open_lists
 status_is "healthy: attached, configured, address local, rp_filter 0" 0 ""
 read -r _pref _handle _id _tag <<EOF2
 $(in_ns srv tc -j filter show dev "$DEV" ingress | jq -r '.[] | select(.options.prog.id) | "\(.pref) \(.options.handle) \(.options.prog.id) \(.options.prog.tag)"')
@@ -175,24 +172,17 @@ in_ns srv tc filter add dev "$DEV" ingress pref 1000 handle 0xc15d bpf da obj "$
 status_is "foreign program, ours nowhere: two reasons" 3 "not_attached foreign_program"
 detach 1000
 
-# ---- trust lists (when pinned): empty allows nothing ----
+# ---- trust lists: empty allows nothing ----
 attach
-open_lists
-if [ ! -e "$PIN/cls_redirect_sources" ]; then
-	# This classifier has no lists yet: pin an empty one as the lists would be.
-	bpftool map create "$PIN/cls_redirect_sources" type lpm_trie key 8 value 1 entries 1024 flags 1 name cls_redirect_so
-	_made=1
-fi
-_vs=$(bpftool -j map show pinned "$PIN/cls_redirect_sources" | jq .bytes_value)
-_zero=$(_i=0; while [ $_i -lt "$_vs" ]; do printf '0 '; _i=$((_i + 1)); done)
-bpftool map delete pinned "$PIN/cls_redirect_sources" key 0 0 0 0 0 0 0 0 2>/dev/null
+in_ns srv "$C" sources del 0.0.0.0/0
 status_is "sources list empty: needs attention" 3 "trust_list_empty"
 check "sources list empty: says it allows nothing" grep -qx "sources: empty" "$T/out"
-bpftool map update pinned "$PIN/cls_redirect_sources" key 24 0 0 0 192 0 2 0 value $_zero
-bpftool map update pinned "$PIN/cls_redirect_sources" key 8 0 0 0 10 0 0 0 value $_zero
+in_ns srv "$C" sources add 192.0.2.0/24 10.0.0.0/8
 status_is "sources list with two prefixes: healthy" 0 ""
 expect_eq "sources listed in -j" "10.0.0.0/8 192.0.2.0/24" "$(jq -r '.sources | sort | join(" ")' "$T/json")"
-[ -z "${_made:-}" ] || rm -f "$PIN/cls_redirect_sources"
+in_ns srv "$C" hops del 0.0.0.0/0
+status_is "hops list empty: needs attention" 3 "trust_list_empty"
+open_lists
 
 # ---- a monitoring user without privileges (set --group) ----
 MON=clsrst$$

@@ -240,23 +240,41 @@ check "config set as nobody: nothing created" [ ! -e "$B/tc" ]
 # ---- set before the filter exists: create and pin -----------------------------
 
 CFG=$G/cls_redirect_config
-ok "config set creates the map, says what changed" "addr: unconfigured -> 192.0.2.10
-port: unconfigured -> 19523" "$C" set addr 192.0.2.10 port 19523
+# On an empty bpffs the trust lists do not exist yet: set warns about both.
+"$C" set addr 192.0.2.10 port 19523 >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check "config set creates the map, says what changed" [ "$rc $(cat "$tmp/out")" = "0 addr: unconfigured -> 192.0.2.10
+port: unconfigured -> 19523" ]
+check "config set warns while the trust lists are empty" [ "$(cat "$tmp/err")" = "cls-redirect-config: warning: $G/cls_redirect_sources is empty: every GUE packet is dropped as untrusted (cls-redirect-config sources add PREFIX...; 0.0.0.0/0 allows every address)
+cls-redirect-config: warning: $G/cls_redirect_hops is empty: nothing is forwarded (cls-redirect-config hops add PREFIX...; 0.0.0.0/0 allows every address)" ]
+# From here on both lists are open (the trust list cases are further down).
+ok "sources add 0.0.0.0/0" "" "$C" sources add 0.0.0.0/0
+ok "hops add 0.0.0.0/0" "" "$C" hops add 0.0.0.0/0
+LT='
+sources 0.0.0.0/0
+hops 0.0.0.0/0'
+LJ=',"sources":["0.0.0.0/0"],"hops":["0.0.0.0/0"]'
 ok "created map: type, name, flags, key, value, entries" "array cls_redirect_co 0 4 32 1" \
 	sh -c "bpftool -j map show pinned '$CFG' |
 	jq -r '\"\\(.type) \\(.name) \\(.flags) \\(.bytes_key) \\(.bytes_value) \\(.max_entries)\"'"
 check "created tc/globals 0700" [ "$(stat -c %a "$B/tc") $(stat -c %a "$G")" = "700 700" ]
 ok "set: value bytes" "01 00 00 00 c0 00 02 0a 4c 43 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
 	value_of "$CFG"
-ok "show" "addr 192.0.2.10 port 19523" "$C" show
-ok "show -j" '{"configured":true,"addr":"192.0.2.10","port":19523,"no_forward":false,"route":false,"mtu":0}' "$C" show -j
+ok "show" "addr 192.0.2.10 port 19523$LT" "$C" show
+ok "show -j" '{"configured":true,"addr":"192.0.2.10","port":19523,"no_forward":false,"route":false,"mtu":0'"$LJ"'}' "$C" show -j
 ok "show -p" '{
     "configured": true,
     "addr": "192.0.2.10",
     "port": 19523,
     "no_forward": false,
     "route": false,
-    "mtu": 0
+    "mtu": 0,
+    "sources": [
+        "0.0.0.0/0"
+    ],
+    "hops": [
+        "0.0.0.0/0"
+    ]
 }' "$C" -p show
 ok "show -p parses as JSON" "$("$C" show -j | jq -S .)" sh -c "$C show -p | jq -S ."
 
@@ -266,8 +284,8 @@ forwarding: forward -> no-forward
 mtu: 0 -> 1400" "$C" set mtu 1400 no-forward port 6080 addr 198.51.100.7
 ok "set no-forward mtu: value bytes" "01 00 00 00 c6 33 64 07 17 c0 01 00 78 05 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
 	value_of "$CFG"
-ok "show no-forward mtu" "addr 198.51.100.7 port 6080 no-forward mtu 1400" "$C" show
-ok "show -j no-forward mtu" '{"configured":true,"addr":"198.51.100.7","port":6080,"no_forward":true,"route":false,"mtu":1400}' "$C" show --json
+ok "show no-forward mtu" "addr 198.51.100.7 port 6080 no-forward mtu 1400$LT" "$C" show
+ok "show -j no-forward mtu" '{"configured":true,"addr":"198.51.100.7","port":6080,"no_forward":true,"route":false,"mtu":1400'"$LJ"'}' "$C" show --json
 ok "set limits: port 65535 mtu 65535" "addr: 198.51.100.7 -> 203.0.113.255
 port: 6080 -> 65535
 forwarding: no-forward -> forward
@@ -280,9 +298,9 @@ ok "set limits: mtu 68 bytes" "01 00 00 00 cb 00 71 ff ff ff 00 00 44 00 00 00 0
 ok "set several fields" "addr: 203.0.113.255 -> 192.0.2.10
 port: 65535 -> 1
 mtu: 68 -> 0" "$C" set addr 192.0.2.10 port 1 mtu 0
-ok "show after set" '{"configured":true,"addr":"192.0.2.10","port":1,"no_forward":false,"route":false,"mtu":0}' "$C" show -j
+ok "show after set" '{"configured":true,"addr":"192.0.2.10","port":1,"no_forward":false,"route":false,"mtu":0'"$LJ"'}' "$C" show -j
 ok "set via -d" "port: 1 -> 19523" "$C" -d "$G" set addr 192.0.2.10 port 19523
-ok "show via --pin-dir, options after the command" "addr 192.0.2.10 port 19523" "$C" show --pin-dir "$G"
+ok "show via --pin-dir, options after the command" "addr 192.0.2.10 port 19523$LT" "$C" show --pin-dir "$G"
 
 # ---- bad set input: exit 1, config unchanged -----------------------------------
 
@@ -324,12 +342,12 @@ expect "show as nobody, directories searchable: the pin's mode" 2 "map $CFG: per
 # A write locks the directory first, which needs it readable.
 expect "set as nobody, directories searchable: the lock" 2 "cannot open pin directory $G: permission denied by file modes: $G (owner root, group root, mode 0711) is not readable for uid 65534" $NOBODY "$C" set mtu 1400
 chmod 0700 "$B/tc" "$G"
-ok "config unchanged by all of the above" "addr 192.0.2.10 port 19523" "$C" show
+ok "config unchanged by all of the above" "addr 192.0.2.10 port 19523$LT" "$C" show
 
 # ---- read-only opens ------------------------------------------------------------
 
 chmod 0400 "$CFG"
-ok "show opens read-only (0400 pin, no DAC override)" "addr 192.0.2.10 port 19523" $NODAC "$C" show
+ok "show opens read-only (0400 pin, no DAC override)" "addr 192.0.2.10 port 19523$LT" $NODAC "$C" show
 expect "set needs write access (0400 pin, no DAC override)" 2 \
 	"map $CFG: permission denied by file modes: $CFG (owner root, group root, mode 0400) is not writable for uid 0" \
 	$NODAC "$C" set addr 192.0.2.11 port 1
@@ -343,15 +361,15 @@ sleep 0.3
 "$C" set addr 192.0.2.99 port 99 >/dev/null &
 writer=$!
 sleep 1
-check "set waits for the pin directory lock" [ "$("$C" show)" = "addr 192.0.2.10 port 19523" ]
+check "set waits for the pin directory lock" [ "$("$C" show)" = "addr 192.0.2.10 port 19523$LT" ]
 wait "$holder"
 wait "$writer"
-check "set writes once the lock is free" [ "$("$C" show)" = "addr 192.0.2.99 port 99" ]
+check "set writes once the lock is free" [ "$("$C" show)" = "addr 192.0.2.99 port 99$LT" ]
 
 # ---- one field at a time ------------------------------------------------------
 
 ok "set no-forward alone" "forwarding: forward -> no-forward" "$C" set no-forward
-ok "set no-forward alone: the rest kept" "addr 192.0.2.99 port 99 no-forward" "$C" show
+ok "set no-forward alone: the rest kept" "addr 192.0.2.99 port 99 no-forward$LT" "$C" show
 ok "set no-forward again: unchanged" "unchanged" "$C" set no-forward
 ok "set mtu 1400 alone" "mtu: 0 -> 1400" "$C" set mtu 1400
 ok "set forward: undoes no-forward" "forwarding: no-forward -> forward" "$C" set forward
@@ -361,12 +379,12 @@ ok "single fields: value bytes" "01 00 00 00 c0 00 02 0a 4c 43 00 00 78 05 00 00
 	value_of "$CFG"
 ok "set mtu 0" "mtu: 1400 -> 0" "$C" set mtu 0
 ok "set route alone" "route: no-route -> route" "$C" set route
-ok "set route alone: the rest kept" "addr 192.0.2.10 port 19523 route" "$C" show
+ok "set route alone: the rest kept" "addr 192.0.2.10 port 19523 route$LT" "$C" show
 ok "set route: value bytes (flags bit 1)" "01 00 00 00 c0 00 02 0a 4c 43 02 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
 	value_of "$CFG"
-ok "show -j route" '{"configured":true,"addr":"192.0.2.10","port":19523,"no_forward":false,"route":true,"mtu":0}' "$C" show -j
+ok "show -j route" '{"configured":true,"addr":"192.0.2.10","port":19523,"no_forward":false,"route":true,"mtu":0'"$LJ"'}' "$C" show -j
 ok "set no-forward with route" "forwarding: forward -> no-forward" "$C" set no-forward
-ok "show no-forward route" "addr 192.0.2.10 port 19523 no-forward route" "$C" show
+ok "show no-forward route" "addr 192.0.2.10 port 19523 no-forward route$LT" "$C" show
 ok "set forward no-route" "forwarding: no-forward -> forward
 route: route -> no-route" "$C" set forward no-route
 
@@ -374,8 +392,8 @@ route: route -> no-route" "$C" set forward no-route
 
 ok "clear" "" "$C" clear
 ok "clear: all-zero value" "$(echo 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00)" value_of "$CFG"
-ok "show after clear" "unconfigured" "$C" show
-ok "show -j after clear" '{"configured":false,"addr":"0.0.0.0","port":0,"no_forward":false,"route":false,"mtu":0}' "$C" show -j
+ok "show after clear" "unconfigured$LT" "$C" show
+ok "show -j after clear" '{"configured":false,"addr":"0.0.0.0","port":0,"no_forward":false,"route":false,"mtu":0'"$LJ"'}' "$C" show -j
 ok "clear twice" "" "$C" clear
 unconf="set: unconfigured: give 'addr ADDR' and 'port PORT' (GLB's default is 19523) before a single field can be changed"
 expect "set mtu when unconfigured" 1 "$unconf" "$C" set mtu 1400
@@ -384,6 +402,62 @@ expect "set: missing addr when unconfigured" 1 "$unconf" "$C" set port 19523
 expect "set: missing port when unconfigured" 1 "$unconf" "$C" set addr 192.0.2.10
 ok "set after clear" "addr: unconfigured -> 192.0.2.10
 port: unconfigured -> 19523" "$C" set addr 192.0.2.10 port 19523
+
+# ---- trust lists: sources and hops (man page: SECURITY) -------------------------
+
+SRC=$G/cls_redirect_sources
+ok "sources: created map: type, flags, key, value, entries" "lpm_trie 1 8 4 1024" \
+	sh -c "bpftool -j map show pinned '$SRC' | jq -r '\"\\(.type) \\(.flags) \\(.bytes_key) \\(.bytes_value) \\(.max_entries)\"'"
+ok "sources add several" "" "$C" sources add 192.0.2.0/24 198.51.100.7 10.0.0.0/8
+ok "sources add a listed one: no-op" "" "$C" sources add 198.51.100.7/32 192.0.2.0/24
+ok "sources: show lists them sorted" "addr 192.0.2.10 port 19523
+sources 0.0.0.0/0 10.0.0.0/8 192.0.2.0/24 198.51.100.7/32
+hops 0.0.0.0/0" "$C" show
+ok "sources: show -j arrays" '["0.0.0.0/0","10.0.0.0/8","192.0.2.0/24","198.51.100.7/32"] ["0.0.0.0/0"]' \
+	sh -c "$C show -j | jq -c '.sources, .hops' | tr '\n' ' ' | sed 's/ \$//'"
+for bad in 192.0.2 192.0.2.256/24 192.0.2.1x/24 ::1/128 ""; do
+	expect "sources add '$bad'" 1 "sources: '$bad' is not an IPv4 prefix" "$C" sources add 203.0.113.0/24 "$bad"
+done
+for bad in 192.0.2.0/33 192.0.2.0/100 192.0.2.0/032 192.0.2.0/ 192.0.2.0/x 192.0.2.0/-1 192.0.2.0/+8 "192.0.2.0/ 8"; do
+	expect "sources add $bad" 1 "sources: '$bad': prefix length must be a number from 0 to 32" "$C" sources add "$bad"
+done
+expect "sources add host bits set: the corrected prefix" 1 \
+	"sources: '10.1.2.3/8' has host bits set: did you mean 10.0.0.0/8?" "$C" sources add 203.0.113.0/24 10.1.2.3/8
+expect "hops add host bits set /31" 1 "hops: '198.51.100.5/31' has host bits set: did you mean 198.51.100.4/31?" \
+	"$C" hops add 198.51.100.5/31
+expect "sources del not listed" 1 "sources del: 203.0.113.0/24 is not listed in $SRC; nothing changed" \
+	"$C" sources del 10.0.0.0/8 203.0.113.0/24
+expect "sources del: a /32 is not its /24" 1 "is not listed" "$C" sources del 192.0.2.1
+expect "sources: missing action" 1 "sources: missing add or del" "$C" sources
+expect "sources: unknown action" 1 "sources: unknown action 'list'" "$C" sources list 192.0.2.0/24
+expect "sources add: no prefix" 1 "sources add: missing PREFIX" "$C" sources add
+expect "hops del: list absent" 1 "hops del: $B/foreign-lists/cls_redirect_hops does not exist" \
+	sh -c "mkdir -p '$B/foreign-lists' && '$C' -d '$B/foreign-lists' hops del 192.0.2.1"
+ok "sources del several" "" "$C" sources del 10.0.0.0/8 198.51.100.7 10.0.0.0/8
+ok "sources after del" '["0.0.0.0/0","192.0.2.0/24"]' sh -c "$C show -j | jq -c .sources"
+expect "sources add as nobody" 2 "is not searchable for uid 65534" $NOBODY "$C" sources add 203.0.113.0/24
+# A full list: 1024 prefixes at most, and a change that would overflow
+# fails whole, naming the limit.
+i=0 many=
+while [ $i -lt 1022 ]; do many="$many 10.$((i / 256)).$((i % 256)).0/24"; i=$((i + 1)); done
+# shellcheck disable=SC2086 # a list of prefixes
+ok "sources add up to the limit (1024)" "" "$C" sources add $many
+expect "sources add past the limit" 1 \
+	"sources add: $SRC is full: it holds at most 1024 prefixes, 1024 are listed and 1 would be new; nothing changed" \
+	"$C" sources add 203.0.113.0/24
+# shellcheck disable=SC2086 # a list of prefixes
+ok "sources del them again" "" "$C" sources del $many
+ok "sources after the full list" '["0.0.0.0/0","192.0.2.0/24"]' sh -c "$C show -j | jq -c .sources"
+ok "sources del the last one added" "" "$C" sources del 192.0.2.0/24
+# A map of another shape in the list's place is refused (exit 2, untouched).
+mkdir -p "$B/lpm"
+bpftool map create "$B/lpm/cls_redirect_sources" type hash key 8 value 4 entries 1024 name cls_redirect_sources
+"$C" -d "$B/lpm" set addr 192.0.2.10 port 19523 >/dev/null 2>&1
+expect "sources: a hash map in its place refused" 2 \
+	"expects lpm_trie key 8 value 4 entries 1024 flags 0x1, found hash key 8 value 4 entries 1024 flags 0x0" \
+	"$C" -d "$B/lpm" sources add 192.0.2.0/24
+expect "show: a hash map as a list refused" 2 "found hash key 8 value 4" "$C" -d "$B/lpm" show
+rm -rf "$B/lpm" "$B/foreign-lists"
 
 # ---- foreign, stale and missing maps ----------------------------------------------
 
@@ -482,7 +556,7 @@ full "config show -j > /dev/full" "$C" show -j
 # set writes the map, then its report of what changed: that write is
 # checked as well (exit 2), though the change is made.
 full "config set > /dev/full" "$C" set mtu 1400
-ok "config set > /dev/full: the change was made" "addr 192.0.2.10 port 19523 mtu 1400" "$C" show
+ok "config set > /dev/full: the change was made" "addr 192.0.2.10 port 19523 mtu 1400$LT" "$C" show
 "$C" set mtu 0 >/dev/null
 
 "$S" --prometheus >"$tmp/prom" 2>"$tmp/err"
@@ -608,10 +682,10 @@ if useradd --system --no-create-home --user-group --shell /usr/sbin/nologin "$MO
 	AS_MON="setpriv --reuid=$MON --regid=$MON --init-groups"
 	expect "as $MON before --group: the directory mode is named" 2 "$B/tc (owner root, group root, mode 0700) is not searchable for uid $(id -u "$MON")" \
 		$AS_MON "$S" -j
-	ok "set --group $MON" "group: $MON may read $G (directory 0750, 2 pins 0640); search permission for others (o+x) added to $B/tc" \
+	ok "set --group $MON" "group: $MON may read $G (directory 0750, 4 pins 0640); search permission for others (o+x) added to $B/tc" \
 		"$C" set --group "$MON"
-	check "--group: modes and group of the directory and pins" [ "$(stat -c '%a %G' "$B/tc" "$G" "$CFG" "$M" | tr '\n' ' ')" = "701 root 750 $MON 640 $MON 640 $MON " ]
-	check "--group: no field changed" [ "$("$C" show)" = "addr 192.0.2.10 port 19523" ]
+	check "--group: modes and group of the directory and pins" [ "$(stat -c '%a %G' "$B/tc" "$G" "$CFG" "$M" "$SRC" | tr '\n' ' ')" = "701 root 750 $MON 640 $MON 640 $MON 640 $MON " ]
+	check "--group: no field changed" [ "$("$C" show)" = "addr 192.0.2.10 port 19523$LT" ]
 	check "--group: $MON has no capability" sh -c "$AS_MON grep '^CapEff' /proc/self/status | grep -q '0000000000000000'"
 	ok "as $MON: config show" "$("$C" show)" $AS_MON "$C" show
 	ok "as $MON: config show -j" "$("$C" show -j)" $AS_MON "$C" show -j
@@ -624,11 +698,11 @@ if useradd --system --no-create-home --user-group --shell /usr/sbin/nologin "$MO
 	expect "as nobody (not in the group): the directory mode is named" 2 "$G (owner root, group $MON, mode 0750) is not searchable for uid 65534" \
 		$NOBODY "$C" show
 	ok "set --group with a field" "mtu: 0 -> 1400
-group: $MON may read $G (directory 0750, 2 pins 0640)" "$C" set --group "$MON" mtu 1400
+group: $MON may read $G (directory 0750, 4 pins 0640)" "$C" set --group "$MON" mtu 1400
 	ok "set mtu 0" "mtu: 1400 -> 0" "$C" set mtu 0
 	chmod 0700 "$B/tc" "$G"
-	chmod 0600 "$CFG" "$M"
-	chgrp root "$G" "$CFG" "$M"
+	chmod 0600 "$CFG" "$M" "$G"/cls_redirect_sources "$G"/cls_redirect_hops
+	chgrp root "$G" "$CFG" "$M" "$G"/cls_redirect_sources "$G"/cls_redirect_hops
 	mon_cleanup
 else
 	fail "--group" "useradd $MON failed"
@@ -648,7 +722,7 @@ ok "stat --zero: every CPU zero" "$NCPUS" sh -c "bpftool -j map dump pinned '$M'
 ok "stat --zero: -j all zero" "$(for n in $NAMES; do echo "$n 0"; done)" \
 	sh -c "$S -j | jq -r 'to_entries[] | \"\\(.key) \\(.value)\"'"
 ok "stat --zero: config survives" "$cfg_before" value_of "$CFG"
-ok "show after stat --zero" "addr 192.0.2.10 port 19523" "$C" show
+ok "show after stat --zero" "addr 192.0.2.10 port 19523$LT" "$C" show
 
 # Foreign metrics maps: an older layout (one counter fewer) and a plain array.
 bpftool map pin pinned "$M" "$B/metrics_good"
@@ -674,12 +748,14 @@ if [ "$(readlink /proc/self/ns/mnt)" != "$(readlink /proc/1/ns/mnt)" ] &&
 	mount -t bpf bpf /sys/fs/bpf; then
 	sys_mounted=1
 	unset TC_BPF_MNT
+	ok "default path: sources add creates tc/globals" "" "$C" sources add 0.0.0.0/0
+	ok "default path: hops add" "" "$C" hops add 0.0.0.0/0
 	ok "default path: set" "addr: unconfigured -> 192.0.2.10
 port: unconfigured -> 19523" "$C" set addr 192.0.2.10 port 19523
 	check "default path: pinned in /sys/fs/bpf/tc/globals" [ -e /sys/fs/bpf/tc/globals/cls_redirect_config ]
-	ok "default path: show" "addr 192.0.2.10 port 19523" "$C" show
+	ok "default path: show" "addr 192.0.2.10 port 19523$LT" "$C" show
 	expect "default path: stat" 2 "/sys/fs/bpf/tc/globals/cls_redirect_metrics not found" "$S"
-	ok "empty TC_BPF_MNT means the default" "addr 192.0.2.10 port 19523" env TC_BPF_MNT= "$C" show
+	ok "empty TC_BPF_MNT means the default" "addr 192.0.2.10 port 19523$LT" env TC_BPF_MNT= "$C" show
 	umount /sys/fs/bpf && sys_mounted=
 else
 	echo "SKIP default path: not in a private mount namespace"

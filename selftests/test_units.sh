@@ -63,7 +63,7 @@ DEPLOY_CAPS=$(bounding cls-redirect@.service)
 srv_cli_pair "$DEV" "$SRV" "$CLI"
 in_ns srv ip addr add "$SRV/32" dev lo 2>/dev/null
 _out=$(in_ns srv setpriv --bounding-set="$DEPLOY_CAPS" --inh-caps=-all --no-new-privs \
-	sh "$REPO/examples/deploy.sh" "$DEV" "$SRV" "$PORT" "$REPO/obj/cls_redirect_btf.o" 2>&1)
+	sh "$REPO/examples/deploy.sh" --source "$CLI" "$DEV" "$SRV" "$PORT" "$REPO/obj/cls_redirect_btf.o" 2>&1)
 expect_eq "deploy.sh with the unit's capabilities: exit 0" 0 "$?" "exit status ($_out)"
 expect_eq "deploy.sh with the unit's capabilities: status finds it attached" "$DEV" \
 	"$(in_ns srv "$REPO/tools/cls-redirect-config" status -j | jq -r '.attached[0].device')"

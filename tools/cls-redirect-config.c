@@ -33,6 +33,7 @@
 
 #include "common.h"
 #include "services.h"
+#include "trust.h"
 
 #define MISSING_HINT                                                                               \
 	"run cls-redirect-config set, or attach cls_redirect.o with tc (tc filter add dev DEV "  \
@@ -48,6 +49,8 @@ static void usage(FILE *f)
 		"       %1$s [OPTIONS] clear\n"
 		"       %1$s [OPTIONS] services add ADDR PORT tcp|udp dev IFNAME\n"
 		"       %1$s [OPTIONS] services del ADDR PORT tcp|udp\n"
+		"       %1$s [OPTIONS] sources add|del PREFIX...\n"
+		"       %1$s [OPTIONS] hops add|del PREFIX...\n"
 		"\n"
 		"Read and write the configuration of the cls_redirect tc classifier, the map\n"
 		"pinned as PIN_DIR/" CLS_REDIRECT_CONFIG_MAP ".\n"
@@ -78,7 +81,16 @@ static void usage(FILE *f)
 		"    mtu MTU        largest packet, in bytes, that may be forwarded,\n"
 		"                   0 or 68..65535; 0 (the default) = no limit\n"
 		"  clear            back to unconfigured: the classifier passes every packet\n"
-		"                   (the counters stay; cls-redirect-stat --zero zeroes them)\n"
+		"                   (the counters stay; cls-redirect-stat --zero zeroes them;\n"
+		"                   the trust lists stay)\n"
+		"  sources add|del PREFIX...\n"
+		"                   the outer source addresses GUE is accepted from (directors\n"
+		"                   and peer servers); empty = none: every GUE packet is\n"
+		"                   dropped.  PREFIX is A.B.C.D/LEN or A.B.C.D (/32);\n"
+		"                   0.0.0.0/0 allows every address\n"
+		"  hops add|del PREFIX...\n"
+		"                   the next hops packets may be forwarded to (peer servers);\n"
+		"                   empty = none: nothing is forwarded\n"
 		"  services add ADDR PORT tcp|udp dev IFNAME\n"
 		"                   ADDR (IPv4 or IPv6) PORT (0 = every port) lives in the\n"
 		"                   network namespace behind the veth IFNAME (its host-side\n"
@@ -313,8 +325,33 @@ static int write_value(int fd, const char *dir, const struct cls_redirect_config
 	return EXIT_OK;
 }
 
+/* An array of the list's prefixes, as strings. */
+static void json_list(struct json *j, const char *name, const struct trust_list *l)
+{
+	size_t i;
+
+	json_arr(j, name);
+	for (i = 0; i < l->n; i++)
+		json_str(j, NULL, l->str[i]);
+	json_close(j);
+}
+
+/* "sources 192.0.2.0/24 198.51.100.7/32", or "sources none". */
+static void show_list(const char *name, const struct trust_list *l)
+{
+	size_t i;
+
+	printf("%s", name);
+	if (!l->n)
+		printf(" none");
+	for (i = 0; i < l->n; i++)
+		printf(" %s", l->str[i]);
+	printf("\n");
+}
+
 static int cmd_show(const struct common_opts *o, const char *dir)
 {
+	static struct trust_list sources, hops;
 	struct cls_redirect_config cfg;
 	char addr[INET_ADDRSTRLEN];
 	bool configured;
@@ -327,6 +364,12 @@ static int cmd_show(const struct common_opts *o, const char *dir)
 	close(fd);
 	if (ret)
 		return ret;
+	ret = trust_read(dir, &sources_map_desc, &sources);
+	if (ret)
+		return ret;
+	ret = trust_read(dir, &hops_map_desc, &hops);
+	if (ret)
+		goto out;
 
 	configured = config_is_configured(&cfg);
 	inet_ntop(AF_INET, &cfg.addr, addr, sizeof(addr));
@@ -340,10 +383,13 @@ static int cmd_show(const struct common_opts *o, const char *dir)
 		json_bool(&j, "no_forward", cfg.flags & CLS_REDIRECT_F_NO_FORWARD);
 		json_bool(&j, "route", cfg.flags & CLS_REDIRECT_F_ROUTE);
 		json_u64(&j, "mtu", cfg.mtu);
+		json_list(&j, "sources", &sources);
+		json_list(&j, "hops", &hops);
 		ret = services_show(dir, &j);
 		json_end(&j);
-		return ret;
-	} else if (!configured) {
+		goto done;
+	}
+	if (!configured) {
 		printf("unconfigured\n");
 	} else {
 		printf("addr %s port %u", addr, ntohs(cfg.port));
@@ -355,7 +401,14 @@ static int cmd_show(const struct common_opts *o, const char *dir)
 			printf(" mtu %u", cfg.mtu);
 		printf("\n");
 	}
-	return services_show(dir, NULL);
+	show_list("sources", &sources);
+	show_list("hops", &hops);
+	ret = services_show(dir, NULL);
+done:
+	trust_free(&hops);
+out:
+	trust_free(&sources);
+	return ret;
 }
 
 /* Update an existing map after checking what it holds: set (a != NULL)
@@ -528,8 +581,8 @@ static void reason(struct reasons *r, const char *code, const char *fmt, ...)
 	r->n++;
 }
 
-/* Maps a later version pins beside ours (the trust lists, the services):
- * shown when pinned, never required. */
+/* Maps beside the config and metrics: the trust lists (an absent list is an
+ * empty one: it allows nothing) and the services (shown when pinned). */
 static const struct extra_map {
 	const char *name;
 	const char *key; /* JSON key and the word in the text output */
@@ -844,9 +897,9 @@ static int gather(struct status *s)
 		reason(&s->r, "unconfigured",
 		       "unconfigured: the classifier passes every packet (cls-redirect-config set "
 		       "addr ADDR port PORT)");
-	/* Hook for the trust lists: an empty list allows nothing. */
+	/* An empty (or absent) trust list allows nothing. */
 	for (i = 0; i < NEXTRA; i++)
-		if (extra_maps[i].trust_list && s->extra[i].pinned && !s->extra[i].count)
+		if (extra_maps[i].trust_list && !s->extra[i].count)
 			reason(&s->r, "trust_list_empty",
 			       "%s list empty: it allows nothing (cls-redirect-config %s add PREFIX; "
 			       "0.0.0.0/0 allows everyone)",
@@ -1150,6 +1203,7 @@ static int parse_opts(int argc, char **argv, struct common_opts *o, const char *
 static int run(int argc, char **argv)
 {
 	struct common_opts o = {};
+	struct trust_args trust = {};
 	struct set_args set;
 	const char *group = NULL;
 	gid_t gid = 0;
@@ -1162,7 +1216,9 @@ static int run(int argc, char **argv)
 	if (ret >= 0)
 		return ret;
 	if (optind >= argc)
-		return errorf(EXIT_USAGE, "missing command: show, status, set or clear (see %s --help)",
+		return errorf(EXIT_USAGE,
+			      "missing command: show, status, set, clear, services, sources or hops "
+			      "(see %s --help)",
 			      prog_name);
 	/* Options may follow the command word too: parse again from there. */
 	argc -= optind;
@@ -1179,6 +1235,8 @@ static int run(int argc, char **argv)
 		ret = parse_set(argc, argv, group, &set);
 	} else if (!strcmp(cmd, "services")) {
 		ret = services_parse(argc, argv);
+	} else if (!strcmp(cmd, "sources") || !strcmp(cmd, "hops")) {
+		ret = trust_parse(argc, argv, cmd, &trust);
 	} else if (!strcmp(cmd, "show") || !strcmp(cmd, "clear") || !strcmp(cmd, "status")) {
 		ret = argc ? errorf(EXIT_USAGE, "%s: unexpected argument '%s'", cmd, argv[0]) : 0;
 	} else if (!strcmp(cmd, "reset")) {
@@ -1187,7 +1245,9 @@ static int run(int argc, char **argv)
 			     "'reset' is now 'clear' (back to unconfigured: cls-redirect-config "
 			     "clear); to zero the counters: cls-redirect-stat --zero");
 	} else {
-		ret = errorf(EXIT_USAGE, "unknown command '%s' (expected show, status, set, clear or services)",
+		ret = errorf(EXIT_USAGE,
+			     "unknown command '%s' (expected show, status, set, clear, services, sources "
+			     "or hops)",
 			     cmd);
 	}
 	if (!ret && o.json && strcmp(cmd, "show") && strcmp(cmd, "status"))
@@ -1213,7 +1273,7 @@ static int run(int argc, char **argv)
 	{
 		/* Only a complete configuration may make the directory: a
 		 * single field has nothing to change there. */
-		ret = pin_dir_resolve(&o, (!strcmp(cmd, "set") && set.addr && set.port) ||
+		ret = pin_dir_resolve(&o, (!strcmp(cmd, "set") && set.addr && set.port) || trust.add ||
 					      (!strcmp(cmd, "services") && !strcmp(argv[0], "add")),
 				      MISSING_HINT, dir, sizeof(dir));
 	}
@@ -1225,10 +1285,19 @@ static int run(int argc, char **argv)
 		return cmd_status(&o, dir);
 	if (!strcmp(cmd, "services"))
 		return services_run(dir, argc, argv);
-	return cmd_write(dir, !strcmp(cmd, "set") ? &set : NULL, group, gid);
+	if (trust.list) {
+		ret = trust_write(dir, &trust);
+		free(trust.prefixes);
+		return ret;
+	}
+	ret = cmd_write(dir, !strcmp(cmd, "set") ? &set : NULL, group, gid);
+	if (!ret && !strcmp(cmd, "set"))
+		trust_warn_empty(dir);
+	return ret;
 }
 
 int main(int argc, char **argv)
 {
+	output_init();
 	return output_close(run(argc, argv));
 }

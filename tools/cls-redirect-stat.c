@@ -630,5 +630,6 @@ out:
 
 int main(int argc, char **argv)
 {
+	output_init();
 	return output_close(run(argc, argv));
 }

@@ -115,6 +115,13 @@ int parse_ulong(const char *what, const char *s, unsigned long min, unsigned lon
 /* The errno of the first failed write to stdout, for output_close(). */
 static int output_errno;
 
+void output_init(void)
+{
+	static char buf[1 << 16];
+
+	setvbuf(stdout, buf, _IOFBF, sizeof(buf));
+}
+
 bool output_flush(void)
 {
 	if (fflush(stdout) && !output_errno)

@@ -49,6 +49,10 @@ void print_version(void);
 int output_close(int status);
 /* Flush stdout now (a long-running -w); false when a write failed. */
 bool output_flush(void);
+/* The start of every tool's main(): stdout fully buffered in a buffer
+ * larger than anything a command prints, so a failed write shows in
+ * output_flush() with its errno, not in a flush inside printf(). */
+void output_init(void);
 
 /* Options every tool takes; each tool's getopt table starts with these. */
 #define COMMON_SHORT_OPTS "d:hVjp"

@@ -218,3 +218,11 @@ hardened() {
 	echo "$_syms" | grep -q ' __[a-z]*_chk@' || _why="$_why no fortified call (__*_chk);"
 	[ -z "$_why" ] || { echo "$1:$_why"; return 1; }
 }
+
+# ipv4_header TOT_LEN PROTO ID SRC DST: a 20-byte IPv4 header, TTL 64, with
+# its checksum.
+ipv4_header() {
+	_h="4500 $(printf %04x "$1") $(printf %04x "$3") 0000 40$(printf %02x "$2")"
+	_a="$(ip4hex "$4") $(ip4hex "$5")"
+	echo "$_h $(csum16 "$_h 0000 $_a") $_a"
+}

@@ -13,14 +13,6 @@ STAT_TOOL=$REPO/tools/cls-redirect-stat
 
 # ---- packets ----
 
-# ipv4_header TOT_LEN PROTO ID SRC DST: a 20-byte IPv4 header, TTL 64, with
-# its checksum.
-ipv4_header() {
-	_h="4500 $(printf %04x "$1") $(printf %04x "$3") 0000 40$(printf %02x "$2")"
-	_a="$(ip4hex "$4") $(ip4hex "$5")"
-	echo "$_h $(csum16 "$_h 0000 $_a") $_a"
-}
-
 # An ICMP echo request from cli to srv, GUE-encapsulated for srv with an
 # empty hop list (N = 0, next_hop 0: the last hop).  The classifier must
 # count it (processed, l3 ipv4, l4 icmp, accepted echo request), strip the
@@ -72,7 +64,11 @@ map_id() { map_info "$1" | cut -d' ' -f5; }
 # both_ids: "config_id metrics_id".
 both_ids() { echo "$(map_id $CONFIG) $(map_id $METRICS)"; }
 
-configure() { "$CONFIG_TOOL" set addr "$SRV" port "$PORT" >/dev/null; }
+# Open trust lists: these tests are about loading and pinning.
+configure() {
+	"$CONFIG_TOOL" set addr "$SRV" port "$PORT" >/dev/null 2>&1 &&
+		"$CONFIG_TOOL" sources add 0.0.0.0/0 && "$CONFIG_TOOL" hops add 0.0.0.0/0
+}
 config_shown() { "$CONFIG_TOOL" show -j | jq -r '"\(.addr) \(.port)"'; }
 
 # snap FILE: every counter, as cls-redirect-stat -j prints them.
@@ -116,3 +112,17 @@ expect_gue() {
 # gue_echo_frame with the GUE C bit set: dropped
 # (errors_total_malformed_encapsulation).
 gue_bad_frame() { gue_echo_frame | sed 's/ 01040000 / 21040000 /'; }
+
+# gue_frame DSTMAC SRCMAC SRC DST PORT K "HOP..." INNER: an Ethernet frame
+# with INNER (an IPv4 packet, hex) GUE-encapsulated from SRC to DST:PORT with
+# the hop list HOP... (dotted quads) and next_hop K (tc-cls-redirect.8, WIRE
+# FORMAT).  UDP checksum 0.
+gue_frame() {
+	_n=0 _hops=
+	for _x in $7; do _hops="$_hops $(ip4hex "$_x")" _n=$((_n + 1)); done
+	_il=$(($(printf '%s' "$8" | tr -d ' ' | wc -c) / 2))
+	_tot=$((20 + 8 + 8 + 4 * _n + _il))
+	echo "$1 $2 0800 $(ipv4_header $_tot 17 2 "$3" "$4")" \
+		"3039 $(printf %04x "$5") $(printf %04x $((_tot - 20))) 0000" \
+		"$(printf '%02x' $((1 + _n)))040000 0000$(printf '%02x%02x' "$6" $_n)$_hops $8"
+}

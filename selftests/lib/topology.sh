@@ -141,7 +141,8 @@ topo_up() {
 
 # topo_attach OBJ [TC]: (re)attaches the classifier OBJ on both servers with
 # TC (default: the system tc).  Each server starts from an empty bpffs, is
-# configured first (cls-redirect-config creates the config map, tc reuses it,
+# configured first, trust lists included (cls-redirect-config creates the
+# maps, tc reuses them,
 # tc-cls-redirect.8, MAPS), then gets the filter with no sec (the default section).
 # With TOPO_FLAVOUR=xdp, OBJ is the XDP flavour and goes on eth0 as native
 # XDP with ip link (TC then names the ip to use; tc-cls-redirect.8, XDP).
@@ -153,8 +154,15 @@ topo_attach() {
 		in_ns "srv$_s" ip link set dev eth0 xdp off 2>/dev/null
 		rm -rf "$(srv_mnt $_s)/tc"
 		_topo_say "$_s" "cls-redirect-config set addr $(srv_addr $_s) port $TOPO_PORT"
-		TC_BPF_MNT=$(srv_mnt $_s) "$CONFIG_TOOL" set addr "$(srv_addr $_s)" port $TOPO_PORT ||
+		TC_BPF_MNT=$(srv_mnt $_s) "$CONFIG_TOOL" set addr "$(srv_addr $_s)" port $TOPO_PORT \
+			2>/dev/null || return 1
+		# The fleet: the director and both servers may send GUE, the
+		# servers may be forwarded to (tc-cls-redirect.8, SECURITY).
+		_topo_say "$_s" "cls-redirect-config sources add $TOPO_DIR4 $TOPO_A4 $TOPO_B4"
+		TC_BPF_MNT=$(srv_mnt $_s) "$CONFIG_TOOL" sources add $TOPO_DIR4 $TOPO_A4 $TOPO_B4 ||
 			return 1
+		_topo_say "$_s" "cls-redirect-config hops add $TOPO_A4 $TOPO_B4"
+		TC_BPF_MNT=$(srv_mnt $_s) "$CONFIG_TOOL" hops add $TOPO_A4 $TOPO_B4 || return 1
 		if [ "${TOPO_FLAVOUR:-tc}" = xdp ]; then
 			_topo_say "$_s" "ip link set dev eth0 xdp obj ${1#"$REPO/"} sec xdp"
 			in_ns "srv$_s" env TC_BPF_MNT="$(srv_mnt $_s)" "${2:-ip}" link set dev eth0 \

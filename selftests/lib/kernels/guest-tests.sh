@@ -119,6 +119,8 @@ flavour() {
 	fresh_pair "$1" || return
 	run "$1: tc qdisc add clsact" srv "$TC_BTF" qdisc add dev srv0 clsact
 	run "$1: cls-redirect-config set" "$R/tools/cls-redirect-config" set addr $SRV port $PORT
+	# The fleet: the client sends the GUE (tc-cls-redirect.8, SECURITY).
+	run "$1: cls-redirect-config sources add" "$R/tools/cls-redirect-config" sources add $CLI
 	if ! o=$(srv "$2" filter add dev srv0 ingress bpf da obj "$3" 2>&1); then
 		bad "$1: tc filter add ingress bpf da obj $(basename "$3")" "$(printf '%s\n' "$o" | tail -n 8)"
 		teardown
@@ -136,6 +138,7 @@ flavour() {
 xdp_flavour() {
 	fresh_pair "xdp" || return
 	run "xdp: cls-redirect-config set" "$R/tools/cls-redirect-config" set addr $SRV port $PORT
+	run "xdp: cls-redirect-config sources add" "$R/tools/cls-redirect-config" sources add $CLI
 	if ! o=$(srv "$IP" link set dev srv0 xdp obj "$1" sec xdp 2>&1); then
 		bad "xdp: ip link set dev srv0 xdp obj $(basename "$1") sec xdp" "$(printf '%s\n' "$o" | tail -n 8)"
 		teardown
@@ -153,6 +156,7 @@ xdp_loader() {
 	XLBIN=$(command -v xdp-loader) || { bad "xdp-loader" "not in the initramfs"; return; }
 	fresh_pair "xdp-loader" || return
 	run "xdp-loader: cls-redirect-config set" "$R/tools/cls-redirect-config" set addr $SRV port $PORT
+	run "xdp-loader: cls-redirect-config sources add" "$R/tools/cls-redirect-config" sources add $CLI
 	# XL BPFFS ARGS...: xdp-loader in srv, libxdp's bpffs at BPFFS.
 	XL() { _f=$1; shift; srv env LIBXDP_BPFFS="$_f" "$XLBIN" "$@"; }
 	if o=$(XL "$TC_BPF_MNT" load -v -m native -p "$TC_BPF_MNT/tc/globals" srv0 "$1" 2>&1); then
