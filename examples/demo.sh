@@ -59,8 +59,10 @@ EOF
 topo_up || die "could not build the namespaces"
 
 say "2. The classifier on each server"
-step "Each server is told its GUE address, then tc attaches obj/cls_redirect.o" \
-	"to the ingress of its interface:"
+step "Each server is told its GUE address and its fleet: who may send it GUE" \
+	"(the director and both servers) and where it may forward (the servers);" \
+	"anything else it drops.  Then tc attaches obj/cls_redirect.o to the" \
+	"ingress of its interface:"
 TOPO_VERBOSE=1 topo_attach "$REPO/obj/cls_redirect.o" || die "attaching the classifier failed"
 
 say "3. The director sends the VIP's traffic to B only"

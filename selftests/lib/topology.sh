@@ -155,7 +155,7 @@ topo_attach() {
 		rm -rf "$(srv_mnt $_s)/tc"
 		_topo_say "$_s" "cls-redirect-config set addr $(srv_addr $_s) port $TOPO_PORT"
 		TC_BPF_MNT=$(srv_mnt $_s) "$CONFIG_TOOL" set addr "$(srv_addr $_s)" port $TOPO_PORT \
-			2>/dev/null || return 1
+			>/dev/null 2>&1 || return 1
 		# The fleet: the director and both servers may send GUE, the
 		# servers may be forwarded to (tc-cls-redirect.8, SECURITY).
 		_topo_say "$_s" "cls-redirect-config sources add $TOPO_DIR4 $TOPO_A4 $TOPO_B4"
