@@ -137,6 +137,7 @@ struct packet {
 	 * delivered through the veth svc_ifindex.  0 = the host namespace. */
 	__u32 svc_ifindex;
 	__u32 svc_netnsid;
+	bool services;    /* CLS_REDIRECT_F_SERVICES: some service is listed */
 	/* The l4_* counter classify() bumped (0: none), so an entry point that
 	 * hands the decision on (XDP, for a service) can take it back. */
 	__u32 l4_metric;
@@ -328,7 +329,7 @@ static __always_inline void find_service(struct packet *p, const struct flow *f,
 	struct cls_redirect_service_key key = {};
 	struct cls_redirect_service *svc;
 
-	if (p->svc_ifindex)
+	if (!p->services || p->svc_ifindex)
 		return;
 	key.proto = proto;
 	key.port = port;
@@ -777,6 +778,7 @@ static __always_inline struct verdict encapsulated_verdict(struct packet *p)
 		p->mtu = cfg->mtu;
 		p->last_hop = cfg->flags & CLS_REDIRECT_F_NO_FORWARD;
 		p->route = cfg->flags & CLS_REDIRECT_F_ROUTE;
+		p->services = cfg->flags & CLS_REDIRECT_F_SERVICES;
 	}
 	if (!data)
 		return DROP(ERR_ENCAP_BUFFER_TOO_SMALL);

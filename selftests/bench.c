@@ -4,7 +4,7 @@
  *
  *   bench run [-X] [-n ROUNDS] [-k RUNS] [-p PASSES] [-c COPIES] [-o JSON] [-O OBJ]
  *             [-B BASE_OBJ] [-L BASE_LABEL] [-F FLOOR_OBJ] [-P PARTS_OBJ] [-D ROUNDS_FILE]
- *             [-T PREFIXES]
+ *             [-T PREFIXES] [-S SERVICES]
  *	Per-packet cost of every packet class through BPF_PROG_TEST_RUN,
  *	next to an empty tc program (selftests/floor.bpf.o) and, with -B, next
  *	to a second classifier (the base: another revision's object), in the
@@ -13,6 +13,8 @@
  *	fresh loads of each program (8); -D writes every round's sums.  Plus
  *	verifier cost, program sizes and load time of OBJ
  *	(obj/cls_redirect_btf.o), the floor and the base.
+ *	-S N: N services listed in every classifier that has the services map
+ *	(tc-cls-redirect.8, CONTAINERS), none a class's destination.
  *	-X: the XDP flavour (tc-cls-redirect.8, XDP): OBJ and BASE_OBJ are XDP
  *	objects (default obj/cls_redirect_xdp_btf.o), the floor an empty XDP
  *	program (selftests/floor_xdp.bpf.o), the verdicts XDP's.
@@ -128,6 +130,10 @@ enum {
 
 /* run -X: the classifiers timed are the XDP flavour. */
 static int xdp_mode;
+/* -S N: services listed in every classifier that has the map, none of them
+ * a class's destination (tc-cls-redirect.8, CONTAINERS): what a listed
+ * service costs the packets that are not for one. */
+static int n_services;
 static const struct pkt_class classes[C_COUNT] = {
 	[C_NOT_OURS] = { "not_ours", "plain TCP, not to the GUE endpoint", TC_ACT_UNSPEC_RET, MC(PASSED), 1.2 },
 	[C_OTHER_PORT] = { "other_port", "GUE to another UDP port", TC_ACT_UNSPEC_RET, MC(PASSED), 0 },
@@ -525,6 +531,26 @@ static void load_classifier(const char *path, const struct cls_redirect_config *
 			if (vs > sizeof(val) || bpf_map_update_elem(bpf_map__fd(map), &any, val, BPF_ANY))
 				die("cannot fill a trust list of %s (bench run -T)", path);
 		}
+	}
+
+	map = bpf_object__find_map_by_name(obj, "cls_redirect_services");
+	for (int i = 0; map && i < n_services; i++) {
+		/* 20-byte key: IPv4, TCP, port 80, 10.250.i/256.i%256; value:
+		 * netnsid 0, ifindex 1 (never used: no class goes there). */
+		__u8 k[20] = { 4, IPPROTO_TCP, 0, 80, 10, 250, (__u8)(i / 256), (__u8)i };
+		__u32 v[2] = { 0, 1 };
+
+		if (bpf_map__key_size(map) != sizeof(k) || bpf_map__value_size(map) != sizeof(v) ||
+		    bpf_map_update_elem(bpf_map__fd(map), k, v, BPF_ANY))
+			die("cannot list service in %s", path);
+	}
+	if (map && n_services) {
+		/* As cls-redirect-config keeps it: services are listed (val
+		 * still holds the configuration written above). */
+		((struct cls_redirect_config *)val)->flags |= CLS_REDIRECT_F_SERVICES;
+		map = bpf_object__find_map_by_name(obj, CLS_REDIRECT_CONFIG_MAP);
+		if (bpf_map_update_elem(bpf_map__fd(map), &key0, val, BPF_ANY))
+			die("cannot write the config map of %s", path);
 	}
 
 	map = bpf_object__find_map_by_name(obj, CLS_REDIRECT_METRICS_MAP);
@@ -1122,7 +1148,7 @@ static long time_rounds(struct run_setup *s, struct progset *ps, int r0, int r1,
 
 #define USAGE_RUN                                                                                        \
 	"bench run [-X] [-n ROUNDS] [-k RUNS] [-p PASSES] [-c COPIES] [-o JSON] [-O OBJ] [-B BASE_OBJ]\n"     \
-	"          [-L BASE_LABEL] [-F FLOOR_OBJ] [-P PARTS_OBJ] [-D ROUNDS_FILE] [-T PREFIXES]"
+	"          [-L BASE_LABEL] [-F FLOOR_OBJ] [-P PARTS_OBJ] [-D ROUNDS_FILE] [-T PREFIXES] [-S SERVICES]"
 
 static int cmd_run(int argc, char **argv)
 {
@@ -1149,7 +1175,7 @@ static int cmd_run(int argc, char **argv)
 	long left_out = 0;
 	cpu_set_t set;
 
-	while ((opt = getopt(argc, argv, "Xn:k:p:c:o:O:B:L:F:P:D:T:")) != -1) {
+	while ((opt = getopt(argc, argv, "Xn:k:p:c:o:O:B:L:F:P:D:T:S:")) != -1) {
 		switch (opt) {
 		case 'X':
 			xdp_mode = 1;
@@ -1168,6 +1194,7 @@ static int cmd_run(int argc, char **argv)
 		case 'P': s.partspath = optarg; break;
 		case 'D': rawpath = optarg; break;
 		case 'T': trust_prefixes = atoi(optarg); break;
+		case 'S': n_services = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: " USAGE_RUN "\n");
 			return 1;

@@ -39,6 +39,8 @@
 # BENCH_ROUNDS (default 10000), BENCH_PASSES (20), BENCH_COPIES (8): rounds
 # of part 1, passes they are split into, fresh loads of each program per
 # pass (selftests/bench.c says what they are);
+# BENCH_SERVICES=N (default 0): N services listed, none a class's destination
+# (tc-cls-redirect.8, CONTAINERS), in the tc flavour's part 1;
 # BENCH_SECONDS (default 2) traffic per class and setup in part 3;
 # BENCH_TRAFFIC=0 skips part 3;
 # BENCH_TRUST=N (make bench TRUST=N): each trust list holds N prefixes in
@@ -97,7 +99,7 @@ if [ -n "$BASE_REV" ]; then
 fi
 
 # ---- 1. BPF_PROG_TEST_RUN ----
-"$BENCH" run -n "$ROUNDS" -p "$PASSES" -c "$COPIES" -T "${BENCH_TRUST:-0}" -o "$T/run.json" "$@" >"$T/run.txt" || exit 2
+"$BENCH" run -n "$ROUNDS" -p "$PASSES" -c "$COPIES" -T "${BENCH_TRUST:-0}" -S "${BENCH_SERVICES:-0}" -o "$T/run.json" "$@" >"$T/run.txt" || exit 2
 {
 	echo "cls-redirect benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \

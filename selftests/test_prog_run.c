@@ -2436,6 +2436,11 @@ static void fx_services(void)
 		 * port P_SVC above must win. */
 		svc_put(0, SRV4, IPPROTO_TCP, 0, svc_gone_ifindex, svc_netnsid);
 	}
+	/* Listed, but the configuration does not say so (the tools keep the
+	 * flag true): the classifier does not look services up. */
+	n = f_tcp(f, &e, 0, CLI4, P_SVC_CLI, SRV4, P_SVC, PKT_TCP_ACK);
+	gue("svc_flag_off_not_looked_up", f, n, L3V4, L4T);
+	g_cfg.flags |= CLS_REDIRECT_F_SERVICES;
 	for (v6 = 0; v6 < 2; v6++) {
 		const int l3 = v6 ? L3V6 : L3V4;
 		const char *srv = v6 ? SRV6 : SRV4, *cli = v6 ? CLI6 : CLI4, *far = v6 ? FAR6 : FAR4;
@@ -2491,6 +2496,7 @@ static void fx_services(void)
 	acc("svc_udp_v6_not_listed_last_hop", f, n, M(ACCEPTED_LAST_HOP), L3V6, L4U);
 	if (!list_only)
 		svc_clear();
+	config_default();
 }
 
 /*

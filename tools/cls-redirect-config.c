@@ -422,6 +422,8 @@ static int update_existing(int fd, const char *dir, const struct set_args *a)
 	ret = read_value(fd, dir, &old);
 	if (!ret && a)
 		ret = merge(&old, a, &cfg);
+	if (!ret && a)
+		ret = services_flag(dir, &cfg);
 	if (!ret)
 		ret = write_value(fd, dir, &cfg);
 	if (!ret && a)
@@ -445,6 +447,8 @@ static int store(const char *dir, const struct set_args *a)
 
 	/* Not pinned: only a complete configuration makes a new map. */
 	ret = merge(&none, a, &cfg);
+	if (!ret)
+		ret = services_flag(dir, &cfg);
 	if (ret)
 		return ret;
 	/* The classifier may still run here with a config map whose pin was

@@ -303,6 +303,50 @@ static int cmd_del(const char *dir, int argc, char **argv)
 	return EXIT_OK;
 }
 
+int services_flag(const char *dir, struct cls_redirect_config *cfg)
+{
+	struct cls_redirect_service_key k;
+	bool any;
+	int fd, ret;
+
+	ret = map_open(dir, &services_map_desc, true, true, SERVICES_HINT, &fd);
+	if (ret)
+		return ret;
+	any = fd >= 0 && !bpf_map_get_next_key(fd, NULL, &k);
+	if (fd >= 0)
+		close(fd);
+	cfg->flags = (cfg->flags & ~CLS_REDIRECT_F_SERVICES) | (any ? CLS_REDIRECT_F_SERVICES : 0);
+	return EXIT_OK;
+}
+
+/* After add or del: the configuration's services flag follows the map, so
+ * the classifier looks services up exactly when some are listed.  Nothing
+ * to do while unconfigured (set sets it). */
+static int update_flag(const char *dir)
+{
+	struct cls_redirect_config cfg, was;
+	__u32 key = 0;
+	int fd, ret;
+
+	ret = map_open(dir, &config_map_desc, false, true, "", &fd);
+	if (ret || fd < 0)
+		return ret;
+	if (bpf_map_lookup_elem(fd, &key, &cfg)) {
+		ret = syserr(errno, "cannot read %s/%s", dir, CLS_REDIRECT_CONFIG_MAP);
+		goto out;
+	}
+	was = cfg;
+	if (!config_is_configured(&cfg))
+		goto out;
+	ret = services_flag(dir, &cfg);
+	if (!ret && cfg.flags != was.flags && bpf_map_update_elem(fd, &key, &cfg, BPF_ANY))
+		ret = syserr(errno, "cannot write %s/%s: the classifier may not look services up; run "
+			     "cls-redirect-config set with any field to retry", dir, CLS_REDIRECT_CONFIG_MAP);
+out:
+	close(fd);
+	return ret;
+}
+
 int services_parse(int argc, char **argv)
 {
 	if (argc < 1 || (strcmp(argv[0], "add") && strcmp(argv[0], "del")))
@@ -321,6 +365,8 @@ int services_run(const char *dir, int argc, char **argv)
 		ret = cmd_add(dir, argc - 1, argv + 1);
 	else
 		ret = cmd_del(dir, argc - 1, argv + 1);
+	if (!ret)
+		ret = update_flag(dir);
 	pin_dir_unlock(lock_fd);
 	return ret;
 }
