@@ -137,7 +137,8 @@ struct packet {
 	 * delivered through the veth svc_ifindex.  0 = the host namespace. */
 	__u32 svc_ifindex;
 	__u32 svc_netnsid;
-	bool services;    /* CLS_REDIRECT_F_SERVICES: some service is listed */
+	/* CLS_REDIRECT_F_SERVICES*: which lookups of the services map can hit */
+	__u16 services;
 	/* The l4_* counter classify() bumped (0: none), so an entry point that
 	 * hands the decision on (XDP, for a service) can take it back. */
 	__u32 l4_metric;
@@ -332,7 +333,9 @@ static __always_inline void find_service(struct packet *p, const struct flow *f,
 	if (!p->services || p->svc_ifindex)
 		return;
 	key.proto = proto;
-	key.port = port;
+	/* Only the lookups that can hit: a port if some entry has one, port
+	 * 0 if some entry has port 0. */
+	key.port = (p->services & CLS_REDIRECT_F_SERVICES) ? port : 0;
 	if (f->v6) {
 		key.family = CLS_REDIRECT_SERVICE_V6;
 		__builtin_memcpy(key.addr, f->tuple.ipv6.daddr, 16);
@@ -340,8 +343,11 @@ static __always_inline void find_service(struct packet *p, const struct flow *f,
 		key.family = CLS_REDIRECT_SERVICE_V4;
 		__builtin_memcpy(key.addr, &f->tuple.ipv4.daddr, 4);
 	}
-	svc = bpf_map_lookup_elem(&cls_redirect_services, &key);
-	if (!svc && port) {
+	if (key.port || (p->services & CLS_REDIRECT_F_SERVICES_ANY_PORT))
+		svc = bpf_map_lookup_elem(&cls_redirect_services, &key);
+	else
+		svc = NULL;
+	if (!svc && key.port && (p->services & CLS_REDIRECT_F_SERVICES_ANY_PORT)) {
 		key.port = 0;
 		svc = bpf_map_lookup_elem(&cls_redirect_services, &key);
 	}
@@ -778,7 +784,7 @@ static __always_inline struct verdict encapsulated_verdict(struct packet *p)
 		p->mtu = cfg->mtu;
 		p->last_hop = cfg->flags & CLS_REDIRECT_F_NO_FORWARD;
 		p->route = cfg->flags & CLS_REDIRECT_F_ROUTE;
-		p->services = cfg->flags & CLS_REDIRECT_F_SERVICES;
+		p->services = cfg->flags & (CLS_REDIRECT_F_SERVICES | CLS_REDIRECT_F_SERVICES_ANY_PORT);
 	}
 	if (!data)
 		return DROP(ERR_ENCAP_BUFFER_TOO_SMALL);

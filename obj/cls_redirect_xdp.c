@@ -147,13 +147,19 @@ static __always_inline int accept_locally(struct packet *p, __u32 reason)
  * counts them again. */
 static __always_inline int leave_to_tc(struct packet *p)
 {
-	__u64 l4 = p->l4_metric;
-
 	p->metrics->counters[p->inner_proto == IPPROTO_IPV6 ? M(L3_IPV6) : M(L3_IPV4)]--;
-	barrier_var(l4);
-	if (l4 && l4 < CLS_REDIRECT_METRIC_COUNT) {
-		barrier_var(l4);
-		p->metrics->counters[l4]--;
+	/* Constant indices: a bound check on a variable one is what the
+	 * compiler may prove away and 5.10 to 6.12 then refuse. */
+	switch (p->l4_metric) {
+	case M(L4_TCP):
+		p->metrics->counters[M(L4_TCP)]--;
+		break;
+	case M(L4_UDP):
+		p->metrics->counters[M(L4_UDP)]--;
+		break;
+	case M(L4_ICMP):
+		p->metrics->counters[M(L4_ICMP)]--;
+		break;
 	}
 	return XDP_PASS;
 }

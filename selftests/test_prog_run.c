@@ -2440,7 +2440,7 @@ static void fx_services(void)
 	 * flag true): the classifier does not look services up. */
 	n = f_tcp(f, &e, 0, CLI4, P_SVC_CLI, SRV4, P_SVC, PKT_TCP_ACK);
 	gue("svc_flag_off_not_looked_up", f, n, L3V4, L4T);
-	g_cfg.flags |= CLS_REDIRECT_F_SERVICES;
+	g_cfg.flags |= CLS_REDIRECT_F_SERVICES | CLS_REDIRECT_F_SERVICES_ANY_PORT;
 	for (v6 = 0; v6 < 2; v6++) {
 		const int l3 = v6 ? L3V6 : L3V4;
 		const char *srv = v6 ? SRV6 : SRV4, *cli = v6 ? CLI6 : CLI4, *far = v6 ? FAR6 : FAR4;

@@ -99,19 +99,20 @@ bad "refused: absent on delete" "not listed" services del 10.99.0.1 81 tcp
 bad "refused: absent on delete (other protocol)" "not listed" services del 10.99.0.1 8080 udp
 bad "refused: extra word on delete" "then nothing" services del 10.99.0.1 8080 tcp dev
 
-# The configuration's services flag (bit 2 of flags, byte 10) follows the map.
+# The configuration's services flags (bit 2: a service with a port, bit 3:
+# one with port 0; byte 10) follow the map.
 cfg_flags() { bpftool -j map dump pinned "$G/cls_redirect_config" | jq -r '.[0].value[10]'; }
-expect_eq "set: services flag on while services are listed" 0x04 "$(cfg_flags)"
+expect_eq "set: services flags on for a port and for port 0" 0x0c "$(cfg_flags)"
 out=$(hc services del 10.99.0.1 8080 tcp)
 expect_eq "services del" "service 10.99.0.1 8080 tcp: deleted" "$out"
 expect_eq "services del: the entry is gone" "fd00:99::1" "$(hc -j show | jq -r '.services[].addr')"
 bad "refused: deleting it twice" "not listed" services del 10.99.0.1 8080 tcp
-expect_eq "services del: flag still on with one service left" 0x04 "$(cfg_flags)"
+expect_eq "services del: only the port-0 flag left" 0x08 "$(cfg_flags)"
 hc services del fd00:99::1 0 udp >/dev/null
-expect_eq "services del of the last one: flag off" 0x00 "$(cfg_flags)"
-hc services add fd00:99::1 0 udp dev vpod2 >/dev/null
-expect_eq "services add: flag on again" 0x04 "$(cfg_flags)"
+expect_eq "services del of the last one: flags off" 0x00 "$(cfg_flags)"
+hc services add fd00:99::1 443 udp dev vpod2 >/dev/null
+expect_eq "services add with a port: that flag on" 0x04 "$(cfg_flags)"
 hc set mtu 1400 >/dev/null
-expect_eq "set keeps the flag" 0x04 "$(cfg_flags)"
+expect_eq "set keeps the flags" 0x04 "$(cfg_flags)"
 expect_eq "show does not print the flag" "addr 192.0.2.10 port 19523 mtu 1400" "$(hc show | head -n 1)"
 test_done

@@ -310,7 +310,7 @@ int main(void)
 	}
 	put_service(IPPROTO_TCP, (int)if_nametoindex("crskl0"), netnsid);
 	put_service(IPPROTO_UDP, (int)if_nametoindex("crskl0"), netnsid);
-	cfg.flags |= CLS_REDIRECT_F_SERVICES; /* as cls-redirect-config keeps it */
+	cfg.flags |= CLS_REDIRECT_F_SERVICES; /* as cls-redirect-config keeps it: a port */
 	if (harness_set_config(&H, &cfg)) {
 		printf("FAIL setup_config: %s\n", H.err);
 		return 1;

@@ -504,8 +504,8 @@ refused "mmapable flag" "$shape array key 4 value 32 entries 1 flags 0x400"
 foreign cls_redirect_config type array key 4 value 32 entries 1 name cls_redirect_config &&
 	bpftool map update pinned "$F/cls_redirect_config" key 0 0 0 0 value 2 0 0 0 192 0 2 10 76 67 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
 refused "layout version 2" "config layout version 2, cls-redirect-config $VERSION knows version 1"
-bpftool map update pinned "$F/cls_redirect_config" key 0 0 0 0 value 1 0 0 0 192 0 2 10 76 67 4 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
-refused "unknown flag bits" "unknown flags 0x4"
+bpftool map update pinned "$F/cls_redirect_config" key 0 0 0 0 value 1 0 0 0 192 0 2 10 76 67 16 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
+refused "unknown flag bits" "unknown flags 0x10"
 rm -f "$F/cls_redirect_config"
 
 # ---- cls-redirect-stat ------------------------------------------------------------

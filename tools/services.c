@@ -305,17 +305,21 @@ static int cmd_del(const char *dir, int argc, char **argv)
 
 int services_flag(const char *dir, struct cls_redirect_config *cfg)
 {
-	struct cls_redirect_service_key k;
-	bool any;
+	struct cls_redirect_service_key k, next, *prev = NULL;
+	__u16 bits = 0;
 	int fd, ret;
 
 	ret = map_open(dir, &services_map_desc, true, true, SERVICES_HINT, &fd);
 	if (ret)
 		return ret;
-	any = fd >= 0 && !bpf_map_get_next_key(fd, NULL, &k);
+	while (fd >= 0 && !bpf_map_get_next_key(fd, prev, &next)) {
+		bits |= next.port ? CLS_REDIRECT_F_SERVICES : CLS_REDIRECT_F_SERVICES_ANY_PORT;
+		k = next;
+		prev = &k;
+	}
 	if (fd >= 0)
 		close(fd);
-	cfg->flags = (cfg->flags & ~CLS_REDIRECT_F_SERVICES) | (any ? CLS_REDIRECT_F_SERVICES : 0);
+	cfg->flags = (cfg->flags & ~(CLS_REDIRECT_F_SERVICES | CLS_REDIRECT_F_SERVICES_ANY_PORT)) | bits;
 	return EXIT_OK;
 }
 

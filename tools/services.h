@@ -14,8 +14,9 @@ extern const struct map_desc services_map_desc;
 int services_parse(int argc, char **argv);
 /* Runs services add|del with the pin directory locked. */
 int services_run(const char *dir, int argc, char **argv);
-/* Sets or clears CLS_REDIRECT_F_SERVICES in cfg: whether the services map
- * pinned in dir has an entry (set calls it before it writes). */
+/* Sets CLS_REDIRECT_F_SERVICES and _ANY_PORT in cfg as the services map
+ * pinned in dir has entries with a port and with port 0 (set calls it
+ * before it writes). */
 int services_flag(const char *dir, struct cls_redirect_config *cfg);
 /* The services listed, for show: one "service ..." line each, or with j an
  * array "services" of objects; nothing when the map is not pinned. */
