@@ -49,9 +49,12 @@ OBJS := obj/cls_redirect_btf.o obj/cls_redirect_legacy.o obj/cls_redirect.o \
 TOOLS := tools/cls-redirect-config tools/cls-redirect-stat
 # Every other tools/*.c is linked into both programs.
 TOOL_COMMON := $(filter-out $(TOOLS:=.c),$(wildcard tools/*.c))
-# Test programs: selftests/*.bpf.c are BPF objects, selftests/*.c binaries.
-TEST_BPF := $(patsubst %.bpf.c,%.bpf.o,$(wildcard selftests/*.bpf.c))
-TEST_SRCS := $(filter-out %.bpf.c,$(wildcard selftests/*.c))
+# Tests: selftests/test_* (shell scripts, and the C ones built here); their
+# BPF helper programs in selftests/progs/, helper binaries in selftests/bin/,
+# shell and C libraries in selftests/lib/, the benchmark in selftests/bench/.
+TEST_BPF := $(patsubst %.bpf.c,%.bpf.o,$(wildcard selftests/progs/*.bpf.c))
+TEST_SRCS := $(wildcard selftests/*.c selftests/bin/*.c selftests/bench/*.c)
+TEST_HEADERS := $(wildcard selftests/lib/*.h)
 TEST_BINS := $(TEST_SRCS:.c=)
 
 .PHONY: all deps check demo bench install uninstall clean deb
@@ -81,11 +84,11 @@ tools/cls-redirect-%: tools/cls-redirect-%.c $(TOOL_COMMON) $(HEADERS) $(wildcar
 		$(BUILD_FLAGS)
 	$(CC) $(TOOL_CFLAGS) $(LDFLAGS) -o $@ $< $(TOOL_COMMON) $(LDLIBS)
 
-selftests/%.bpf.o: selftests/%.bpf.c $(HEADERS) $(wildcard selftests/*.h) $(BUILD_FLAGS)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+selftests/%.bpf.o: selftests/%.bpf.c $(HEADERS) $(TEST_HEADERS) $(BUILD_FLAGS)
+	$(CLANG) $(BPF_CFLAGS) -Iselftests/lib -c $< -o $@
 
-selftests/%: selftests/%.c $(HEADERS) $(wildcard selftests/*.h) $(BUILD_FLAGS)
-	$(CC) $(TOOL_CFLAGS) $(LDFLAGS) -Iselftests -o $@ $< $(LDLIBS)
+selftests/%: selftests/%.c $(HEADERS) $(TEST_HEADERS) $(BUILD_FLAGS)
+	$(CC) $(TOOL_CFLAGS) $(LDFLAGS) -Iselftests/lib -o $@ $< $(LDLIBS)
 
 deps:
 	@sh selftests/lib/deps.sh
@@ -102,9 +105,9 @@ check: deps
 EXTRA_COUNTER := -DCLS_REDIRECT_TEST_EXTRA_COUNTER
 selftests/cls_redirect_extra.o: obj/cls_redirect.c obj/cls_redirect_core.h $(HEADERS) $(BUILD_FLAGS)
 	$(CLANG) $(BPF_CFLAGS) $(EXTRA_COUNTER) -c $< -o $@
-selftests/prog_run_extra: selftests/test_prog_run.c $(HEADERS) $(wildcard selftests/*.h) \
+selftests/prog_run_extra: selftests/test_prog_run.c $(HEADERS) $(TEST_HEADERS) \
 		$(BUILD_FLAGS)
-	$(CC) $(TOOL_CFLAGS) $(LDFLAGS) $(EXTRA_COUNTER) -Iselftests -o $@ $< $(LDLIBS)
+	$(CC) $(TOOL_CFLAGS) $(LDFLAGS) $(EXTRA_COUNTER) -Iselftests/lib -o $@ $< $(LDLIBS)
 TEST_EXTRA := selftests/cls_redirect_extra.o selftests/prog_run_extra
 
 .PHONY: tests
@@ -116,7 +119,7 @@ demo: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory all tests
-	@BENCH_BASE='$(BASE)' BENCH_TRUST='$(TRUST)' sh selftests/bench.sh
+	@BENCH_BASE='$(BASE)' BENCH_TRUST='$(TRUST)' sh selftests/bench/bench.sh
 
 # ---- make install / make uninstall ----
 #

@@ -51,7 +51,7 @@ cat <<EOF
 
   Both servers carry the service address (VIP) $TOPO_VIP4 on their loopback
   and run a TCP echo server on port $TOPO_APP_PORT.  The client talks to the VIP.
-  The director (a small tc BPF program, selftests/encap.bpf.c) wraps each of
+  The director (a small tc BPF program, selftests/progs/encap.bpf.c) wraps each of
   the client's packets in GUE: outer IPv4 + UDP port $TOPO_PORT + a list of
   servers, "first choice, then the alternatives".  The servers answer the
   client directly (direct server return), not through the director.

@@ -16,7 +16,7 @@ kernels_saved_goal := $(.DEFAULT_GOAL)
 include flags.mk
 KERNELS_ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
 KERNELS_CFLAGS := -O2 -g -std=gnu11 $(WARN_CFLAGS) $(LIBBPF_CFLAGS) \
-	-Iinclude -Iselftests -DCLS_REDIRECT_VERSION='"$(or $(VERSION),0)"'
+	-Iinclude -Iselftests/lib -DCLS_REDIRECT_VERSION='"$(or $(VERSION),0)"'
 KERNELS_LDLIBS := -static $(LIBBPF_STATIC_LIBS)
 
 KERNELS_GUEST := selftests/guest/kload selftests/guest/check_mtu.bpf.o \
@@ -31,7 +31,7 @@ selftests/guest/kload: selftests/lib/kernels/kload.c $(BUILD_FLAGS)
 
 # The source of selftests/test_prog_run with the flags of the Makefile, linked
 # statically.
-selftests/guest/test_prog_run: selftests/test_prog_run.c $(wildcard include/*.h selftests/*.h) \
+selftests/guest/test_prog_run: selftests/test_prog_run.c $(wildcard include/*.h selftests/lib/*.h) \
 		$(BUILD_FLAGS)
 	@mkdir -p $(@D)
 	$(CC) $(KERNELS_CFLAGS) -o $@ $< $(KERNELS_LDLIBS)

@@ -19,7 +19,7 @@ cd "$REPO" || exit 2
 BRIEF="BENCH_ROUNDS=200 BENCH_PASSES=2 BENCH_COPIES=2"
 
 stats_before=$(sysctl -n kernel.bpf_stats_enabled)
-if env $BRIEF BENCH_SECONDS=0.2 sh selftests/bench.sh "$T/r.json" >"$T/out" 2>&1; then
+if env $BRIEF BENCH_SECONDS=0.2 sh selftests/bench/bench.sh "$T/r.json" >"$T/out" 2>&1; then
 	pass "bench: bench.sh runs to the end"
 else
 	fail "bench: bench.sh runs to the end" "$(tail -n 5 "$T/out" | tr '\n' ' ')"
@@ -31,8 +31,8 @@ check "bench: the text table is written next to the JSON" test -s "$T/r.txt"
 # jq_is NAME FILTER WANT [FILE]: FILTER, applied to the JSON, prints WANT.
 jq_is() { expect_eq "bench: $1" "$3" "$(jq -r "$2" "${4:-$T/r.json}" 2>&1)" "jq $2"; }
 
-classes=$(selftests/bench classes | cut -f1 | sort | tr '\n' ' ')
-nclasses=$(selftests/bench classes | wc -l)
+classes=$(selftests/bench/bench classes | cut -f1 | sort | tr '\n' ' ')
+nclasses=$(selftests/bench/bench classes | wc -l)
 jq_is "every class is timed" '[.classes[].name] | sort | join(" ")' "${classes% }"
 jq_is "every class has a time, a floor and a ratio within its spread" \
 	'[.classes[] | select(.ns > 0 and .floor_ns > 0 and .ratio_q25 <= .ratio and .ratio <= .ratio_q75
@@ -47,7 +47,7 @@ jq_is "verifier cost is reported" '.objects[0].verified_insns > 0 and .objects[0
 jq_is "both flavours load with their tc" '[.tc_loads[].object] | join(" ")' \
 	"obj/cls_redirect_btf.o obj/cls_redirect_legacy.o"
 # Route mode's classes run in BPF_PROG_TEST_RUN only (bench.sh).
-traffic=$(selftests/bench classes | cut -f1 | grep -v '_route$' | sort | tr '\n' ' ')
+traffic=$(selftests/bench/bench classes | cut -f1 | grep -v '_route$' | sort | tr '\n' ' ')
 jq_is "real traffic ran for every class but route mode's" '[.traffic[] | select(.classifier_pps > 0) | .class] | sort | join(" ")' \
 	"${traffic% }"
 jq_is "in real traffic only decapsulated IPv6 passes the classifier twice" \
@@ -73,7 +73,7 @@ if ! git -C "$REPO" rev-parse -q --verify HEAD >/dev/null 2>&1; then
 fi
 # bench.sh makes its temporary worktree under TMPDIR: here, under $T.
 mkdir "$T/tmp" || exit 2
-if env $BRIEF TMPDIR="$T/tmp" BENCH_TRAFFIC=0 BENCH_BASE=HEAD sh selftests/bench.sh "$T/b.json" >"$T/bout" 2>&1; then
+if env $BRIEF TMPDIR="$T/tmp" BENCH_TRAFFIC=0 BENCH_BASE=HEAD sh selftests/bench/bench.sh "$T/b.json" >"$T/bout" 2>&1; then
 	pass "bench: BASE=HEAD runs to the end"
 else
 	fail "bench: BASE=HEAD runs to the end" "$(tail -n 5 "$T/bout" | tr '\n' ' ')"
@@ -93,7 +93,7 @@ check "bench: BASE=HEAD: the table has the cur/base column" grep -q 'cur/base' "
 expect_eq "bench: BASE=HEAD: the temporary worktree is removed" "" \
 	"$(git -C "$REPO" worktree list --porcelain | grep "^worktree $T/")"
 check "bench: BASE=HEAD leaves nothing in TMPDIR" test -z "$(ls -A "$T/tmp")"
-if env BENCH_TRAFFIC=0 BENCH_BASE=no-such-revision-here sh selftests/bench.sh "$T/n.json" >"$T/nout" 2>&1; then
+if env BENCH_TRAFFIC=0 BENCH_BASE=no-such-revision-here sh selftests/bench/bench.sh "$T/n.json" >"$T/nout" 2>&1; then
 	fail "bench: a base that is no revision is refused" "exit 0"
 else
 	expect_eq "bench: a base that is no revision exits 1 and says why" "1 yes" \

@@ -14,7 +14,7 @@ set -u
 require_root
 private_bpffs "$@"
 cd "$REPO" || exit 2
-require_present test_deb debian/control debian/rules selftests/sendraw -- dpkg-buildpackage dh dpkg-deb lintian readelf
+require_present test_deb debian/control debian/rules selftests/bin/sendraw -- dpkg-buildpackage dh dpkg-deb lintian readelf
 
 VERSION=$(sed -n 's/^VERSION := //p' Makefile)
 ARCH=$(dpkg --print-architecture)
@@ -136,7 +136,7 @@ check "tc shows cls_redirect at ingress pref 1000" sh -c \
 	"ip netns exec '$(ns srv)' tc filter show dev $DEV ingress | grep -q 'pref 1000 bpf .*cls_redirect.*direct-action'"
 # Three frames that are not IPv4 (EtherType 0x88b5, local experimental):
 # the classifier counts and passes them.
-in_ns cli "$REPO/selftests/sendraw" cli0 "${SRV_MAC}${CLI_MAC}88b5$(printf "%092d" 0)" 3 >"$T/send.out" 2>&1 ||
+in_ns cli "$REPO/selftests/bin/sendraw" cli0 "${SRV_MAC}${CLI_MAC}88b5$(printf "%092d" 0)" 3 >"$T/send.out" 2>&1 ||
 	fail "sendraw" "$(tr "\n" " " <"$T/send.out")"
 got=$(in_ns srv "$R/usr/sbin/cls-redirect-stat" -j 2>&1)
 n=$(printf '%s' "$got" | sed -n 's/.*"passed_packets_total":\([0-9]*\).*/\1/p')

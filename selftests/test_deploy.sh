@@ -4,7 +4,7 @@
 # with the maps in a private bpffs (TC_BPF_MNT).
 #
 #   srv: srv0 192.0.2.1 (the device deployed on), srv1 (a second device)
-#   cli: cli0 192.0.2.2 (sends UDP frames with selftests/sendraw through
+#   cli: cli0 192.0.2.2 (sends UDP frames with selftests/bin/sendraw through
 #        srv0's ingress: IPv6 is off and neighbours are static, so these are
 #        the only packets the classifier sees and its counters are exact)
 #
@@ -27,7 +27,7 @@ PREF=1000 HANDLE=0xc15d
 DEV=srv0 SRV=192.0.2.1 CLI=192.0.2.2
 
 require_present test_deploy obj/cls_redirect.o tools/cls-redirect-config tools/cls-redirect-stat \
-	examples/deploy.sh examples/undeploy.sh selftests/sendraw -- jq bpftool
+	examples/deploy.sh examples/undeploy.sh selftests/bin/sendraw -- jq bpftool
 
 tmpdir T
 srv_cli_pair "$DEV" "$SRV" "$CLI"
@@ -72,7 +72,7 @@ state() {
 # classifier counts as processed and passed.
 send() {
 	_ip=$(ipv4_udp "$CLI" "$SRV")
-	in_ns cli "$REPO/selftests/sendraw" cli0 "$SRV_MAC $CLI_MAC 0800 $_ip" "$1"
+	in_ns cli "$REPO/selftests/bin/sendraw" cli0 "$SRV_MAC $CLI_MAC 0800 $_ip" "$1"
 }
 ipv4_udp() {
 	_h="4500 0020 0001 0000 4011"

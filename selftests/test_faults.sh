@@ -23,13 +23,13 @@ private_bpffs "$@"
 
 PIN=$TC_BPF_MNT/tc/globals
 SRV=192.0.2.1 CLI=192.0.2.2 PORT=19523 DEV=srv0
-SENDRAW=$REPO/selftests/sendraw
+SENDRAW=$REPO/selftests/bin/sendraw
 CONFIG_TOOL=$REPO/tools/cls-redirect-config
 STAT_TOOL=$REPO/tools/cls-redirect-stat
 OBJ=$REPO/obj/cls_redirect_btf.o
 FLOOD=${FAULTS_FLOOD:-300000}
 
-require_present test_faults obj/cls_redirect_btf.o selftests/sendraw tools/cls-redirect-config \
+require_present test_faults obj/cls_redirect_btf.o selftests/bin/sendraw tools/cls-redirect-config \
 	tools/cls-redirect-stat -- bpftool jq timeout
 if ! tc -V | grep -q libbpf; then
 	skip test_faults "the system tc ($(tc -V)) has no libbpf: it cannot load $OBJ"

@@ -55,8 +55,8 @@ for c in busybox cpio; do
 	command -v $c >/dev/null || fail_all "$c not installed: run 'make deps' (busybox-static, cpio)"
 done
 missing=
-for f in obj/cls_redirect_btf.o obj/cls_redirect_legacy.o obj/cls_redirect_xdp_btf.o selftests/xdp_pass.bpf.o tools/cls-redirect-config \
-	tools/cls-redirect-stat selftests/sendraw; do
+for f in obj/cls_redirect_btf.o obj/cls_redirect_legacy.o obj/cls_redirect_xdp_btf.o selftests/progs/xdp_pass.bpf.o tools/cls-redirect-config \
+	tools/cls-redirect-stat selftests/bin/sendraw; do
 	[ -e "$REPO/$f" ] || missing="$missing $f"
 done
 [ -z "$missing" ] || fail_all "missing:$missing (run 'make')"

@@ -12,14 +12,14 @@ require_root
 private_bpffs "$@"
 
 SRV=192.0.2.1 CLI=192.0.2.2 PORT=19523 DEV=srv0
-SENDRAW=$REPO/selftests/sendraw
+SENDRAW=$REPO/selftests/bin/sendraw
 CONFIG_TOOL=$REPO/tools/cls-redirect-config
 STAT_TOOL=$REPO/tools/cls-redirect-stat
 OBJ=$REPO/obj/cls_redirect_btf.o
 EXPORTER=prometheus-node-exporter
 VERSION=$(sed -n 's/^VERSION := //p' "$REPO/Makefile")
 
-require_present test_metrics obj/cls_redirect_btf.o selftests/sendraw tools/cls-redirect-config \
+require_present test_metrics obj/cls_redirect_btf.o selftests/bin/sendraw tools/cls-redirect-config \
 	tools/cls-redirect-stat -- "$EXPORTER" curl jq promtool
 if ! tc -V | grep -q libbpf; then
 	skip test_metrics "the system tc ($(tc -V)) has no libbpf: it cannot load $OBJ"

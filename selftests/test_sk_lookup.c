@@ -2,7 +2,7 @@
 /*
  * The classifier and an sk_lookup dispatcher together (tc-cls-redirect.8,
  * CONTAINERS, "sk_lookup"): a real BPF_PROG_TYPE_SK_LOOKUP program
- * (selftests/sk_lookup.bpf.o) steers TCP and UDP for 10.99.0.1:80 to
+ * (selftests/progs/sk_lookup.bpf.o) steers TCP and UDP for 10.99.0.1:80 to
  * sockets bound to 127.0.0.1:7000 and :7001, first in the test's own
  * namespace, then in a service namespace listed in cls_redirect_services.
  * The classifier runs through BPF_PROG_TEST_RUN, each case checking the
@@ -49,7 +49,7 @@
 #define TCP_ELSE 7000
 #define UDP_ELSE 7001
 #define CLI "127.0.0.3"
-#define SK_LOOKUP_OBJ "selftests/sk_lookup.bpf.o"
+#define SK_LOOKUP_OBJ "selftests/progs/sk_lookup.bpf.o"
 
 static struct harness H;
 static int n_fail;

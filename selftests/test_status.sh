@@ -17,7 +17,7 @@ PIN=$TC_BPF_MNT/tc/globals
 FLOOR=$(find "$REPO/selftests" -name floor.bpf.o | head -1)
 
 require_present test_status obj/cls_redirect_btf.o tools/cls-redirect-config -- bpftool jq tc
-[ -n "$FLOOR" ] || { fail test_status "selftests/floor.bpf.o missing (make tests)"; exit 1; }
+[ -n "$FLOOR" ] || { fail test_status "selftests/progs/floor.bpf.o missing (make tests)"; exit 1; }
 if ! tc -V | grep -q libbpf; then
 	skip test_status "the system tc ($(tc -V)) has no libbpf: it cannot load $OBJ"
 	exit 0

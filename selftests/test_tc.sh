@@ -11,7 +11,7 @@
 #           (selftests/lib/legacy-tc.sh; legacy ELF loader)
 # Pins live in a private bpffs (TC_BPF_MNT), never in the host's.
 #
-# Packets are hand-made frames sent from cli with selftests/sendraw, so the
+# Packets are hand-made frames sent from cli with selftests/bin/sendraw, so the
 # counter deltas are exact: IPv6 is off and neighbours are static, nothing
 # else crosses the link.
 set -u
@@ -23,7 +23,7 @@ private_bpffs "$@"
 # A second filter behind the classifier (see behind.c below).
 BEHIND_PREF=65000
 
-require_present test_tc obj/cls_redirect_btf.o obj/cls_redirect_legacy.o selftests/sendraw \
+require_present test_tc obj/cls_redirect_btf.o obj/cls_redirect_legacy.o selftests/bin/sendraw \
 	tools/cls-redirect-config tools/cls-redirect-stat -- bpftool jq cc
 
 tmpdir T

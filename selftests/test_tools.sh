@@ -10,7 +10,8 @@
 # default-path case mounts a fresh bpffs over /sys/fs/bpf inside the
 # namespace).  Run as root: sh selftests/test_tools.sh
 set -u
-cd "$(dirname "$0")/.." || exit 2
+. "$(dirname "$0")/lib/common.sh"
+cd "$REPO" || exit 2
 
 if [ "${CLS_REDIRECT_TOOLS_NS:-}" != 1 ]; then
 	CLS_REDIRECT_TOOLS_NS=1 exec unshare -m sh "$0" "$@"
@@ -60,8 +61,6 @@ B=$tmp/bpffs
 G=$B/tc/globals
 export TC_BPF_MNT=$B
 
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; }
 
 # State of every pinned map under the bpffs: names, shapes, bytes.
 snapshot() {
@@ -131,13 +130,6 @@ full() {
 	else
 		pass "$name"
 	fi
-}
-
-# check NAME CONDITION-COMMAND... : PASS when the command succeeds.
-check() {
-	name=$1
-	shift
-	if "$@"; then pass "$name"; else fail "$name" "$*"; fi
 }
 
 # The bytes of key 0 of a pinned array, as bpftool prints them.
@@ -760,4 +752,4 @@ port: unconfigured -> 19523" "$C" set addr 192.0.2.10 port 19523
 else
 	echo "SKIP default path: not in a private mount namespace"
 fi
-exit 0
+test_done

@@ -21,12 +21,12 @@ private_bpffs "$@"
 . "$REPO/selftests/lib/frames.sh"
 
 missing=$(topo_missing)
-[ -e "$REPO/selftests/sendraw" ] || missing="$missing selftests/sendraw"
+[ -e "$REPO/selftests/bin/sendraw" ] || missing="$missing selftests/bin/sendraw"
 if [ -n "${missing# }" ]; then
 	fail test_trust "missing:$missing (run 'make' and 'make deps')"
 	exit 1
 fi
-SENDRAW=$REPO/selftests/sendraw
+SENDRAW=$REPO/selftests/bin/sendraw
 ATK=10.0.5.2
 OUTSIDE=203.0.113.7
 

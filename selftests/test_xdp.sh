@@ -27,7 +27,7 @@ XDP_OBJ=$REPO/obj/cls_redirect_xdp.o
 TC_OBJ=$REPO/obj/cls_redirect.o
 
 require_present test_xdp obj/cls_redirect_xdp_btf.o obj/cls_redirect_xdp.o obj/cls_redirect.o \
-	selftests/test_prog_run selftests/test_fuzz selftests/sendraw tools/cls-redirect-config tools/cls-redirect-stat -- bpftool jq
+	selftests/test_prog_run selftests/test_fuzz selftests/bin/sendraw tools/cls-redirect-config tools/cls-redirect-stat -- bpftool jq
 
 # ---- 1. the fixtures ----
 
@@ -160,7 +160,7 @@ if command -v xdp-loader >/dev/null; then
 		check "xdp-loader: cls-redirect-config set" configure
 		expect_gue xdp-loader "$how"
 		if [ -n "$multi" ]; then
-			check "xdp-loader: a second program on $DEV" XL load -m native "$DEV" "$REPO/selftests/xdp_pass.bpf.o"
+			check "xdp-loader: a second program on $DEV" XL load -m native "$DEV" "$REPO/selftests/progs/xdp_pass.bpf.o"
 			expect_gue xdp-loader "next to a second program"
 		fi
 		check "xdp-loader: unload -a" XL unload -a "$DEV"

@@ -15,7 +15,8 @@
 # Sets: REPO (top of the tree), TC_BPF_MNT (after private_bpffs), FAILED
 # (number of FAIL lines so far; test_done turns it into the exit status).
 
-REPO=$(cd "$(dirname "$0")/.." && pwd)
+# A script one level deeper (selftests/bench/) sets CLS_REDIRECT_REPO itself.
+REPO=${CLS_REDIRECT_REPO:-$(cd "$(dirname "$0")/.." && pwd)}
 FAILED=0
 
 pass() { echo "PASS $1"; }

@@ -7,7 +7,7 @@ PIN=$TC_BPF_MNT/tc/globals
 CONFIG=cls_redirect_config
 METRICS=cls_redirect_metrics
 SRV=192.0.2.1 CLI=192.0.2.2 PORT=19523 DEV=srv0
-SENDRAW=$REPO/selftests/sendraw
+SENDRAW=$REPO/selftests/bin/sendraw
 CONFIG_TOOL=$REPO/tools/cls-redirect-config
 STAT_TOOL=$REPO/tools/cls-redirect-stat
 

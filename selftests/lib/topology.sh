@@ -18,7 +18,7 @@
 #                      lo 10.0.0.1 (GUE source)      lo: VIP 10.99.0.1,
 #                                                        fd00:99::1
 #
-# The director runs selftests/encap.bpf.o on dir0's ingress: packets for the
+# The director runs selftests/progs/encap.bpf.o on dir0's ingress: packets for the
 # VIP leave encapsulated in GUE toward the first choice, with the others as
 # hops.  Everything else is plain routing, including what a server forwards
 # (it comes back on dira or dirb with another server as outer destination)
@@ -50,16 +50,16 @@ TOPO_SERVER_MTU=1600
 # A client that died must not take the test (and its cleanup) with it.
 trap "" PIPE
 
-PEER=$REPO/selftests/e2e-peer
-ENCAPCTL=$REPO/selftests/encapctl
+PEER=$REPO/selftests/bin/e2e-peer
+ENCAPCTL=$REPO/selftests/bin/encapctl
 CONFIG_TOOL=$REPO/tools/cls-redirect-config
 STAT_TOOL=$REPO/tools/cls-redirect-stat
 
 # Every file the topology needs; topo_missing prints those not built.
 topo_missing() {
 	_m=
-	for _f in obj/cls_redirect_btf.o obj/cls_redirect_legacy.o selftests/encap.bpf.o \
-		selftests/encapctl selftests/e2e-peer tools/cls-redirect-config tools/cls-redirect-stat; do
+	for _f in obj/cls_redirect_btf.o obj/cls_redirect_legacy.o selftests/progs/encap.bpf.o \
+		selftests/bin/encapctl selftests/bin/e2e-peer tools/cls-redirect-config tools/cls-redirect-stat; do
 		[ -e "$REPO/$_f" ] || _m="$_m $_f"
 	done
 	for _c in ethtool jq; do
@@ -96,7 +96,7 @@ _topo_server() { # a|b NET(2|3)
 	# A frame a server's XDP program sends back (XDP_TX) reaches a veth
 	# peer only if that peer has an XDP program too (tc-cls-redirect.8, XDP).
 	if [ "${TOPO_FLAVOUR:-tc}" = xdp ]; then
-		in_ns dir ip link set dev "dir$1" xdp obj "$REPO/selftests/xdp_pass.bpf.o" sec xdp || return 1
+		in_ns dir ip link set dev "dir$1" xdp obj "$REPO/selftests/progs/xdp_pass.bpf.o" sec xdp || return 1
 	fi
 	in_ns "$_s" ip link set eth0 mtu $TOPO_SERVER_MTU
 	in_ns "$_s" ip addr add "$TOPO_VIP4/32" dev lo
@@ -133,7 +133,7 @@ topo_up() {
 	_topo_server b 3 || return 1
 	in_ns dir tc qdisc add dev dir0 clsact
 	in_ns dir env TC_BPF_MNT="$TC_BPF_MNT" tc filter add dev dir0 ingress pref 1 \
-		bpf da obj "$REPO/selftests/encap.bpf.o" sec classifier || return 1
+		bpf da obj "$REPO/selftests/progs/encap.bpf.o" sec classifier || return 1
 	# Let the multicast listener reports of the new addresses pass before
 	# any classifier can count them.
 	sleep 2

@@ -6,7 +6,7 @@
 #
 # R is a tree laid out like the repository: obj/cls_redirect_{btf,legacy}.o,
 # obj/cls_redirect_xdp_btf.o (the XDP flavour, tc-cls-redirect.8, XDP),
-# tools/cls-redirect-{config,stat}, selftests/sendraw, and selftests/guest/
+# tools/cls-redirect-{config,stat}, selftests/bin/sendraw, and selftests/guest/
 # (kload, check_mtu.bpf.o, gue_echo.hex, and test_prog_run when it exists),
 # the static builds of selftests/kernels.mk.  It needs root and a mount
 # namespace of its own (the guest's, or unshare -m on the host); it makes its
@@ -163,7 +163,7 @@ xdp_loader() {
 		if printf '%s\n' "$o" | grep -q 'Falling back to loading single prog'; then
 			say "xdploader alone ($(printf '%s\n' "$o" | grep -m1 'libxdp: .*dispatcher' | sed 's/^ *libxdp: //'))"
 		else
-			run "xdp-loader: a second program" XL "$TC_BPF_MNT" load -m native srv0 "$R/selftests/xdp_pass.bpf.o"
+			run "xdp-loader: a second program" XL "$TC_BPF_MNT" load -m native srv0 "$R/selftests/progs/xdp_pass.bpf.o"
 			n=$(XL "$TC_BPF_MNT" status srv0 2>&1 | grep -cE 'cls_redirect_xdp|xdp_pass')
 			say "xdploader dispatcher, $n programs"
 		fi
@@ -195,7 +195,7 @@ xdp_loader() {
 # delivered and counted once.
 packet() {
 	echos=$(in_echos)
-	if ! o=$(cli "$R/selftests/sendraw" cli0 - <"$G/gue_echo.hex" 2>&1); then
+	if ! o=$(cli "$R/selftests/bin/sendraw" cli0 - <"$G/gue_echo.hex" 2>&1); then
 		bad "$1: sendraw" "$o"
 	fi
 	# The frame is handled in softirq, after sendto returns.

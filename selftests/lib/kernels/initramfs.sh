@@ -70,9 +70,9 @@ common)
 	r=$root/repo
 	mkdir -p "$r/obj" "$r/tools" "$r/selftests/guest" "$r/selftests/lib/kernels"
 	cp "$repo/obj/cls_redirect_btf.o" "$repo/obj/cls_redirect_legacy.o" "$repo/obj/cls_redirect_xdp_btf.o" "$r/obj/"
-	mkdir -p "$r/selftests"
-	cp "$repo/selftests/xdp_pass.bpf.o" "$r/selftests/"
-	for f in tools/cls-redirect-config tools/cls-redirect-stat selftests/sendraw; do
+	mkdir -p "$r/selftests/progs"
+	cp "$repo/selftests/progs/xdp_pass.bpf.o" "$r/selftests/progs/"
+	for f in tools/cls-redirect-config tools/cls-redirect-stat selftests/bin/sendraw; do
 		copy_with_libs "$repo/$f" "$r/$f"
 	done
 	cp -R "$repo/selftests/guest/." "$r/selftests/guest/"

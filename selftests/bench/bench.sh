@@ -1,10 +1,10 @@
 #!/bin/sh
 # The driver of `make bench` (root).  Three parts, one table, one JSON file:
 #
-# 1. selftests/bench run: per-packet cost of every packet class through
+# 1. selftests/bench/bench run: per-packet cost of every packet class through
 #    BPF_PROG_TEST_RUN, next to an empty tc program (the floor) in the same
 #    rounds, the same for the kernel calls the paths are built from
-#    (selftests/parts.bpf.c), plus the verifier's cost and the program sizes
+#    (selftests/progs/parts.bpf.c), plus the verifier's cost and the program sizes
 #    (libbpf, pinning off).  With BENCH_BASE=REV (make bench BASE=REV), the
 #    classifier of git revision REV is built in a temporary worktree (with
 #    that revision's Makefile, obj/ and include/; the worktree is removed
@@ -17,7 +17,7 @@
 #    (selftests/lib/legacy-tc.sh) for obj/cls_redirect_legacy.o.
 #    obj/cls_redirect.o is a copy of one of the two.
 # 3. Real traffic: a veth pair between two namespaces; in "gen",
-#    selftests/xdpgen.bpf.o transmits one packet class as fast as it can
+#    selftests/progs/xdpgen.bpf.o transmits one packet class as fast as it can
 #    (XDP live frames, XDP_TX); in "srv" the frames arrive in a threaded
 #    NAPI on the other CPU, pass tc ingress and the stack drops them (inner
 #    and plain destinations are not local, forwarding is off; forwarded
@@ -33,12 +33,12 @@
 #    CPU time per packet: what the NAPI thread of s0 and ksoftirqd on its
 #    CPU spent (schedstat), over the packets received.
 #
-#   sh selftests/bench.sh [RESULTS.json]     (default bench/results.json;
+#   sh selftests/bench/bench.sh [RESULTS.json]     (default bench/results.json;
 #                                             the text goes next to it, .txt)
 # BENCH_BASE=REV: also time the classifier of git revision REV (see 1.);
 # BENCH_ROUNDS (default 10000), BENCH_PASSES (20), BENCH_COPIES (8): rounds
 # of part 1, passes they are split into, fresh loads of each program per
-# pass (selftests/bench.c says what they are);
+# pass (selftests/bench/bench.c says what they are);
 # BENCH_SERVICES=N (default 0): N services listed, none a class's destination
 # (tc-cls-redirect.8, CONTAINERS), in the tc flavour's part 1;
 # BENCH_SECONDS (default 2) traffic per class and setup in part 3;
@@ -46,7 +46,8 @@
 # BENCH_TRUST=N (make bench TRUST=N): each trust list holds N prefixes in
 # part 1 instead of 0.0.0.0/0 (bench run -T).
 set -u
-. "$(dirname "$0")/lib/common.sh"
+CLS_REDIRECT_REPO=$(cd "$(dirname "$0")/../.." && pwd)
+. "$CLS_REDIRECT_REPO/selftests/lib/common.sh"
 cd "$REPO" || exit 2
 [ "$(id -u)" = 0 ] || { echo "make bench must run as root (sudo make bench): it loads BPF programs and creates network namespaces" >&2; exit 2; }
 private_bpffs "$@"
@@ -60,9 +61,9 @@ PASSES=${BENCH_PASSES:-20}
 COPIES=${BENCH_COPIES:-8}
 SECONDS_PER=${BENCH_SECONDS:-2}
 BASE_REV=${BENCH_BASE:-}
-BENCH=$REPO/selftests/bench
+BENCH=$REPO/selftests/bench/bench
 mkdir -p "$(dirname "$JSON")" || exit 2
-for f in selftests/bench selftests/floor.bpf.o selftests/floor_xdp.bpf.o selftests/parts.bpf.o selftests/xdpgen.bpf.o \
+for f in selftests/bench/bench selftests/progs/floor.bpf.o selftests/progs/floor_xdp.bpf.o selftests/progs/parts.bpf.o selftests/progs/xdpgen.bpf.o \
 	obj/cls_redirect_btf.o obj/cls_redirect_xdp_btf.o obj/cls_redirect_xdp.o \
 	obj/cls_redirect_legacy.o tools/cls-redirect-config tools/cls-redirect-stat; do
 	[ -e "$f" ] || { echo "bench: $f missing: run make (make bench builds everything)" >&2; exit 2; }
@@ -238,7 +239,7 @@ if [ "${BENCH_TRAFFIC:-1}" != 0 ]; then
 		run "$class"; nf=$RX_PPS; offered=$TX_PPS
 		nf_cpu=$(per_pkt "$c0" "$r0")
 
-		in_ns srv tc filter add dev s0 ingress pref 1 bpf da obj selftests/floor.bpf.o sec classifier
+		in_ns srv tc filter add dev s0 ingress pref 1 bpf da obj selftests/progs/floor.bpf.o sec classifier
 		id=$(progid); set -- $("$BENCH" proginfo "$id"); t0=$4 c0=$5
 		_a=$(rx) cpu0=$(cpu_ns)
 		run "$class"; fl=$RX_PPS

@@ -12,7 +12,7 @@
  * names for the first choice, with that neighbour's MAC address.  Everything
  * else (the servers' direct replies, traffic for the director itself) is left
  * to the stack.  The configuration is a map the test rewrites while traffic
- * flows (selftests/encapctl), so "B only" can become "A first, then B" in the
+ * flows (selftests/bin/encapctl), so "B only" can become "A first, then B" in the
  * middle of a connection, which is the event second chance exists for.
  *
  * Only packets a real director would send are produced: no GSO packets (the

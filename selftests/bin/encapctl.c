@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * encapctl: steers the test director (selftests/encap.bpf.c) through its
+ * encapctl: steers the test director (selftests/progs/encap.bpf.c) through its
  * pinned maps.
  *
  *   encapctl DIR set vip4 A vip6 A6 saddr S port P first F [hops H...]
@@ -31,7 +31,7 @@ static int open_map(const char *dir, const char *name)
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	fd = bpf_obj_get(path);
 	if (fd < 0) {
-		fprintf(stderr, "encapctl: %s: %s (is selftests/encap.bpf.o attached?)\n", path,
+		fprintf(stderr, "encapctl: %s: %s (is selftests/progs/encap.bpf.o attached?)\n", path,
 			strerror(errno));
 		exit(2);
 	}

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The test director's configuration: shared by selftests/encap.bpf.c (the
+ * The test director's configuration: shared by selftests/progs/encap.bpf.c (the
  * GUE encapsulator on the director's interface toward the client) and
- * selftests/encapctl.c (which the end-to-end tests use to steer it).
+ * selftests/bin/encapctl.c (which the end-to-end tests use to steer it).
  *
  * The director sends every packet for the VIP (IPv4 or IPv6) to `first`,
  * with `hops` as the alternatives, exactly as a GLB director does with the

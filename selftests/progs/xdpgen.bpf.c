@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Packet generator of `make bench`, run by selftests/bench (gen mode) with
+ * Packet generator of `make bench`, run by selftests/bench/bench (gen mode) with
  * BPF_PROG_TEST_RUN in live-frames mode (BPF_F_TEST_XDP_LIVE_FRAMES): the
  * kernel hands this program the same few pages over and over, and XDP_TX
  * sends each one out of the interface named in the context, here one end of

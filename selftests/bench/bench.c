@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * bench: the measuring half of `make bench` (selftests/bench.sh drives it).
+ * bench: the measuring half of `make bench` (selftests/bench/bench.sh drives it).
  *
  *   bench run [-X] [-n ROUNDS] [-k RUNS] [-p PASSES] [-c COPIES] [-o JSON] [-O OBJ]
  *             [-B BASE_OBJ] [-L BASE_LABEL] [-F FLOOR_OBJ] [-P PARTS_OBJ] [-D ROUNDS_FILE]
  *             [-T PREFIXES] [-S SERVICES]
  *	Per-packet cost of every packet class through BPF_PROG_TEST_RUN,
- *	next to an empty tc program (selftests/floor.bpf.o) and, with -B, next
+ *	next to an empty tc program (selftests/progs/floor.bpf.o) and, with -B, next
  *	to a second classifier (the base: another revision's object), in the
- *	same rounds; and of the parts (selftests/parts.bpf.o).  ROUNDS rounds
+ *	same rounds; and of the parts (selftests/progs/parts.bpf.o).  ROUNDS rounds
  *	(10000) of RUNS runs per program (8), in PASSES passes (20) of COPIES
  *	fresh loads of each program (8); -D writes every round's sums.  Plus
  *	verifier cost, program sizes and load time of OBJ
@@ -17,13 +17,13 @@
  *	(tc-cls-redirect.8, CONTAINERS), none a class's destination.
  *	-X: the XDP flavour (tc-cls-redirect.8, XDP): OBJ and BASE_OBJ are XDP
  *	objects (default obj/cls_redirect_xdp_btf.o), the floor an empty XDP
- *	program (selftests/floor_xdp.bpf.o), the verdicts XDP's.
+ *	program (selftests/progs/floor_xdp.bpf.o), the verdicts XDP's.
  *	-T N: each trust list of a classifier that has them holds N prefixes
  *	(the ones the packets match among them; see trust_prefix()) instead
  *	of 0.0.0.0/0: the cost of the checks with a fleet's lists.
  *   bench gen IFNAME CLASS SECONDS DSTMAC [CPORT SPORT]
  *	Real traffic: transmit CLASS frames out of IFNAME for SECONDS with
- *	selftests/xdpgen.bpf.o (XDP live frames); prints "sent N ns".
+ *	selftests/progs/xdpgen.bpf.o (XDP live frames); prints "sent N ns".
  *   bench proginfo PROG_ID
  *	Print "verified_insns xlated_bytes jited_bytes run_time_ns run_cnt".
  *   bench tcpflow
@@ -62,7 +62,7 @@
  *    the outcome counter it moves are checked, and the base's output must be
  *    the current one's: a class that takes a different path than its name
  *    says aborts the benchmark.
- *  - The parts (selftests/parts.bpf.o: one helper, adjust_room, redirect,
+ *  - The parts (selftests/progs/parts.bpf.o: one helper, adjust_room, redirect,
  *    socket lookup hit and miss, each alone in a program) run in the same
  *    rounds on the frames of classes, so each class with a target splits
  *    into the calls it cannot do without and the classifier's own work.
@@ -163,7 +163,7 @@ static const struct pkt_class classes[C_COUNT] = {
 };
 
 /*
- * The kernel calls the paths are built from (selftests/parts.bpf.c), each
+ * The kernel calls the paths are built from (selftests/progs/parts.bpf.c), each
  * timed alone on the frame of a class, in the same rounds as the classes.
  */
 struct part {
@@ -857,7 +857,7 @@ static double split_calls(const struct split *s, const double *above)
 static void print_parts(const double *above, const double *fl)
 {
 	printf("\nWhere the time goes: the kernel calls the paths are built from, each timed alone in a\n"
-	       "program (selftests/parts.bpf.c) in the same rounds, ns above the floor (median of the\n"
+	       "program (selftests/progs/parts.bpf.c) in the same rounds, ns above the floor (median of the\n"
 	       "rounds).  A part also reads what its call needs, so calls slightly overstates the calls\n"
 	       "and rest (parsing, deciding, counting: the classifier's own work) understates the rest.\n"
 	       "calls only: the ratio of a program that made those calls and nothing else.\n\n");
@@ -1153,8 +1153,8 @@ static long time_rounds(struct run_setup *s, struct progset *ps, int r0, int r1,
 static int cmd_run(int argc, char **argv)
 {
 	const char *json = NULL, *baselabel = NULL, *rawpath = NULL;
-	static struct run_setup s = { .objpath = "obj/cls_redirect_btf.o", .floorpath = "selftests/floor.bpf.o",
-				      .partspath = "selftests/parts.bpf.o", .copies = 8 };
+	static struct run_setup s = { .objpath = "obj/cls_redirect_btf.o", .floorpath = "selftests/progs/floor.bpf.o",
+				      .partspath = "selftests/progs/parts.bpf.o", .copies = 8 };
 	static struct progset ps;
 	/* sums[g][u][r]: program g's time summed over the runs of unit u in
 	 * round r (units: the classes, then the parts). */
@@ -1180,7 +1180,7 @@ static int cmd_run(int argc, char **argv)
 		case 'X':
 			xdp_mode = 1;
 			s.objpath = "obj/cls_redirect_xdp_btf.o";
-			s.floorpath = "selftests/floor_xdp.bpf.o";
+			s.floorpath = "selftests/progs/floor_xdp.bpf.o";
 			break;
 		case 'n': rounds = atoi(optarg); break;
 		case 'k': runs = atoi(optarg); break;
@@ -1456,7 +1456,7 @@ struct xdpgen_frame {
 
 static int cmd_gen(int argc, char **argv)
 {
-	const char *genpath = "selftests/xdpgen.bpf.o";
+	const char *genpath = "selftests/progs/xdpgen.bpf.o";
 	struct flowports fp = { 0, 0 };
 	struct xdpgen_frame t = {};
 	struct xdp_md ctx = {};
@@ -1565,6 +1565,6 @@ int main(int argc, char **argv)
 			"       bench stats\n"
 			"       bench proginfo PROG_ID\n"
 			"       bench classes\n"
-			"(see selftests/bench.sh; run as root)\n");
+			"(see selftests/bench/bench.sh; run as root)\n");
 	return 1;
 }
