@@ -18,11 +18,7 @@ require_root
 private_bpffs "$@"
 . "$REPO/selftests/lib/topology.sh"
 
-missing=$(topo_missing)
-if [ -n "$missing" ]; then
-	fail test_e2e "missing: $missing (run 'make' and 'make deps')"
-	exit 1
-fi
+topo_require test_e2e
 
 C=10.0.4.2 # a third alternative that does not exist: never reached
 

@@ -30,11 +30,7 @@ require_root
 private_bpffs "$@"
 . "$REPO/selftests/lib/topology.sh"
 
-missing=$(topo_missing)
-if [ -n "$missing" ]; then
-	fail test_route "missing: $missing (run 'make' and 'make deps')"
-	exit 1
-fi
+topo_require test_route
 
 C4=10.0.7.3 D4=10.0.5.2 X4=10.0.4.2 # X: an alternative that never answers
 

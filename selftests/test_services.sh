@@ -20,11 +20,7 @@ require_root
 private_bpffs "$@"
 . "$REPO/selftests/lib/topology.sh"
 
-missing=$(topo_missing)
-if [ -n "$missing" ]; then
-	fail test_services "missing: $missing (run 'make' and 'make deps')"
-	exit 1
-fi
+topo_require test_services
 C=10.0.4.2 # a third alternative that does not exist: never reached
 POD4=10.0.9.2 POD6=fd00:9::2
 

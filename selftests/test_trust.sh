@@ -20,12 +20,7 @@ private_bpffs "$@"
 . "$REPO/selftests/lib/topology.sh"
 . "$REPO/selftests/lib/frames.sh"
 
-missing=$(topo_missing)
-[ -e "$REPO/selftests/bin/sendraw" ] || missing="$missing selftests/bin/sendraw"
-if [ -n "${missing# }" ]; then
-	fail test_trust "missing:$missing (run 'make' and 'make deps')"
-	exit 1
-fi
+topo_require test_trust
 SENDRAW=$REPO/selftests/bin/sendraw
 ATK=10.0.5.2
 OUTSIDE=203.0.113.7

@@ -59,13 +59,20 @@ STAT_TOOL=$REPO/tools/cls-redirect-stat
 topo_missing() {
 	_m=
 	for _f in obj/cls_redirect_btf.o obj/cls_redirect_legacy.o selftests/progs/encap.bpf.o \
-		selftests/bin/encapctl selftests/bin/e2e-peer tools/cls-redirect-config tools/cls-redirect-stat; do
+		selftests/bin/encapctl selftests/bin/e2e-peer selftests/bin/sendraw tools/cls-redirect-config tools/cls-redirect-stat; do
 		[ -e "$REPO/$_f" ] || _m="$_m $_f"
 	done
 	for _c in ethtool jq; do
 		command -v "$_c" >/dev/null || _m="$_m $_c"
 	done
 	echo "${_m# }"
+}
+
+# topo_require NAME: fails test NAME and exits when a file or command the
+# topology needs is missing.
+topo_require() {
+	_m=$(topo_missing)
+	[ -z "$_m" ] || { fail "$1" "missing: $_m (run 'make' and 'make deps')"; exit 1; }
 }
 
 # Server name (a, b) -> namespace, address, bpffs.
