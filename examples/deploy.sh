@@ -311,10 +311,18 @@ listed() { # sources|hops
 }
 prev_sources=$(listed sources)
 prev_hops=$(listed hops)
+# Lists pinned before any configuration (sources add before set): show
+# cannot read them, so they are taken as not empty and left alone on
+# rollback.
+lists_unread=
+if [ ! -e "$PIN/cls_redirect_config" ] &&
+	{ [ -e "$PIN/cls_redirect_sources" ] || [ -e "$PIN/cls_redirect_hops" ]; }; then
+	lists_unread=1
+fi
 if [ -n "$ANY" ]; then
 	SOURCES="$SOURCES 0.0.0.0/0" HOPS="$HOPS 0.0.0.0/0"
 fi
-if [ -z "$prev_sources$SOURCES" ] && [ -z "$prev_hops$HOPS" ]; then
+if [ -z "$prev_sources$SOURCES$lists_unread" ] && [ -z "$prev_hops$HOPS$lists_unread" ]; then
 	die_usage "both trust lists would be empty: this server would accept no GUE and forward nothing. Name the fleet with --source PREFIX (directors, peer servers) and --hop PREFIX (peer servers), or open it explicitly with --allow-any; nothing changed"
 fi
 # new_prefixes LISTED WANTED: the prefixes of WANTED not in LISTED (as
@@ -444,12 +452,12 @@ fi
 if [ -n "$new_sources" ]; then
 	# shellcheck disable=SC2086 # a list of prefixes
 	"$CONFIG_TOOL" sources add $new_sources || fail "cls-redirect-config sources add $new_sources failed (see above)"
-	added_sources=$new_sources
+	[ -n "$lists_unread" ] || added_sources=$new_sources
 fi
 if [ -n "$new_hops" ]; then
 	# shellcheck disable=SC2086 # a list of prefixes
 	"$CONFIG_TOOL" hops add $new_hops || fail "cls-redirect-config hops add $new_hops failed (see above)"
-	added_hops=$new_hops
+	[ -n "$lists_unread" ] || added_hops=$new_hops
 fi
 # Read it back now, before anything else changes: if the map does not hold
 # what was asked, no program is swapped in to run with it.

@@ -165,6 +165,15 @@ fleet=$FLEET FLEET=
 expect_refused "deploy with both trust lists empty" 1 "$DEV" "$SRV" 19523
 check "deploy with both trust lists empty: says how to open" grep -q -- '--allow-any' "$T/out"
 FLEET=$fleet
+# Lists named before any configuration: deploy takes them as the fleet.
+S "$CONFIG_TOOL" sources add "$CLI" >/dev/null
+FLEET=
+run_deploy "$DEV" "$SRV" 19523
+check "deploy with lists added before set: deployed" [ "$rc" = 0 ]
+expect_eq "deploy with lists added before set: the list kept" '["'"$CLI"'/32"]' \
+	"$(S "$CONFIG_TOOL" show -j | jq -c .sources)"
+run_undeploy "$DEV"
+FLEET=$fleet
 check "fresh device untouched" sh -c "[ -z '$(pins)' ] && [ '$(qdiscs "$DEV")' = 0 ]"
 
 # Not root: refused before anything changes, saying what tc needs.
