@@ -2246,17 +2246,6 @@ static void setup_sockets(void)
  * reports the veth's peer (IFLA_LINK_NETNSID), as ip link shows it.  A
  * second veth is made and deleted for the "pod gone" fixtures.
  */
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
 /* The ip of iproute2: $CLS_REDIRECT_IP in the kernel matrix's guest, whose
  * shell would otherwise pick busybox's applet. */
 static const char *ip_cmd(void)
@@ -2277,7 +2266,7 @@ static void setup_services(void)
 		return;
 	}
 	pod = open("/proc/self/ns/net", O_RDONLY);
-	if (pod < 0 || sh("%s link set lo up", ip_cmd())) {
+	if (pod < 0 || harness_sh("%s link set lo up", ip_cmd())) {
 		setup_fail("services_netns", "loopback of the service namespace");
 		goto back;
 	}
@@ -2303,16 +2292,16 @@ back:
 	}
 	if (pod < 0)
 		return;
-	if (sh("%s link add " SVC_VETH " type veth peer name " SVC_PEER " netns /proc/%d/fd/%d", ip_cmd(),
+	if (harness_sh("%s link add " SVC_VETH " type veth peer name " SVC_PEER " netns /proc/%d/fd/%d", ip_cmd(),
 	       getpid(), pod) ||
-	    sh("%s link add " SVC_GONE " type veth peer name crsvc3 netns /proc/%d/fd/%d", ip_cmd(), getpid(),
+	    harness_sh("%s link add " SVC_GONE " type veth peer name crsvc3 netns /proc/%d/fd/%d", ip_cmd(), getpid(),
 	       pod)) {
 		setup_fail("services_veth", "ip link add failed");
 		return;
 	}
 	svc_ifindex = (int)if_nametoindex(SVC_VETH);
 	svc_gone_ifindex = (int)if_nametoindex(SVC_GONE);
-	if (sh("%s link del " SVC_GONE, ip_cmd()))
+	if (harness_sh("%s link del " SVC_GONE, ip_cmd()))
 		setup_fail("services_veth", "ip link del %s failed", SVC_GONE);
 	/* stderr: ip maps netnsids to the names in /run/netns and complains
 	 * about those of other namespaces. */

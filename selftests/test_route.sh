@@ -136,16 +136,7 @@ stat() { srv_stat "$1" | jq -r ".$2"; }
 # everything: the director's count and the counters of all four servers.
 everything() { echo "$(director_sent) $(srv_stat a) $(srv_stat b) $(srv_stat c) $(srv_stat d)"; }
 # quiet: waits until no packet is in flight (everything stays the same 200 ms).
-quiet() {
-	_prev= _i=0
-	while [ $_i -lt 50 ]; do
-		_now=$(everything)
-		[ "$_now" = "$_prev" ] && return 0
-		_prev=$_now
-		_i=$((_i + 1))
-		sleep 0.2
-	done
-}
+quiet() { settle everything; }
 # mark NAME: remembers the director's count and every server's counters.
 mark() {
 	director_sent >"$TOPO_TMP/$1.dir"

@@ -108,17 +108,6 @@ static void expect(const char *name, const uint8_t *f, size_t n, uint32_t want_r
 	       (long long)(after[outcome] - before[outcome]));
 }
 
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
 static int bound(int type, const char *addr, uint16_t port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
@@ -148,7 +137,7 @@ static uint16_t steer_here(const char *where, int *udp_fd)
 
 	snprintf(name, sizeof(name), "%s_setup", where);
 	inet_pton(AF_INET, VIP, &vip.sin_addr);
-	if (sh("ip link set lo up && ip addr add " VIP "/32 dev lo")) {
+	if (harness_sh("ip link set lo up && ip addr add " VIP "/32 dev lo")) {
 		result(0, name, "ip addr add " VIP "/32 dev lo failed");
 		return 0;
 	}
@@ -294,7 +283,7 @@ int main(void)
 		printf("FAIL setup_pod: back: %s\n", strerror(errno));
 		return 1;
 	}
-	if (sh("ip link add crskl0 type veth peer name crskl1 netns /proc/%d/fd/%d", getpid(), pod)) {
+	if (harness_sh("ip link add crskl0 type veth peer name crskl1 netns /proc/%d/fd/%d", getpid(), pod)) {
 		printf("FAIL setup_pod: ip link add failed\n");
 		return 1;
 	}

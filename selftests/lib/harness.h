@@ -112,6 +112,19 @@ static inline int harness_ret_known(const struct harness *h, unsigned int r)
 	return r == HARNESS_RET_PASS || r == HARNESS_RET_DROP || r == HARNESS_RET_REDIRECT || r == HARNESS_RET_OK;
 }
 
+/* system() on a printf-formatted command line (at most 511 bytes). */
+static inline int harness_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2), unused));
+static inline int harness_sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
 #define HARNESS_FAIL(h, ...) (harness_errf((h)->err, sizeof((h)->err), __VA_ARGS__), -1)
 
 /*

@@ -211,12 +211,14 @@ director_sent() {
 # srv_stat a|b: the server's counters, one JSON object.
 srv_stat() { TC_BPF_MNT=$(srv_mnt "$1") "$STAT_TOOL" -j; }
 
-# settle: waits until no packet is in flight (delayed ACKs, FINs): the
-# director's count and both servers' counters stay the same for 200 ms.
+# settle [STATE]: waits until no packet is in flight (delayed ACKs, FINs):
+# what the command STATE prints (default: the director's count and both
+# servers' counters) stays the same for 200 ms.
+topo_state() { echo "$(director_sent) $(srv_stat a) $(srv_stat b)"; }
 settle() {
 	_prev= _i=0
 	while [ $_i -lt 50 ]; do
-		_now="$(director_sent) $(srv_stat a) $(srv_stat b)"
+		_now=$("${1:-topo_state}")
 		[ "$_now" = "$_prev" ] && return 0
 		_prev=$_now
 		_i=$((_i + 1))
