@@ -197,11 +197,23 @@ static __always_inline int accept_locally(struct packet *p, __u32 reason)
  * sent as it would be without the flag: the configured mtu is the check.
  * Everything else (no route, unreachable, blackhole, prohibit, a local or
  * broadcast destination, forwarding off on lo) is no route.
+ *
+ * skb->mark goes into the lookup as the kernel's own routing uses it, so
+ * fwmark rules apply: BPF_FIB_LOOKUP_MARK with params->mark (Linux 6.10; the
+ * four bytes it shares with the output smac).  An older kernel refuses the
+ * unknown flag with -EINVAL before looking at anything else, and the lookup
+ * is made again without it (the mark then plays no part).  A packet without
+ * a mark, the usual case, is looked up once, without the flag, the same on
+ * every kernel: a mark of 0 is what the lookup uses without it.
  */
 #define LOOPBACK_IFINDEX 1
 #ifndef AF_INET
 #define AF_INET 2
 #endif
+#ifndef BPF_FIB_LOOKUP_MARK
+#define BPF_FIB_LOOKUP_MARK (1U << 5) /* the build's uapi headers may predate 6.10 */
+#endif
+#define FIB_EINVAL 22
 
 struct route {
 	struct bpf_redir_neigh nh;
@@ -219,12 +231,19 @@ static __always_inline __u32 route_to_hop(struct packet *p, __u8 proto, struct r
 		.ipv4_src = p->addr,
 		.ipv4_dst = p->hop,
 	};
+	__u32 mark = p->ctx->mark;
 	long rc;
 
 	if (!ip)
 		return M(ERR_ENCAP_BUFFER_TOO_SMALL);
 	fib.tos = ip->tos;
-	rc = bpf_fib_lookup(p->ctx, &fib, sizeof(fib), 0);
+	rc = -FIB_EINVAL;
+	if (mark) {
+		__builtin_memcpy(fib.smac, &mark, sizeof(mark));
+		rc = bpf_fib_lookup(p->ctx, &fib, sizeof(fib), BPF_FIB_LOOKUP_MARK);
+	}
+	if (rc == -FIB_EINVAL)
+		rc = bpf_fib_lookup(p->ctx, &fib, sizeof(fib), 0);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH &&
 	    rc != BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return M(ERR_NO_ROUTE);

@@ -47,6 +47,7 @@
 #include <net/route.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <linux/bpf.h>
 #include <linux/fib_rules.h>
 #include <linux/rtnetlink.h>
@@ -318,7 +319,8 @@ static void check(const char *name, const uint8_t *in, size_t len, enum verdict 
 		return;
 	}
 	if (H.xdp && g_ctx) {
-		printf("# xdp:%s not run: XDP sees no GSO packet (GRO comes after it)\n", name);
+		printf("# xdp:%s not run: it sets __sk_buff fields (GSO: XDP sees no GSO packet, GRO comes after it; skb->mark)\n",
+		       name);
 		return;
 	}
 	n_run++;
@@ -1832,6 +1834,31 @@ static int rule_from(int add, const char *src, uint32_t table, uint32_t prio)
 		    sizeof(fr), t, v, 3);
 }
 
+/* ip rule add|del fwmark MARK lookup TABLE priority PRIO */
+static int rule_fwmark(int add, uint32_t mark, uint32_t table, uint32_t prio)
+{
+	struct fib_rule_hdr fr = {
+		.family = AF_INET,
+		.action = FR_ACT_TO_TBL,
+	};
+	uint16_t t[3] = { FRA_FWMARK, FRA_TABLE, FRA_PRIORITY };
+	uint32_t v[3] = { mark, table, prio };
+
+	return rtnl(add ? RTM_NEWRULE : RTM_DELRULE, add ? NLM_F_CREATE | NLM_F_EXCL : 0, &fr,
+		    sizeof(fr), t, v, 3);
+}
+
+/* Whether the running kernel is Linux MAJ.MIN or later (uname). */
+static int kernel_at_least(int maj, int min)
+{
+	struct utsname u;
+	int a = 0, b = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &a, &b) != 2)
+		return 0;
+	return a > maj || (a == maj && b >= min);
+}
+
 /* The default route out of lo that harness_netns() added (SIOCADDRT). */
 static int default_route_lo(int add)
 {
@@ -1860,6 +1887,8 @@ static int default_route_lo(int add)
 #define HOP_POLICY "203.0.113.4"  /* unreachable in ROUTE_TABLE: from OUR only */
 #define HOP_OTHER_SRC "203.0.113.5" /* unreachable in ROUTE_TABLE + 1: from FAR4 only */
 #define HOP_ON_LINK "203.0.113.6" /* a route of its own, dev lo */
+#define HOP_MARK "203.0.113.7" /* unreachable in ROUTE_TABLE + 2: for MARK_RULE only */
+#define MARK_RULE 0x2a
 
 /*
  * The routing part of route mode, with the verdicts and bytes of
@@ -1883,6 +1912,7 @@ static void fx_route(void)
 	};
 	uint8_t f[PKT_MAX];
 	struct pkt_encap e;
+	struct __sk_buff ctx;
 	unsigned i;
 	size_t n;
 	int err;
@@ -1896,7 +1926,9 @@ static void fx_route(void)
 		    (err = route32(1, RTN_UNREACHABLE, HOP_OTHER_SRC, ROUTE_TABLE + 1)) ||
 		    (err = route32(1, RTN_UNICAST, HOP_ON_LINK, RT_TABLE_MAIN)) ||
 		    (err = rule_from(1, OUR, ROUTE_TABLE, 1000)) ||
-		    (err = rule_from(1, FAR4, ROUTE_TABLE + 1, 1001)))
+		    (err = rule_from(1, FAR4, ROUTE_TABLE + 1, 1001)) ||
+		    (err = route32(1, RTN_UNREACHABLE, HOP_MARK, ROUTE_TABLE + 2)) ||
+		    (err = rule_fwmark(1, MARK_RULE, ROUTE_TABLE + 2, 1002)))
 			setup_fail("route_setup", "routes and rules: %s", strerror(-err));
 		if (write_file(LO_FORWARDING, "1"))
 			setup_fail("route_setup", "writing %s: %s", LO_FORWARDING, strerror(errno));
@@ -1947,6 +1979,43 @@ static void fx_route(void)
 	set_hop(&e, 0, HOP_OTHER_SRC);
 	n = f_tcp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE, PKT_TCP_ACK);
 	gue("route_rule_from_another_address_does_not", f, n, L3V4, L4T);
+
+	/*
+	 * fwmark rules: skb->mark is part of the lookup where the kernel takes
+	 * BPF_FIB_LOOKUP_MARK (Linux 6.10).  An older one refuses the flag and
+	 * the classifier looks up again without it: the rule cannot match
+	 * there, and the packet is forwarded as if unmarked (tc-cls-redirect.8,
+	 * ROUTE MODE).
+	 */
+	memset(&ctx, 0, sizeof(ctx));
+	g_ctx = &ctx;
+	e = enc(1, 0);
+	set_hop(&e, 0, HOP_MARK);
+	n = f_tcp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE, PKT_TCP_ACK);
+	ctx.mark = MARK_RULE;
+	if (kernel_at_least(6, 10))
+		drop("route_fwmark_rule_applies_from_6_10", f, n, M(ERR_NO_ROUTE), L3V4, L4T);
+	else
+		gue("route_fwmark_rule_applies_from_6_10", f, n, L3V4, L4T);
+	ctx.mark = MARK_RULE + 1;
+	gue("route_fwmark_other_mark_no_rule", f, n, L3V4, L4T);
+	ctx.mark = 0;
+	gue("route_fwmark_no_mark_no_rule", f, n, L3V4, L4T);
+	/* A marked packet is still looked up, on every kernel. */
+	ctx.mark = MARK_RULE + 1;
+	set_hop(&e, 0, HOP_BLACKHOLE);
+	n = f_tcp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE, PKT_TCP_ACK);
+	drop("route_fwmark_marked_blackhole", f, n, M(ERR_NO_ROUTE), L3V4, L4T);
+	e = enc(1, 0);
+	e.priv_vflags = PRIV_F_LAST_HOP_GRE;
+	set_hop(&e, 0, HOP_MARK);
+	n = f_udp(f, &e, 1, FAR6, P_CLI, SRV6, P_NONE);
+	ctx.mark = MARK_RULE;
+	if (kernel_at_least(6, 10))
+		drop("route_fwmark_rule_applies_gre_from_6_10", f, n, M(ERR_NO_ROUTE), L3V6, L4U);
+	else
+		gre("route_fwmark_rule_applies_gre_from_6_10", f, n, L3V6, L4U);
+	g_ctx = NULL;
 
 	/* The hop checks and the mtu come first; no-forward wins; accepting
 	 * is unchanged. */

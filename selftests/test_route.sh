@@ -12,7 +12,9 @@
 #     |                  router: the router has no route to 10.0.7.0/24)
 #   A eth1 10.0.5.1 ---- eth0 D 10.0.5.2 (behind A's second interface;
 #                        D answers clients over eth1 10.0.8.2 -- dird 10.0.8.1)
-#   A eth2 10.0.9.2 ---- dirp 10.0.9.1 (A's second uplink, for policy routing)
+#   A eth2 10.0.9.2 ---- dirp 10.0.9.1 (A's second uplink, for policy routing:
+#                        an `ip rule from`, and an `ip rule fwmark` for packets
+#                        a filter before the classifier marks)
 #
 # No static neighbour between A and C or A and D: the first packet A forwards
 # there has to wait for ARP.  C and D run the classifier and the echo servers
@@ -333,22 +335,61 @@ fi
 
 # ---- policy routing: hops in 10.0.3.0/24 leave through A's second uplink ----
 
-in_ns srva ip route add default via 10.0.9.1 dev eth2 table 200
-in_ns srva ip rule add from $TOPO_A4 to 10.0.3.0/24 lookup 200 pref 100
-mark p0
-t0=$(tx_packets srva eth2)
-flow "route, policy" tcp 4 b B
-flow "route, policy" udp 6 b B
-t1=$(tx_packets srva eth2)
-mark p1
+# steered LABEL: a TCP flow (IPv4 inside) and a UDP flow (IPv6 inside)
+# through A to B; then fw is what A forwarded, out what left through eth2.
 # Nothing but forwarded packets leaves through eth2 (static neighbours, no
 # IPv6 address on it).
+steered() {
+	mark s0
+	_t0=$(tx_packets srva eth2)
+	flow "$1" tcp 4 b B
+	flow "$1" udp 6 b B
+	out=$(($(tx_packets srva eth2) - _t0))
+	mark s1
+	fw=$(moved s0 s1 a forwarded_packets_total_gue)
+}
+# unsteered LABEL: a UDP flow through A to B, none of it through eth2.
+unsteered() {
+	_t0=$(tx_packets srva eth2)
+	flow "$1" udp 4 b B
+	expect_eq "$1: nothing more left through eth2" "$_t0" "$(tx_packets srva eth2)" "eth2 tx"
+}
+
+in_ns srva ip route add default via 10.0.9.1 dev eth2 table 200
+in_ns srva ip rule add from $TOPO_A4 to 10.0.3.0/24 lookup 200 pref 100
+steered "route, policy"
 expect_eq "route, policy: all A forwarded to B left through its second uplink eth2 (ip rule from A to 10.0.3.0/24)" \
-	"$(moved p0 p1 a forwarded_packets_total_gue)" "$((t1 - t0))" "eth2 tx packets"
+	"$fw" "$out" "eth2 tx packets"
 in_ns srva ip rule del pref 100
-t2=$(tx_packets srva eth2)
-flow "route, policy rule removed" udp 4 b B
-expect_eq "route, policy rule removed: nothing more left through eth2" "$t2" "$(tx_packets srva eth2)" "eth2 tx"
+unsteered "route, policy rule removed"
+
+# ---- fwmark: a mark set before the classifier steers hops to eth2 ----
+
+# skb->mark is part of the lookup where bpf_fib_lookup() takes
+# BPF_FIB_LOOKUP_MARK (Linux 6.10); before, the classifier looks up without
+# it and the rule cannot match (tc-cls-redirect.8, ROUTE MODE).
+kernel_at_least() {
+	_r=$(uname -r)
+	_maj=${_r%%.*} _min=${_r#*.}
+	_min=${_min%%[!0-9]*}
+	[ "$_maj" -gt "$1" ] || { [ "$_maj" -eq "$1" ] && [ "$_min" -ge "$2" ]; }
+}
+in_ns srva ip rule add fwmark 0x2a lookup 200 pref 100
+in_ns srva tc filter add dev eth0 ingress pref 5 handle 1 bpf da obj "$REPO/selftests/progs/set_mark.bpf.o" ||
+	fail "route, fwmark: attaching selftests/progs/set_mark.bpf.o before the classifier on A" "tc filter add failed"
+steered "route, fwmark"
+if kernel_at_least 6 10; then
+	expect_eq "route, fwmark: all A forwarded to B with mark 0x2a left through eth2 (ip rule fwmark 0x2a)" \
+		"$fw" "$out" "eth2 tx packets"
+else
+	expect_eq "route, fwmark: kernel $(uname -r) before 6.10: the mark is not part of the lookup, nothing left through eth2" \
+		0 "$out" "eth2 tx packets"
+	skip "route, fwmark: all A forwarded with mark 0x2a left through eth2" \
+		"kernel $(uname -r): bpf_fib_lookup() has no BPF_FIB_LOOKUP_MARK before Linux 6.10"
+fi
+in_ns srva tc filter del dev eth0 ingress pref 5
+unsteered "route, fwmark, packets unmarked"
+in_ns srva ip rule del pref 100
 
 # ---- and the flag off again: MAC swapping, as before ----
 
