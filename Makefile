@@ -60,22 +60,17 @@ TEST_BINS := $(TEST_SRCS:.c=)
 .PHONY: all deps check demo bench install uninstall clean deb
 all: $(OBJS) $(TOOLS)
 
-obj/cls_redirect_btf.o: obj/cls_redirect.c obj/cls_redirect_core.h $(HEADERS) $(BUILD_FLAGS)
+# Each entry point (obj/cls_redirect.c for tc, obj/cls_redirect_xdp.c for
+# XDP; man page, XDP) includes the same core and is built in both map
+# flavours.  No BTF for the legacy flavour: the legacy loader has no use for it.
+obj/%_btf.o: obj/%.c obj/cls_redirect_core.h $(HEADERS) $(BUILD_FLAGS)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-# No BTF for the legacy flavour: the legacy loader has no use for it.
-obj/cls_redirect_legacy.o: obj/cls_redirect.c obj/cls_redirect_core.h $(HEADERS) $(BUILD_FLAGS)
+obj/%_legacy.o: obj/%.c obj/cls_redirect_core.h $(HEADERS) $(BUILD_FLAGS)
 	$(CLANG) $(filter-out -g,$(BPF_CFLAGS)) -DCLS_REDIRECT_LEGACY_MAPS -c $< -o $@
 
 obj/cls_redirect.o: obj/cls_redirect_$(MAPS).o
 	cp $< $@
-
-# The XDP flavour (man page, XDP): the same core, the same two map flavours.
-obj/cls_redirect_xdp_btf.o: obj/cls_redirect_xdp.c obj/cls_redirect_core.h $(HEADERS) $(BUILD_FLAGS)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
-
-obj/cls_redirect_xdp_legacy.o: obj/cls_redirect_xdp.c obj/cls_redirect_core.h $(HEADERS) $(BUILD_FLAGS)
-	$(CLANG) $(filter-out -g,$(BPF_CFLAGS)) -DCLS_REDIRECT_LEGACY_MAPS -c $< -o $@
 
 obj/cls_redirect_xdp.o: obj/cls_redirect_xdp_$(MAPS).o
 	cp $< $@

@@ -98,6 +98,19 @@ fi
 options() { # the options a --help text names, one per line
 	grep -o -- '\(^\|[ ,[]\)--*[a-zA-Z][a-z-]*' | sed 's/^[ ,[]//' | sort -u
 }
+# found_all NAME LIST MISSING WHY_EMPTY: FAIL NAME with WHY_EMPTY when the
+# file LIST (what was looked for) is empty, PASS naming LIST's words when
+# nothing is MISSING, else FAIL naming what is.
+found_all() {
+	if [ ! -s "$2" ]; then
+		fail "$1" "$4"
+	elif [ -z "$3" ]; then
+		pass "$1 ($(tr '\n' ' ' <"$2"))"
+	else
+		fail "$1" "missing:$3"
+	fi
+}
+
 # documents PAGE PROGRAM: every option of PROGRAM --help is in PAGE.
 documents() {
 	_n=${2##*/}
@@ -106,13 +119,7 @@ documents() {
 	while read -r _o; do
 		grep -q -- "$_o\([^a-z-]\|$\)" "$tmp/plain.${1##*/}" || _missing="$_missing $_o"
 	done <"$tmp/opts"
-	if [ ! -s "$tmp/opts" ]; then
-		fail "$1 documents every option of $_n" "no options found in $_n --help"
-	elif [ -z "$_missing" ]; then
-		pass "$1 documents every option of $_n ($(tr '\n' ' ' <"$tmp/opts"))"
-	else
-		fail "$1 documents every option of $_n" "missing:$_missing"
-	fi
+	found_all "$1 documents every option of $_n" "$tmp/opts" "$_missing" "no options found in $_n --help"
 }
 documents "$CONFIG_MAN" "$C"
 documents "$STAT_MAN" "$S"
@@ -143,13 +150,8 @@ missing=
 for k in $(cat "$tmp/words") show set clear addr port forward no-forward route no-route mtu; do
 	grep -q -- "^\.B[IR]* \"*$k\([ \"]\|$\)" "$tmp/plain.${CONFIG_MAN##*/}" || missing="$missing $k"
 done
-if [ ! -s "$tmp/words" ]; then
-	fail "$CONFIG_MAN documents every command and keyword" "no Commands: section in $C --help"
-elif [ -z "$missing" ]; then
-	pass "$CONFIG_MAN documents every command and keyword ($(tr '\n' ' ' <"$tmp/words"))"
-else
-	fail "$CONFIG_MAN documents every command and keyword" "missing:$missing"
-fi
+found_all "$CONFIG_MAN documents every command and keyword" "$tmp/words" "$missing" \
+	"no Commands: section in $C --help"
 
 # sections PAGE SECTION...: the sections an operator looks for.
 sections() {

@@ -32,21 +32,28 @@
 
 const char *prog_name = "cls-redirect";
 
-const struct map_desc config_map_desc = {
-	.name = CLS_REDIRECT_CONFIG_MAP,
-	.type = CLS_REDIRECT_CONFIG_MAP_TYPE,
-	.key_size = sizeof(__u32),
-	.value_size = sizeof(struct cls_redirect_config),
-	.max_entries = CLS_REDIRECT_SINGLE_ENTRY,
-};
+/*
+ * Every pinned map, as the classifier declares it (tc-cls-redirect.8, MAPS):
+ * pin name, type, key, value, entries, flags.  A pin that differs in any of
+ * them is refused by map_open().
+ */
+#define MAP_DESC(pin, map_type, key, value, entries, flags)                                     \
+	{ .name = (pin), .type = (map_type), .key_size = sizeof(key), .value_size = sizeof(value), \
+	  .max_entries = (entries), .map_flags = (flags) }
 
-const struct map_desc metrics_map_desc = {
-	.name = CLS_REDIRECT_METRICS_MAP,
-	.type = CLS_REDIRECT_METRICS_MAP_TYPE,
-	.key_size = sizeof(__u32),
-	.value_size = sizeof(struct cls_redirect_metrics),
-	.max_entries = CLS_REDIRECT_SINGLE_ENTRY,
-};
+const struct map_desc config_map_desc = MAP_DESC(CLS_REDIRECT_CONFIG_MAP, CLS_REDIRECT_CONFIG_MAP_TYPE,
+	__u32, struct cls_redirect_config, CLS_REDIRECT_SINGLE_ENTRY, 0);
+const struct map_desc metrics_map_desc = MAP_DESC(CLS_REDIRECT_METRICS_MAP, CLS_REDIRECT_METRICS_MAP_TYPE,
+	__u32, struct cls_redirect_metrics, CLS_REDIRECT_SINGLE_ENTRY, 0);
+const struct map_desc sources_map_desc = MAP_DESC(CLS_REDIRECT_SOURCES_MAP, CLS_REDIRECT_TRUST_MAP_TYPE,
+	struct cls_redirect_prefix, struct cls_redirect_trust, CLS_REDIRECT_TRUST_ENTRIES,
+	CLS_REDIRECT_TRUST_MAP_FLAGS);
+const struct map_desc hops_map_desc = MAP_DESC(CLS_REDIRECT_HOPS_MAP, CLS_REDIRECT_TRUST_MAP_TYPE,
+	struct cls_redirect_prefix, struct cls_redirect_trust, CLS_REDIRECT_TRUST_ENTRIES,
+	CLS_REDIRECT_TRUST_MAP_FLAGS);
+const struct map_desc services_map_desc = MAP_DESC(CLS_REDIRECT_SERVICES_MAP,
+	CLS_REDIRECT_SERVICES_MAP_TYPE, struct cls_redirect_service_key, struct cls_redirect_service,
+	CLS_REDIRECT_SERVICES_MAX, 0);
 
 bool config_is_configured(const struct cls_redirect_config *cfg)
 {
@@ -722,11 +729,33 @@ static int nl_dump(struct nl *nl, struct nlmsghdr *req, int (*cb)(struct nlmsghd
 	}
 }
 
+/* Room in *items (an array of *cap elements of size bytes, n used) for one
+ * more: 0, or -ENOMEM with *items unchanged. */
+static int grow(void *items, size_t *cap, size_t n, size_t size)
+{
+	void **p = items, *m;
+	size_t c;
+
+	if (n < *cap)
+		return 0;
+	c = *cap ? 2 * *cap : 16;
+	m = realloc(*p, c * size);
+	if (!m)
+		return -ENOMEM;
+	*p = m;
+	*cap = c;
+	return 0;
+}
+
+struct link {
+	int ifindex;
+	char name[16];
+	__u32 xdp_prog;
+	__u8 xdp_mode; /* XDP_ATTACHED_* */
+};
+
 struct links {
-	int *ifindex;
-	char (*name)[16];
-	__u32 *xdp_prog;
-	__u8 *xdp_mode; /* XDP_ATTACHED_* */
+	struct link *l;
 	size_t n, cap;
 };
 
@@ -734,42 +763,21 @@ static int on_link(struct nlmsghdr *h, void *arg)
 {
 	struct ifinfomsg *ifi = NLMSG_DATA(h);
 	int len = IFLA_PAYLOAD(h);
-	struct links *l = arg;
+	struct links *ls = arg;
+	struct link *l;
 	struct rtattr *a;
 
 	if (h->nlmsg_type != RTM_NEWLINK)
 		return 0;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 16;
-		int *ix = realloc(l->ifindex, cap * sizeof(*ix));
-		char(*nm)[16];
-		__u32 *xp;
-		__u8 *xm;
-
-		if (!ix)
-			return -ENOMEM;
-		l->ifindex = ix;
-		nm = realloc(l->name, cap * sizeof(*nm));
-		if (!nm)
-			return -ENOMEM;
-		l->name = nm;
-		xp = realloc(l->xdp_prog, cap * sizeof(*xp));
-		if (!xp)
-			return -ENOMEM;
-		l->xdp_prog = xp;
-		xm = realloc(l->xdp_mode, cap * sizeof(*xm));
-		if (!xm)
-			return -ENOMEM;
-		l->xdp_mode = xm;
-		l->cap = cap;
-	}
-	l->xdp_prog[l->n] = 0;
-	l->xdp_mode[l->n] = 0;
-	l->ifindex[l->n] = ifi->ifi_index;
-	snprintf(l->name[l->n], sizeof(l->name[0]), "if%d", ifi->ifi_index);
+	if (grow(&ls->l, &ls->cap, ls->n, sizeof(*ls->l)))
+		return -ENOMEM;
+	l = &ls->l[ls->n];
+	memset(l, 0, sizeof(*l));
+	l->ifindex = ifi->ifi_index;
+	snprintf(l->name, sizeof(l->name), "if%d", ifi->ifi_index);
 	for (a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
 		if (a->rta_type == IFLA_IFNAME)
-			snprintf(l->name[l->n], sizeof(l->name[0]), "%.*s",
+			snprintf(l->name, sizeof(l->name), "%.*s",
 				 (int)RTA_PAYLOAD(a), (char *)RTA_DATA(a));
 		if ((a->rta_type & NLA_TYPE_MASK) == IFLA_XDP) {
 			int xlen = RTA_PAYLOAD(a);
@@ -777,13 +785,13 @@ static int on_link(struct nlmsghdr *h, void *arg)
 
 			for (x = RTA_DATA(a); RTA_OK(x, xlen); x = RTA_NEXT(x, xlen)) {
 				if (x->rta_type == IFLA_XDP_ATTACHED && RTA_PAYLOAD(x) >= 1)
-					l->xdp_mode[l->n] = *(__u8 *)RTA_DATA(x);
+					l->xdp_mode = *(__u8 *)RTA_DATA(x);
 				if (x->rta_type == IFLA_XDP_PROG_ID && RTA_PAYLOAD(x) >= 4)
-					memcpy(&l->xdp_prog[l->n], RTA_DATA(x), 4);
+					memcpy(&l->xdp_prog, RTA_DATA(x), 4);
 			}
 		}
 	}
-	l->n++;
+	ls->n++;
 	return 0;
 }
 
@@ -838,15 +846,8 @@ static int on_filter(struct nlmsghdr *h, void *arg)
 	/* The dump also lists each chain/pref as a filter without a handle. */
 	if (!bpf || !f.prog_id)
 		return 0;
-	if (fs->n == fs->cap) {
-		size_t cap = fs->cap ? 2 * fs->cap : 8;
-		struct tc_filter *nf = realloc(fs->f, cap * sizeof(*nf));
-
-		if (!nf)
-			return -ENOMEM;
-		fs->f = nf;
-		fs->cap = cap;
-	}
+	if (grow(&fs->f, &fs->cap, fs->n, sizeof(*fs->f)))
+		return -ENOMEM;
 	fs->f[fs->n++] = f;
 	return 0;
 }
@@ -884,12 +885,12 @@ int tc_bpf_filters(struct tc_filter **list, size_t *n)
 			req.h.nlmsg_len = NLMSG_LENGTH(sizeof(req.t));
 			req.h.nlmsg_type = RTM_GETTFILTER;
 			req.t.tcm_family = AF_UNSPEC;
-			req.t.tcm_ifindex = l.ifindex[i];
+			req.t.tcm_ifindex = l.l[i].ifindex;
 			req.t.tcm_parent =
 				TC_H_MAKE(TC_H_CLSACT, dir ? TC_H_MIN_EGRESS : TC_H_MIN_INGRESS);
 			memset(&fs.cur, 0, sizeof(fs.cur));
-			fs.cur.ifindex = l.ifindex[i];
-			memcpy(fs.cur.dev, l.name[i], sizeof(fs.cur.dev));
+			fs.cur.ifindex = l.l[i].ifindex;
+			memcpy(fs.cur.dev, l.l[i].name, sizeof(fs.cur.dev));
 			fs.cur.egress = dir;
 			ret = nl_dump(&nl, &req.h, on_filter, &fs);
 			/* An interface gone since the link dump has no filters. */
@@ -904,33 +905,24 @@ int tc_bpf_filters(struct tc_filter **list, size_t *n)
 		};
 		struct tc_filter *nf;
 
-		if (!l.xdp_prog[i])
+		if (!l.l[i].xdp_prog)
 			continue;
-		if (fs.n == fs.cap) {
-			fs.cap = fs.cap ? 2 * fs.cap : 8;
-			nf = realloc(fs.f, fs.cap * sizeof(*nf));
-			if (!nf) {
-				ret = -ENOMEM;
-				break;
-			}
-			fs.f = nf;
-		}
+		ret = grow(&fs.f, &fs.cap, fs.n, sizeof(*fs.f));
+		if (ret)
+			break;
 		nf = &fs.f[fs.n++];
 		memset(nf, 0, sizeof(*nf));
-		nf->ifindex = l.ifindex[i];
-		memcpy(nf->dev, l.name[i], sizeof(nf->dev));
-		nf->prog_id = l.xdp_prog[i];
-		nf->xdp = l.xdp_mode[i] < sizeof(mode) / sizeof(mode[0]) && mode[l.xdp_mode[i]] ?
-				  mode[l.xdp_mode[i]] : "xdp";
+		nf->ifindex = l.l[i].ifindex;
+		memcpy(nf->dev, l.l[i].name, sizeof(nf->dev));
+		nf->prog_id = l.l[i].xdp_prog;
+		nf->xdp = l.l[i].xdp_mode < sizeof(mode) / sizeof(mode[0]) && mode[l.l[i].xdp_mode] ?
+				  mode[l.l[i].xdp_mode] : "xdp";
 	}
 out:
 	if (nl.fd >= 0)
 		close(nl.fd);
 	free(nl.buf);
-	free(l.ifindex);
-	free(l.name);
-	free(l.xdp_prog);
-	free(l.xdp_mode);
+	free(l.l);
 	if (ret) {
 		free(fs.f);
 		return ret;

@@ -109,12 +109,13 @@ struct map_desc {
 	__u32 map_flags;
 };
 
-extern const struct map_desc config_map_desc;
+/* The pinned maps (tools/common.c). */
+extern const struct map_desc config_map_desc, metrics_map_desc;
+extern const struct map_desc sources_map_desc, hops_map_desc, services_map_desc;
 
 /* The classifier's own test (man page: DECISION TABLE, check 1): an
  * address set in a layout this build knows. */
 bool config_is_configured(const struct cls_redirect_config *cfg);
-extern const struct map_desc metrics_map_desc;
 
 /* Open <dir>/<desc->name> (read-only with BPF_F_RDONLY when rdonly) and
  * check it against desc.  *fd = -1 and status 0 when missing_ok and the pin

@@ -31,14 +31,6 @@
 #include "common.h"
 #include "services.h"
 
-const struct map_desc services_map_desc = {
-	.name = CLS_REDIRECT_SERVICES_MAP,
-	.type = CLS_REDIRECT_SERVICES_MAP_TYPE,
-	.key_size = sizeof(struct cls_redirect_service_key),
-	.value_size = sizeof(struct cls_redirect_service),
-	.max_entries = CLS_REDIRECT_SERVICES_MAX,
-};
-
 #define SERVICES_HINT "add one with cls-redirect-config services add ADDR PORT tcp|udp dev IFNAME"
 
 /* ---- the key: ADDR PORT tcp|udp ---- */

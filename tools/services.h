@@ -7,8 +7,6 @@
 
 #include "common.h"
 
-extern const struct map_desc services_map_desc;
-
 /* Checks the words after "services" (add ... | del ...) before anything
  * is touched; EXIT_OK or EXIT_USAGE. */
 int services_parse(int argc, char **argv);

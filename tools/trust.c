@@ -21,24 +21,6 @@
 #include "common.h"
 #include "trust.h"
 
-const struct map_desc sources_map_desc = {
-	.name = CLS_REDIRECT_SOURCES_MAP,
-	.type = CLS_REDIRECT_TRUST_MAP_TYPE,
-	.key_size = sizeof(struct cls_redirect_prefix),
-	.value_size = sizeof(struct cls_redirect_trust),
-	.max_entries = CLS_REDIRECT_TRUST_ENTRIES,
-	.map_flags = CLS_REDIRECT_TRUST_MAP_FLAGS,
-};
-
-const struct map_desc hops_map_desc = {
-	.name = CLS_REDIRECT_HOPS_MAP,
-	.type = CLS_REDIRECT_TRUST_MAP_TYPE,
-	.key_size = sizeof(struct cls_redirect_prefix),
-	.value_size = sizeof(struct cls_redirect_trust),
-	.max_entries = CLS_REDIRECT_TRUST_ENTRIES,
-	.map_flags = CLS_REDIRECT_TRUST_MAP_FLAGS,
-};
-
 #define TRUST_HINT "add a prefix first: cls-redirect-config sources|hops add PREFIX"
 
 static void prefix_str(const struct cls_redirect_prefix *p, char *buf, size_t size)

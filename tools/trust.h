@@ -8,9 +8,6 @@
 
 #include "common.h"
 
-extern const struct map_desc sources_map_desc;
-extern const struct map_desc hops_map_desc;
-
 /* sources|hops add|del PREFIX... */
 struct trust_args {
 	const char *list; /* "sources" or "hops" */
