@@ -18,31 +18,14 @@ require_root
 private_bpffs "$@"
 . "$REPO/selftests/lib/topology.sh"
 
-topo_require test_e2e
-
-C=10.0.4.2 # a third alternative that does not exist: never reached
-
 TOPO_FLAVOUR=${E2E_FLAVOUR:-tc}
 if [ "$TOPO_FLAVOUR" = xdp ]; then
 	OBJ=obj/cls_redirect_xdp_btf.o LEGACY_OBJ=obj/cls_redirect_xdp_legacy.o HOW="XDP flavour, ip link, native"
 else
 	OBJ=obj/cls_redirect_btf.o LEGACY_OBJ=obj/cls_redirect_legacy.o HOW="btf, system tc"
 fi
-topo_up || { fail "e2e: topology" "could not build the namespaces (see above)"; exit 1; }
-if ! topo_attach "$REPO/$OBJ"; then
-	fail "e2e: attach" "cls-redirect-config, tc filter add or ip link set xdp failed on a server (see above)"
-	exit 1
-fi
+topo_start e2e "$REPO/$OBJ"
 pass "e2e: topology up, classifier ($HOW) attached on A and B"
-
-vip() { [ "$1" = 6 ] && echo $TOPO_VIP6 || echo $TOPO_VIP4; }
-l3() { [ "$1" = 6 ] && echo l3_protocol_packets_total_ipv6 || echo l3_protocol_packets_total_ipv4; }
-
-# expect_reply CASE WANT: PASS if the last client reply is WANT.
-expect_reply() { expect_eq "$1" "$2" "$REPLY" "client"; }
-
-# seen PROTO FAMILY N: the counters every server bumps for N inner packets.
-seen() { echo "processed_packets_total=$3 $(l3 "$2")=$3 l4_protocol_packets_total_$1=$3"; }
 
 # ---- second chance: a flow that lives on B keeps living when A comes first --
 
@@ -50,51 +33,26 @@ seen() { echo "processed_packets_total=$3 $(l3 "$2")=$3 l4_protocol_packets_tota
 # or datagrams (UDP).
 second_chance() {
 	_l=$1 _p=$2 _v=$3 _n=$4
-	topo_director b
-	if ! client_start 1 "$_p" "$_v" || ! client_do 1 "x $([ "$_p" = tcp ] && echo 65536 || echo 3)" ||
-		[ "$REPLY" != "ok server B" ]; then
-		fail "$_l: flow opened on B while the director sends to B only" "$REPLY"
-		client_end 1
-		return
-	fi
+	flow_open "$_l: flow opened on B while the director sends to B only" 1 "$_p" "$_v" b \
+		"x $([ "$_p" = tcp ] && echo 65536 || echo 3)" || return
 	pass "$_l: flow opened on B while the director sends to B only"
 
-	settle
-	snap sc0
-	topo_director a b
-	client_do 1 "x $_n"
-	expect_reply "$_l: flow survives 'A first, then B' ($_n $([ "$_p" = tcp ] && echo bytes both ways || echo datagrams))" \
-		"ok server B"
-	_alive=0
-	[ "$REPLY" = "ok server B" ] || _alive=1
-	settle
-	snap sc1
-	_d=$(sent_between sc0 sc1)
-	expect_delta "$_l: A forwarded all $_d packets to B" sc0 sc1 a \
-		$(seen "$_p" "$_v" "$_d") forwarded_packets_total_gue="$_d"
-	expect_delta "$_l: B accepted all $_d packets as last hop" sc0 sc1 b \
-		$(seen "$_p" "$_v" "$_d") accepted_packets_total_last_hop="$_d"
-	if [ $_alive != 0 ]; then
+	flow_send "$_l: flow survives 'A first, then B' ($_n $([ "$_p" = tcp ] && echo bytes both ways || echo datagrams))" \
+		1 "a b" "x $_n" B
+	expect_chain fs0 fs1 - "$_p" "$_v" a b last_hop "$_l: A forwarded all %s packets to B" \
+		"$_l: B accepted all %s packets as last hop"
+	if [ "$REPLY" != "ok server B" ]; then
 		client_end 1
 		return
 	fi
 
 	# With an alternative left after B, B must recognise its own flow by
 	# a socket lookup (a TCP connection or a connected UDP socket).
-	topo_director a b $C
-	client_do 1 "x $([ "$_p" = tcp ] && echo 262144 || echo 20)"
-	expect_reply "$_l: flow survives 'A, then B, then C'" "ok server B"
-	settle
-	snap sc2
-	_d=$(sent_between sc1 sc2)
-	expect_delta "$_l: A forwarded all $_d packets to B (A, B, C)" sc1 sc2 a \
-		$(seen "$_p" "$_v" "$_d") forwarded_packets_total_gue="$_d"
-	expect_delta "$_l: B found its socket for all $_d packets (A, B, C)" sc1 sc2 b \
-		$(seen "$_p" "$_v" "$_d") accepted_packets_total_established="$_d"
-
-	topo_director a b
-	client_end 1 || fail "$_l: flow closes cleanly" "$REPLY"
-	settle
+	flow_send "$_l: flow survives 'A, then B, then C'" 1 "a b $TOPO_GONE4" \
+		"x $([ "$_p" = tcp ] && echo 262144 || echo 20)" B
+	expect_chain fs0 fs1 - "$_p" "$_v" a b established "$_l: A forwarded all %s packets to B (A, B, C)" \
+		"$_l: B found its socket for all %s packets (A, B, C)"
+	flow_close "$_l" 1 "a b"
 }
 
 # new_flows LABEL PROTO FAMILY: new flows while the director sends to A, then B.
@@ -124,10 +82,8 @@ new_flows() {
 		*) fail "$_l: unknown mid-flow segment gets a reset from the last hop" "$_r" ;; esac
 		settle
 		snap nf2
-		expect_delta "$_l: A forwarded the unknown segment" nf1 nf2 a \
-			$(seen tcp "$_v" 1) forwarded_packets_total_gue=1
-		expect_delta "$_l: B accepted the unknown segment as last hop" nf1 nf2 b \
-			$(seen tcp "$_v" 1) accepted_packets_total_last_hop=1
+		expect_chain nf1 nf2 1 tcp "$_v" a b last_hop "$_l: A forwarded the unknown segment" \
+			"$_l: B accepted the unknown segment as last hop"
 	else
 		# A new UDP flow is unknown everywhere (A only has an unconnected
 		# socket): it walks the chain and the last hop answers it.
@@ -136,11 +92,8 @@ new_flows() {
 		client_end 2
 		settle
 		snap nf1
-		_d=$(sent_between nf0 nf1)
-		expect_delta "$_l: A forwarded the $_d datagrams of the new flow" nf0 nf1 a \
-			$(seen udp "$_v" "$_d") forwarded_packets_total_gue="$_d"
-		expect_delta "$_l: B accepted them as last hop" nf0 nf1 b \
-			$(seen udp "$_v" "$_d") accepted_packets_total_last_hop="$_d"
+		expect_chain nf0 nf1 - udp "$_v" a b last_hop "$_l: A forwarded the %s datagrams of the new flow" \
+			"$_l: B accepted them as last hop"
 	fi
 }
 
@@ -160,16 +113,14 @@ ptb() {
 	_before=$(in_ns srvb $_route | grep -o 'mtu [0-9]*')
 	expect_eq "$_l: B's path MTU to the client starts unlowered" "" "$_before" "route"
 
-	topo_director a b $C
+	topo_director a b $TOPO_GONE4
 	settle
 	snap pt0
 	client_do 3 "ptb 1400" || fail "$_l: sending the ICMP error" "$REPLY"
 	settle
 	snap pt1
-	expect_delta "$_l: A forwarded the ICMP error (no socket for the quoted flow)" pt0 pt1 a \
-		$(seen icmp "$_v" 1) forwarded_packets_total_gue=1
-	expect_delta "$_l: B accepted it for its connection" pt0 pt1 b \
-		$(seen icmp "$_v" 1) accepted_packets_total_established=1
+	expect_chain pt0 pt1 1 icmp "$_v" a b established \
+		"$_l: A forwarded the ICMP error (no socket for the quoted flow)" "$_l: B accepted it for its connection"
 	_after=$(in_ns srvb $_route | grep -o 'mtu [0-9]*')
 	expect_eq "$_l: B's path MTU to the client is now 1400" "mtu 1400" "$_after" "route"
 	_pmtu=$(in_ns srvb ss -tinH state established "( sport = :$TOPO_APP_PORT and dport = :$_port )" |
@@ -199,13 +150,7 @@ ptb "icmpv6 packet-too-big" 6
 # Health checks: echo requests with no alternative (N = 0), answered by A.
 topo_director a
 for v in 4 6; do
-	snap ec0
-	_r=$(in_ns cli "$PEER" ping "$v" "$(vip $v)" 3)
-	expect_eq "echo$v: the VIP answers 3 echo requests (no alternatives)" "ok 3 replies" "$_r" "ping"
-	settle
-	snap ec1
-	expect_delta "echo$v: A accepted 3 echo requests" ec0 ec1 a $(seen icmp $v 3) \
-		accepted_packets_total_icmp_echo_request=3
+	expect_echo $v 3 "echo$v: the VIP answers 3 echo requests (no alternatives)" "echo$v: A accepted 3 echo requests"
 done
 
 # Traffic that is not for the classifier reaches A as it was sent.
@@ -301,11 +246,8 @@ if client_start 1 tcp 4 && client_do 1 "x 65536"; then
 		fail "replace: new programs on A and B, replaced while packets were flowing" \
 			"program ids A '$ida' -> '$(prog_id a)', B '$idb' -> '$(prog_id b)'; director count $mid after the replaces, $end at the end"
 	fi
-	d=$(sent_between rp0 rp1)
-	expect_delta "replace: A's counters survive and count all $d packets" rp0 rp1 a \
-		$(seen tcp 4 "$d") forwarded_packets_total_gue="$d"
-	expect_delta "replace: B's counters survive and count all $d packets" rp0 rp1 b \
-		$(seen tcp 4 "$d") accepted_packets_total_last_hop="$d"
+	expect_chain rp0 rp1 - tcp 4 a b last_hop "replace: A's counters survive and count all %s packets" \
+		"replace: B's counters survive and count all %s packets"
 	client_end 1
 else
 	fail "replace: connection on B" "$REPLY"

@@ -32,8 +32,6 @@ require_root
 private_bpffs "$@"
 . "$REPO/selftests/lib/topology.sh"
 
-topo_require test_route
-
 C4=10.0.7.3 D4=10.0.5.2 X4=10.0.4.2 # X: an alternative that never answers
 
 # ---- topology ----
@@ -42,20 +40,10 @@ C4=10.0.7.3 D4=10.0.5.2 X4=10.0.4.2 # X: an alternative that never answers
 # in it) gets the VIP, echo servers greeting with LABEL, a bpffs, clsact and
 # the classifier configured for ADDR.
 _route_server() {
-	_s=srv$1
-	in_ns "$_s" ip addr add "$TOPO_VIP4/32" dev lo
-	in_ns "$_s" ip -6 addr add "$TOPO_VIP6/128" dev lo nodad
+	_s=srv$1 _d=$(srv_mnt "$1")
 	in_ns "$_s" tc qdisc add dev eth0 clsact
-	_d=$(srv_mnt "$1")
-	mkdir -p "$_d"
-	mount -t bpf bpf "$_d" || return 1
-	cleanup_add "umount '$_d'"
-	for _p in tcp udp; do
-		for _v in 4 6; do
-			_pid=$(in_ns "$_s" "$PEER" "$_p-server" "$2" "$_v" $TOPO_APP_PORT) || return 1
-			cleanup_add "kill $_pid"
-		done
-	done
+	topo_bpffs "$1" || return 1
+	topo_serve "$_s" "$2" || return 1
 	TC_BPF_MNT=$_d "$CONFIG_TOOL" set addr "$3" port $TOPO_PORT >/dev/null 2>&1 || return 1
 	# Open trust lists: this test is about routes (test_trust is about lists).
 	TC_BPF_MNT=$_d "$CONFIG_TOOL" sources add 0.0.0.0/0 || return 1
@@ -120,11 +108,7 @@ route_topology() {
 	sleep 2
 }
 
-topo_up || { fail "route: topology" "could not build the namespaces (see above)"; exit 1; }
-if ! topo_attach "$REPO/obj/cls_redirect_btf.o"; then
-	fail "route: attach" "cls-redirect-config or tc filter add failed on a server (see above)"
-	exit 1
-fi
+topo_start route "$REPO/obj/cls_redirect_btf.o"
 route_topology || { fail "route: topology" "could not add C, D and A's second uplink (see above)"; exit 1; }
 # A may forward anywhere: this test is about routes (test_trust is about lists).
 TC_BPF_MNT=$(srv_mnt a) "$CONFIG_TOOL" hops add 0.0.0.0/0 ||

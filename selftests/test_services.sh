@@ -20,12 +20,9 @@ require_root
 private_bpffs "$@"
 . "$REPO/selftests/lib/topology.sh"
 
-topo_require test_services
-C=10.0.4.2 # a third alternative that does not exist: never reached
 POD4=10.0.9.2 POD6=fd00:9::2
 
-topo_up || { fail "services: topology" "could not build the namespaces (see above)"; exit 1; }
-topo_attach "$REPO/obj/cls_redirect_btf.o" || { fail "services: attach" "see above"; exit 1; }
+topo_start services "$REPO/obj/cls_redirect_btf.o"
 
 # A keeps no socket and no address for the VIP: its servers go (they are
 # the only processes in its namespace), and so do the VIP's addresses.
@@ -44,18 +41,10 @@ pod_up() {
 	_topo_ns "$1"
 	veth_pair srva "$2" 10.0.9.1 "$1" eth0 $POD4
 	_topo_v6 srva "$2" fd00:9::1 "$1" eth0 $POD6
-	in_ns "$1" ip addr add "$TOPO_VIP4/32" dev lo
-	in_ns "$1" ip -6 addr add "$TOPO_VIP6/128" dev lo nodad
 	in_ns "$1" ip route add default via 10.0.9.1
 	in_ns "$1" ip -6 route add default via fd00:9::1
-	POD_PIDS=
-	for _p in tcp udp; do
-		for _v in 4 6; do
-			_pid=$(in_ns "$1" "$PEER" "$_p-server" A "$_v" $TOPO_APP_PORT) || return 1
-			cleanup_add "kill $_pid"
-			POD_PIDS="$POD_PIDS $_pid"
-		done
-	done
+	topo_serve "$1" A || return 1
+	POD_PIDS=$TOPO_PIDS
 	for _a in $TOPO_VIP4 $TOPO_VIP6; do
 		acfg services add "$_a" 0 tcp dev "$2" >"$TOPO_TMP/add.out" || return 1
 		acfg services add "$_a" $TOPO_APP_PORT udp dev "$2" >>"$TOPO_TMP/add.out" || return 1
@@ -71,10 +60,6 @@ host_rx() {
 		/proc/net/snmp6
 }
 
-vip() { [ "$1" = 6 ] && echo $TOPO_VIP6 || echo $TOPO_VIP4; }
-l3() { [ "$1" = 6 ] && echo l3_protocol_packets_total_ipv6 || echo l3_protocol_packets_total_ipv4; }
-seen() { echo "processed_packets_total=$3 $(l3 "$2")=$3 l4_protocol_packets_total_$1=$3"; }
-expect_reply() { expect_eq "$1" "$2" "$REPLY" "client"; }
 big() { [ "$1" = tcp ] && echo 1048576 || echo 200; }
 
 if ! pod_up pod1 vpod1; then
@@ -88,81 +73,42 @@ HOST0=$(host_rx)
 
 pod_flow() {
 	_l=$1 _p=$2 _v=$3 _n=$(big "$2")
-	topo_director a
 	settle
-	snap pf0
-	if ! client_start 1 "$_p" "$_v" || ! client_do 1 "x 1000" || [ "$REPLY" != "ok server A" ]; then
-		fail "$_l: flow opened in A's pod" "$REPLY"
-		client_end 1
-		return
-	fi
+	flow_open "$_l: flow opened in A's pod" 1 "$_p" "$_v" a "x 1000" || return
 	pass "$_l: flow opened in A's pod"
-	settle
-	snap pf1
-	topo_director b a $C
-	client_do 1 "x $_n"
-	expect_reply "$_l: flow survives 'B, then A, then C' ($_n $([ "$_p" = tcp ] && echo bytes each way || echo datagrams))" \
-		"ok server A"
-	settle
-	snap pf2
-	_d=$(sent_between pf1 pf2)
-	expect_delta "$_l: B forwarded all $_d packets to A" pf1 pf2 b \
-		$(seen "$_p" "$_v" "$_d") forwarded_packets_total_gue="$_d"
-	expect_delta "$_l: A found the pod's socket for all $_d packets" pf1 pf2 a \
-		$(seen "$_p" "$_v" "$_d") accepted_packets_total_established="$_d"
-	topo_director a
-	client_end 1 || fail "$_l: flow closes cleanly" "$REPLY"
-	settle
+	flow_send "$_l: flow survives 'B, then A, then C' ($_n $([ "$_p" = tcp ] && echo bytes each way || echo datagrams))" \
+		1 "b a $TOPO_GONE4" "x $_n" A
+	expect_chain fs0 fs1 - "$_p" "$_v" b a established "$_l: B forwarded all %s packets to A" \
+		"$_l: A found the pod's socket for all %s packets"
+	flow_close "$_l" 1 a
 }
 
 # ---- a flow of B: A first (looked up in the pod, not there), then B ----
 
 b_flow() {
-	_l=$1 _p=$2 _v=$3 _n=$(big "$2")
-	topo_director b
-	if ! client_start 2 "$_p" "$_v" || ! client_do 2 "x 1000" || [ "$REPLY" != "ok server B" ]; then
-		fail "$_l: flow opened on B" "$REPLY"
-		client_end 2
-		return
-	fi
-	settle
-	snap bf0
-	topo_director a b
-	client_do 2 "x $_n"
-	expect_reply "$_l: B's flow survives 'A, then B'" "ok server B"
-	settle
-	snap bf1
-	_d=$(sent_between bf0 bf1)
-	expect_delta "$_l: A forwarded all $_d packets to B" bf0 bf1 a \
-		$(seen "$_p" "$_v" "$_d") forwarded_packets_total_gue="$_d"
-	expect_delta "$_l: B accepted all $_d as last hop" bf0 bf1 b \
-		$(seen "$_p" "$_v" "$_d") accepted_packets_total_last_hop="$_d"
-	topo_director b
-	client_end 2 || fail "$_l: flow closes cleanly" "$REPLY"
-	settle
+	_l=$1 _p=$2 _v=$3
+	flow_open "$_l: flow opened on B" 2 "$_p" "$_v" b "x 1000" || return
+	flow_send "$_l: B's flow survives 'A, then B'" 2 "a b" "x $(big "$_p")" B
+	expect_chain fs0 fs1 - "$_p" "$_v" a b last_hop "$_l: A forwarded all %s packets to B" \
+		"$_l: B accepted all %s as last hop"
+	flow_close "$_l" 2 b
 }
 
 # ---- frag-needed / packet-too-big for the pod's connection, B first ----
 
 pod_ptb() {
 	_l=$1 _v=$2
-	topo_director a
-	if ! client_start 3 tcp "$_v" || ! client_do 3 "x 65536" || [ "$REPLY" != "ok server A" ]; then
-		fail "$_l: connection in A's pod" "$REPLY"
-		client_end 3
-		return
-	fi
+	flow_open "$_l: connection in A's pod" 3 tcp "$_v" a "x 65536" || return
 	_route="ip route get $TOPO_CLI4 from $TOPO_VIP4"
 	[ "$_v" = 6 ] && _route="ip -6 route get $TOPO_CLI6 from $TOPO_VIP6"
-	topo_director b a $C
+	topo_director b a $TOPO_GONE4
 	settle
 	snap pt0
 	client_do 3 "ptb 1400" || fail "$_l: sending the ICMP error" "$REPLY"
 	settle
 	snap pt1
-	expect_delta "$_l: B forwarded the ICMP error" pt0 pt1 b $(seen icmp "$_v" 1) forwarded_packets_total_gue=1
-	expect_delta "$_l: A accepted it for the pod's connection" pt0 pt1 a $(seen icmp "$_v" 1) \
-		accepted_packets_total_established=1
+	expect_chain pt0 pt1 1 icmp "$_v" b a established "$_l: B forwarded the ICMP error" \
+		"$_l: A accepted it for the pod's connection"
 	expect_eq "$_l: the pod's path MTU to the client is now 1400" "mtu 1400" \
 		"$(in_ns pod1 $_route | grep -o 'mtu [0-9]*')" "route in the pod"
 	topo_director a
@@ -184,14 +130,7 @@ pod_ptb "icmpv6 packet-too-big" 6
 # Health checks, answered from the pod (A has no VIP address of its own).
 topo_director a
 for v in 4 6; do
-	settle
-	snap ec0
-	_r=$(in_ns cli "$PEER" ping "$v" "$(vip $v)" 3)
-	expect_eq "echo$v: the pod answers 3 echo requests" "ok 3 replies" "$_r" "ping"
-	settle
-	snap ec1
-	expect_delta "echo$v: A delivered 3 echo requests into the pod" ec0 ec1 a $(seen icmp $v 3) \
-		accepted_packets_total_icmp_echo_request=3
+	expect_echo $v 3 "echo$v: the pod answers 3 echo requests" "echo$v: A delivered 3 echo requests into the pod"
 done
 expect_eq "nothing reached A's own namespace while the pod served" "$HOST0" "$(host_rx)" "A's /proc/net/snmp"
 

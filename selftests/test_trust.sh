@@ -20,14 +20,11 @@ private_bpffs "$@"
 . "$REPO/selftests/lib/topology.sh"
 . "$REPO/selftests/lib/frames.sh"
 
-topo_require test_trust
 SENDRAW=$REPO/selftests/bin/sendraw
 ATK=10.0.5.2
 OUTSIDE=203.0.113.7
 
-topo_up || { fail "trust: topology" "could not build the namespaces (see above)"; exit 1; }
-topo_attach "$REPO/obj/cls_redirect_btf.o" ||
-	{ fail "trust: attach" "cls-redirect-config or tc filter add failed (see above)"; exit 1; }
+topo_start trust "$REPO/obj/cls_redirect_btf.o"
 netns_add atk
 veth_pair atk atk0 $ATK dir diratk 10.0.5.1
 in_ns atk ip route add default via 10.0.5.1

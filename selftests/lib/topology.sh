@@ -46,6 +46,7 @@ TOPO_DIR4=10.0.0.1
 TOPO_PORT=19523
 TOPO_APP_PORT=8080
 TOPO_SERVER_MTU=1600
+TOPO_GONE4=10.0.4.2 # an alternative, C, that does not exist: never reached
 
 # A client that died must not take the test (and its cleanup) with it.
 trap "" PIPE
@@ -75,6 +76,19 @@ topo_require() {
 	[ -z "$_m" ] || { fail "$1" "missing: $_m (run 'make' and 'make deps')"; exit 1; }
 }
 
+# topo_start NAME OBJ: the start of every topology test (test_NAME): what
+# the topology needs is built, the namespaces are up, OBJ is attached on A
+# and B (topo_attach).  On any failure: FAIL (NAME: topology, NAME: attach)
+# and exit.
+topo_start() {
+	topo_require "test_$1"
+	topo_up || { fail "$1: topology" "could not build the namespaces (see above)"; exit 1; }
+	topo_attach "$2" || {
+		fail "$1: attach" "cls-redirect-config, tc filter add or ip link set xdp failed on a server (see above)"
+		exit 1
+	}
+}
+
 # Server name (a, b) -> namespace, address, bpffs.
 srv_addr() { case $1 in a) echo $TOPO_A4 ;; b) echo $TOPO_B4 ;; esac; }
 srv_mnt() { echo "$TOPO_TMP/bpf-$1"; }
@@ -94,6 +108,30 @@ _topo_v6() { # NS IF ADDR PEER_NS PEER_IF PEER_ADDR
 	in_ns "$4" ip -6 neigh replace "$3" lladdr "$(mac_of "$1" "$2")" dev "$5" nud permanent
 }
 
+# topo_serve NS NAME: the VIP on NS's lo, and e2e-peer echo servers that
+# greet as "server NAME" on it: TCP and UDP, IPv4 and IPv6, port 8080.
+# Their pids are in TOPO_PIDS.
+topo_serve() {
+	in_ns "$1" ip addr add "$TOPO_VIP4/32" dev lo
+	in_ns "$1" ip -6 addr add "$TOPO_VIP6/128" dev lo nodad
+	TOPO_PIDS=
+	for _p in tcp udp; do
+		for _v in 4 6; do
+			_pid=$(in_ns "$1" "$PEER" "$_p-server" "$2" "$_v" $TOPO_APP_PORT) || return 1
+			cleanup_add "kill $_pid"
+			TOPO_PIDS="$TOPO_PIDS $_pid"
+		done
+	done
+}
+
+# topo_bpffs a|b|...: the server's own bpffs, mounted at srv_mnt.
+topo_bpffs() {
+	_mnt=$(srv_mnt "$1")
+	mkdir -p "$_mnt"
+	mount -t bpf bpf "$_mnt" || return 1
+	cleanup_add "umount '$_mnt'"
+}
+
 _topo_server() { # a|b NET(2|3)
 	_s=srv$1
 	_topo_ns "$_s"
@@ -106,22 +144,11 @@ _topo_server() { # a|b NET(2|3)
 		in_ns dir ip link set dev "dir$1" xdp obj "$REPO/selftests/progs/xdp_pass.bpf.o" sec xdp || return 1
 	fi
 	in_ns "$_s" ip link set eth0 mtu $TOPO_SERVER_MTU
-	in_ns "$_s" ip addr add "$TOPO_VIP4/32" dev lo
-	in_ns "$_s" ip -6 addr add "$TOPO_VIP6/128" dev lo nodad
 	in_ns "$_s" ip route add default via "10.0.$2.1"
 	in_ns "$_s" ip -6 route add default via "fd00:$2::1"
 	in_ns "$_s" tc qdisc add dev eth0 clsact
-	_d=$(srv_mnt "$1")
-	mkdir -p "$_d"
-	mount -t bpf bpf "$_d" || return 1
-	cleanup_add "umount '$_d'"
-	_n=$(echo "$1" | tr ab AB)
-	for _p in tcp udp; do
-		for _v in 4 6; do
-			_pid=$(in_ns "$_s" "$PEER" "$_p-server" "$_n" "$_v" $TOPO_APP_PORT) || return 1
-			cleanup_add "kill $_pid"
-		done
-	done
+	topo_bpffs "$1" || return 1
+	topo_serve "$_s" "$(echo "$1" | tr ab AB)"
 }
 
 # topo_up: builds the whole topology with the director passing everything
@@ -255,6 +282,39 @@ expect_delta() {
 	expect_eq "$_c" "$(counts "$@")" "$(delta "$_f" "$_t" "$_s")" "counter increases on $_s"
 }
 
+vip() { [ "$1" = 6 ] && echo $TOPO_VIP6 || echo $TOPO_VIP4; }
+l3() { [ "$1" = 6 ] && echo l3_protocol_packets_total_ipv6 || echo l3_protocol_packets_total_ipv4; }
+
+# seen PROTO FAMILY N: the counters every server bumps for N inner packets.
+seen() { echo "processed_packets_total=$3 $(l3 "$2")=$3 l4_protocol_packets_total_$1=$3"; }
+
+# expect_chain FROM TO N PROTO FAMILY FWD ACC REASON FWD_CASE ACC_CASE:
+# between the snaps FROM and TO, server FWD forwarded N packets in GUE
+# (FWD_CASE) and server ACC accepted N as accepted_packets_total_REASON
+# (ACC_CASE), nothing else counted.  N "-" means all the director sent
+# between the snaps.  The case names are printf formats: %s is N.
+expect_chain() {
+	_n=$3
+	[ "$_n" = - ] && _n=$(sent_between "$1" "$2")
+	expect_delta "$(printf "$9" "$_n")" "$1" "$2" "$6" $(seen "$4" "$5" "$_n") \
+		forwarded_packets_total_gue="$_n"
+	expect_delta "$(printf "${10}" "$_n")" "$1" "$2" "$7" $(seen "$4" "$5" "$_n") \
+		accepted_packets_total_$8="$_n"
+}
+
+# expect_echo FAMILY N REPLY_CASE COUNT_CASE: N echo requests from the client
+# to the VIP are all answered (REPLY_CASE) and all accepted by A as echo
+# requests, nothing else counted (COUNT_CASE).
+expect_echo() {
+	settle
+	snap ec0
+	_r=$(in_ns cli "$PEER" ping "$1" "$(vip "$1")" "$2")
+	expect_eq "$3" "ok $2 replies" "$_r" "ping"
+	settle
+	snap ec1
+	expect_delta "$4" ec0 ec1 a $(seen icmp "$1" "$2") accepted_packets_total_icmp_echo_request="$2"
+}
+
 # ---- clients with a conversation: commands in, one reply line out ----
 
 # client_start ID tcp|udp 4|6: starts an e2e-peer client in the client
@@ -275,6 +335,42 @@ client_start() {
 _client_fd() { # client ID -> fd: 3/4 for the first, 5/6 for the second, ...
 	case $1 in 1) _b=3 ;; 2) _b=5 ;; 3) _b=7 ;; *) echo "client id must be 1..3" >&2; exit 2 ;; esac
 	[ "$2" = in ] && echo $_b || echo $((_b + 1))
+}
+
+# expect_reply CASE WANT: PASS if the last client reply is WANT.
+expect_reply() { expect_eq "$1" "$2" "$REPLY" "client"; }
+
+# flow_open CASE ID PROTO FAMILY SERVER COMMAND: with the director sending to
+# SERVER (a, b) only, client ID opens a flow and sends COMMAND.  True if
+# SERVER answers; else FAIL CASE, and the client is ended.
+flow_open() {
+	topo_director "$5"
+	client_start "$2" "$3" "$4" && client_do "$2" "$6" &&
+		[ "$REPLY" = "ok server $(echo "$5" | tr ab AB)" ] && return 0
+	fail "$1" "$REPLY"
+	client_end "$2"
+	return 1
+}
+
+# flow_send CASE ID ROW COMMAND SERVER: the director's row becomes ROW (the
+# words of topo_director), client ID sends COMMAND and SERVER (A, B) must
+# answer (CASE).  The counters before and after are the snaps fs0 and fs1.
+flow_send() {
+	settle
+	snap fs0
+	topo_director $3
+	client_do "$2" "$4"
+	expect_reply "$1" "ok server $5"
+	settle
+	snap fs1
+}
+
+# flow_close LABEL ID ROW: the director's row becomes ROW, client ID closes
+# its flow (FAIL "LABEL: flow closes cleanly" if it cannot), traffic settles.
+flow_close() {
+	topo_director $3
+	client_end "$2" || fail "$1: flow closes cleanly" "$REPLY"
+	settle
 }
 
 # client_read ID: the next reply line in $REPLY; false if it is not "ok ..."
