@@ -11,6 +11,11 @@
 # filter, tc and XDP; kernel.bpf_stats_enabled is never written; with a
 # base, every class has its current / base ratio and the
 # temporary worktree is gone; a base that is not a revision is refused.
+# known_tcp_pod, the known flow in a pod listed as a service, is timed,
+# takes its path (checked by bench itself: accepted as established,
+# redirected to the pod) and is set against known_tcp; with
+# BENCH_SERVICES=3 BENCH_BASE_SERVICES=0 the base lists none and every
+# class the base runs has its ns more than the base.
 set -u
 . "$(dirname "$0")/lib/common.sh"
 require_root
@@ -43,12 +48,20 @@ jq_is "the classes with a target are split into parts and rest" \
 	'[.splits[] | .class + ":" + (.parts | join("+"))] | join(" ")' \
 	"not_ours: last_hop_v4:decap last_hop_v6:decap+redirect known_tcp:decap+lookup_hit syn:decap forward:call+redirect+lookup_miss"
 jq_is "without a base no class has a current / base ratio" '[.classes[] | select(has("cur_over_base"))] | length' 0
+jq_is "the known flow in a pod is accepted as established and redirected into the pod" \
+	'.classes[] | select(.name == "known_tcp_pod") | "\(.counter) \(.retval) \(.ns > 0)"' \
+	"accepted_packets_total_established 7 true"
+jq_is "the known flow in a pod is set against the same flow in the host namespace" \
+	'.pod_over_host | "\(.classes | join(" ")) \(.ratio > 0) \(.ratio_pass_lo <= .ratio_pass_hi) \(.ns_more | type)"' \
+	"known_tcp_pod known_tcp true true number"
+jq_is "the XDP flavour hands the known flow in a pod to tc (pass)" \
+	'.xdp.classes[] | select(.name == "known_tcp_pod") | .retval' 2
 jq_is "verifier cost is reported" '.objects[0].verified_insns > 0 and .objects[0].jited_bytes > 0' true
 jq_is "both flavours load with their tc" '[.tc_loads[].object] | join(" ")' \
 	"obj/cls_redirect_btf.o obj/cls_redirect_legacy.o"
-# Route mode's classes run in BPF_PROG_TEST_RUN only (bench.sh).
-traffic=$(selftests/bench/bench classes | cut -f1 | grep -v '_route$' | sort | tr '\n' ' ')
-jq_is "real traffic ran for every class but route mode's" '[.traffic[] | select(.classifier_pps > 0) | .class] | sort | join(" ")' \
+# Route mode's classes and the pod's run in BPF_PROG_TEST_RUN only (bench.sh).
+traffic=$(selftests/bench/bench classes | cut -f1 | grep -v '_route$\|_pod$' | sort | tr '\n' ' ')
+jq_is "real traffic ran for every class but route mode's and the pod's" '[.traffic[] | select(.classifier_pps > 0) | .class] | sort | join(" ")' \
 	"${traffic% }"
 jq_is "in real traffic only decapsulated IPv6 passes the classifier twice" \
 	'[.traffic[] | select(.classifier_runs_per_packet > 1.5) | .class] | join(" ")' "last_hop_v6"
@@ -56,7 +69,7 @@ jq_is "the XDP flavour is timed for every class, with its own floor" \
 	'[.xdp.classes[] | select(.ns > 0 and .floor_ns > 0) | .name] | sort | join(" ")' "${classes% }"
 jq_is "the XDP flavour's verdicts are XDP's (pass 2, drop 1, tx 3)" \
 	'[.xdp.classes[].retval] | unique | join(" ")' "1 2 3"
-jq_is "real traffic ran with the XDP flavour for every class but route mode's" \
+jq_is "real traffic ran with the XDP flavour for every class but route mode's and the pod's" \
 	'[.traffic[] | select(.xdp_pps > 0) | .class] | sort | join(" ")' "${traffic% }"
 jq_is "the receiving side's CPU time per packet is there for no filter, the floor, tc and XDP" \
 	'[.traffic[] | select([.no_filter_cpu_ns_per_packet, .floor_cpu_ns_per_packet, .classifier_cpu_ns_per_packet,
@@ -73,7 +86,8 @@ if ! git -C "$REPO" rev-parse -q --verify HEAD >/dev/null 2>&1; then
 fi
 # bench.sh makes its temporary worktree under TMPDIR: here, under $T.
 mkdir "$T/tmp" || exit 2
-if env $BRIEF TMPDIR="$T/tmp" BENCH_TRAFFIC=0 BENCH_BASE=HEAD sh selftests/bench/bench.sh "$T/b.json" >"$T/bout" 2>&1; then
+if env $BRIEF TMPDIR="$T/tmp" BENCH_TRAFFIC=0 BENCH_BASE=HEAD BENCH_SERVICES=3 BENCH_BASE_SERVICES=0 \
+	sh selftests/bench/bench.sh "$T/b.json" >"$T/bout" 2>&1; then
 	pass "bench: BASE=HEAD runs to the end"
 else
 	fail "bench: BASE=HEAD runs to the end" "$(tail -n 5 "$T/bout" | tr '\n' ' ')"
@@ -81,13 +95,21 @@ else
 fi
 jq_is "BASE=HEAD: the base is named with its commit" '.base.label' \
 	"HEAD ($(git -C "$REPO" rev-parse --short HEAD))" "$T/b.json"
-# Route mode's classes have no base (bench.c: a revision without route
-# would only swap MAC addresses, as forward and gre do).
-jq_is "BASE=HEAD: every class but route mode's has its current / base ratio within its spread" \
+# Route mode's classes and the pod's have no base (bench.c: a revision
+# without route would only swap MAC addresses, as forward and gre do, one
+# without services would forward the pod's flow).
+jq_is "BASE=HEAD: every class but route mode's and the pod's has its current / base ratio within its spread" \
 	'[.classes[] | select(.base_ns > 0 and .cur_over_base_q25 <= .cur_over_base
 	  and .cur_over_base <= .cur_over_base_q75) | .name] | sort | join(" ")' "${traffic% }" "$T/b.json"
-jq_is "BASE=HEAD: route mode's classes have no base figures" \
-	'[.classes[] | select(.name | endswith("_route")) | select(has("base_ns"))] | length' 0 "$T/b.json"
+jq_is "BASE=HEAD: route mode's classes and the pod's have no base figures" \
+	'[.classes[] | select(.name | endswith("_route") or endswith("_pod")) | select(has("base_ns"))] | length' 0 \
+	"$T/b.json"
+jq_is "BASE=HEAD BENCH_SERVICES=3 BENCH_BASE_SERVICES=0: 3 services listed in the program, none in the base" \
+	'"\(.method.services) \(.method.base_services)"' "3 0" "$T/b.json"
+jq_is "BASE=HEAD: every class with a base has its ns more than the base within its spread" \
+	'[.classes[] | select(has("base_ns")) | select(.cur_minus_base_ns_q25 <= .cur_minus_base_ns
+	  and .cur_minus_base_ns <= .cur_minus_base_ns_q75) | .name] | sort | join(" ")' "${traffic% }" "$T/b.json"
+check "bench: the table names the services listed" grep -q 'Services listed, none a class.s destination: 3 in the program, 0 in the base' "$T/b.txt"
 jq_is "BASE=HEAD: the base's verifier cost is reported" '.objects[2].verified_insns > 0' true "$T/b.json"
 check "bench: BASE=HEAD: the table has the cur/base column" grep -q 'cur/base' "$T/b.txt"
 expect_eq "bench: BASE=HEAD: the temporary worktree is removed" "" \

@@ -117,13 +117,16 @@ struct pkt_class {
 	unsigned int retval;
 	int counter;      /* outcome counter the packet must move */
 	double target;    /* ratio to the floor; 0 = none */
-	int route;        /* run by copies configured with route, without a base */
+	int set;          /* SET_ROUTE, SET_POD: run by copies configured for it,
+			   * without a base; 0: the plain copies and the base */
 };
+
+enum { SET_PLAIN, SET_ROUTE, SET_POD };
 
 enum {
 	C_NOT_OURS, C_OTHER_PORT, C_LAST_HOP4, C_LAST_HOP6, C_KNOWN_TCP, C_SYN,
 	C_FWD, C_FWD_1, C_FWD_30, C_FWD_LISTENER, C_GRE, C_ICMP_PMTU, C_MALFORMED, C_FWD_ROUTE, C_GRE_ROUTE,
-	C_COUNT
+	C_KNOWN_POD, C_COUNT
 };
 
 #define MC(id) CLS_REDIRECT_METRIC_##id
@@ -134,6 +137,9 @@ static int xdp_mode;
  * a class's destination (tc-cls-redirect.8, CONTAINERS): what a listed
  * service costs the packets that are not for one. */
 static int n_services;
+/* -s N: services listed in the base instead (-1: as many as -S), so that
+ * BASE=HEAD compares N services against none in the same rounds. */
+static int base_services = -1;
 static const struct pkt_class classes[C_COUNT] = {
 	[C_NOT_OURS] = { "not_ours", "plain TCP, not to the GUE endpoint", TC_ACT_UNSPEC_RET, MC(PASSED), 1.2 },
 	[C_OTHER_PORT] = { "other_port", "GUE to another UDP port", TC_ACT_UNSPEC_RET, MC(PASSED), 0 },
@@ -158,8 +164,14 @@ static const struct pkt_class classes[C_COUNT] = {
 	 * bpf_redirect_neigh() only records its target in BPF_PROG_TEST_RUN, so
 	 * the neighbour work of a real send is not in the figure. */
 	[C_FWD_ROUTE] = { "forward_route", "unknown flow forward, GUE (N=2), route: FIB lookup + redirect_neigh",
-			  TC_ACT_REDIRECT, MC(FORWARDED_GUE), 0, 1 },
-	[C_GRE_ROUTE] = { "gre_route", "last-hop GRE forward (N=1), route", TC_ACT_REDIRECT, MC(FORWARDED_GRE), 0, 1 },
+			  TC_ACT_REDIRECT, MC(FORWARDED_GUE), 0, SET_ROUTE },
+	[C_GRE_ROUTE] = { "gre_route", "last-hop GRE forward (N=1), route", TC_ACT_REDIRECT, MC(FORWARDED_GRE), 0,
+			  SET_ROUTE },
+	/* known_tcp's flow, but its sockets live in a pod (pod_setup) listed
+	 * in cls_redirect_services (tc-cls-redirect.8, CONTAINERS): the lookup
+	 * goes to the pod's namespace, delivery is bpf_redirect_peer. */
+	[C_KNOWN_POD] = { "known_tcp_pod", "established TCP flow in a service namespace accept (N=1), redirect_peer",
+			  TC_ACT_REDIRECT, MC(ACCEPTED_ESTABLISHED), 0, SET_POD },
 };
 
 /*
@@ -243,6 +255,11 @@ static size_t inner_tcp(uint8_t *out, int v6, const char *src, const char *dst, 
 	return pkt_ip_build(out, &ip, IPPROTO_TCP, l4, l4len);
 }
 
+/* known_tcp_pod's flow, in the pod (pod_setup), and the pod's veth and
+ * netnsid as the bench's namespace sees them. */
+static struct flowports pod_flow;
+static int pod_ifindex, pod_netnsid = -1;
+
 /* The frame of a class.  dmac: destination MAC (NULL: the builder's). */
 static size_t build_class(int c, uint8_t *out, const struct flowports *fp, const uint8_t *dmac)
 {
@@ -275,6 +292,9 @@ static size_t build_class(int c, uint8_t *out, const struct flowports *fp, const
 		break;
 	case C_KNOWN_TCP:
 		ilen = inner_tcp(inner, 0, "127.0.0.1", "127.0.0.1", fp->cport, fp->sport, PKT_TCP_ACK);
+		break;
+	case C_KNOWN_POD:
+		ilen = inner_tcp(inner, 0, "127.0.0.1", "127.0.0.1", pod_flow.cport, pod_flow.sport, PKT_TCP_ACK);
 		break;
 	case C_SYN:
 		ilen = inner_tcp(inner, 0, CLIENT, VIP, 51000, 80, PKT_TCP_SYN);
@@ -471,7 +491,23 @@ static void trust_prefix(int i, __u32 *len, uint8_t a[4])
 	}
 }
 
-static void load_classifier(const char *path, const struct cls_redirect_config *cfg, struct cls_prog *cp)
+/* The pod's service (SET_POD): known_tcp_pod's destination, in the pod. */
+static void pod_service(struct cls_redirect_service_key *k, struct cls_redirect_service *v)
+{
+	__be32 lo = htonl(INADDR_LOOPBACK);
+
+	memset(k, 0, sizeof(*k));
+	k->family = CLS_REDIRECT_SERVICE_V4;
+	k->proto = IPPROTO_TCP;
+	k->port = htons(pod_flow.sport);
+	memcpy(k->addr, &lo, 4);
+	v->netnsid = (__u32)pod_netnsid;
+	v->ifindex = (__u32)pod_ifindex;
+}
+
+/* nsvc: services listed besides (bench run -S, -s); pod: the pod's too. */
+static void load_classifier(const char *path, const struct cls_redirect_config *cfg, struct cls_prog *cp, int nsvc,
+			    int pod)
 {
 	struct bpf_object *obj = bpf_object__open_file(path, NULL);
 	struct bpf_program *prog, *pick = NULL;
@@ -534,7 +570,16 @@ static void load_classifier(const char *path, const struct cls_redirect_config *
 	}
 
 	map = bpf_object__find_map_by_name(obj, "cls_redirect_services");
-	for (int i = 0; map && i < n_services; i++) {
+	if (pod) {
+		struct cls_redirect_service_key k;
+		struct cls_redirect_service v;
+
+		pod_service(&k, &v);
+		if (!map || bpf_map__key_size(map) != sizeof(k) || bpf_map__value_size(map) != sizeof(v) ||
+		    bpf_map_update_elem(bpf_map__fd(map), &k, &v, BPF_ANY))
+			die("cannot list the pod's service in %s", path);
+	}
+	for (int i = 0; map && i < nsvc; i++) {
 		/* 20-byte key: IPv4, TCP, port 80, 10.250.i/256.i%256; value:
 		 * netnsid 0, ifindex 1 (never used: no class goes there). */
 		__u8 k[20] = { 4, IPPROTO_TCP, 0, 80, 10, 250, (__u8)(i / 256), (__u8)i };
@@ -544,9 +589,11 @@ static void load_classifier(const char *path, const struct cls_redirect_config *
 		    bpf_map_update_elem(bpf_map__fd(map), k, v, BPF_ANY))
 			die("cannot list service in %s", path);
 	}
-	if (map && n_services) {
-		/* As cls-redirect-config keeps it: services are listed (val
-		 * still holds the configuration written above). */
+	if (map && (nsvc || pod)) {
+		/* As cls-redirect-config keeps it: services with a port are
+		 * listed.  (val went to the trust lists since.) */
+		memset(val, 0, sizeof(val));
+		memcpy(val, cfg, sizeof(*cfg));
 		((struct cls_redirect_config *)val)->flags |= CLS_REDIRECT_F_SERVICES;
 		map = bpf_object__find_map_by_name(obj, CLS_REDIRECT_CONFIG_MAP);
 		if (bpf_map_update_elem(bpf_map__fd(map), &key0, val, BPF_ANY))
@@ -606,6 +653,14 @@ static void obj_cost(const char *path, struct obj_cost *oc)
 		bpf_object__close(obj);
 	}
 	oc->load_ms = quantile(ms, 5, 0.5);
+}
+
+static struct flowports tcp_flow(void);
+
+/* harness_pod's fn: known_tcp_pod's flow, made in the pod. */
+static void pod_flow_make(void *fp)
+{
+	*(struct flowports *)fp = tcp_flow();
 }
 
 static struct flowports tcp_flow(void)
@@ -685,8 +740,9 @@ static unsigned int class_ret(int c)
 
 	if (!xdp_mode)
 		return classes[c].retval;
-	/* Route mode: XDP hands every packet to tc, uncounted (tc-cls-redirect.8, XDP). */
-	if (classes[c].route)
+	/* Route mode, and a packet for a service: XDP hands it to tc,
+	 * uncounted (tc-cls-redirect.8, XDP). */
+	if (classes[c].set)
 		return HARNESS_XDP_PASS;
 	return cls == CLS_REDIRECT_OUTCOME_ERROR ? HARNESS_XDP_DROP :
 	       cls == CLS_REDIRECT_OUTCOME_FORWARDED ? HARNESS_XDP_TX : HARNESS_XDP_PASS;
@@ -701,9 +757,8 @@ static unsigned int class_ret(int c)
  * the one kept (the current object's: the base must decide alike).  Returns
  * the number of mismatches, each told on stderr.
  */
-/* Checks the classes whose route flag is route (the others need the other
- * configuration). */
-static int check_classes(const char *who, struct cls_prog *cp, int route, uint8_t (*pkts)[PKT_MAX],
+/* Checks the classes of configuration set (the others need another). */
+static int check_classes(const char *who, struct cls_prog *cp, int set, uint8_t (*pkts)[PKT_MAX],
 			 const size_t *lens, uint8_t (*outs)[PKT_MAX + 256], __u32 *out_lens, int record)
 {
 	uint64_t before[256], after[256];
@@ -714,7 +769,7 @@ static int check_classes(const char *who, struct cls_prog *cp, int route, uint8_
 	for (int c = 0; c < C_COUNT; c++) {
 		__u32 d, ret;
 
-		if (classes[c].route != route)
+		if (classes[c].set != set)
 			continue;
 		read_counters(cp, before);
 		if (run_once(cp->fd, pkts[c], lens[c], &d, &ret))
@@ -729,7 +784,7 @@ static int check_classes(const char *who, struct cls_prog *cp, int route, uint8_
 		}
 		read_counters(cp, after);
 		for (int i = 0; i < n; i++) {
-			__u64 want = !(xdp_mode && classes[c].route) &&
+			__u64 want = !(xdp_mode && classes[c].set) &&
 				     (i == MC(PROCESSED) || i == classes[c].counter);
 
 			/* l3_ / l4_ counters describe, they are not outcomes. */
@@ -931,6 +986,7 @@ static void json_obj(FILE *f, const struct obj_cost *o, int first)
 struct progset {
 	struct cls_prog cur[MAX_COPIES], base[MAX_COPIES];
 	struct cls_prog route[MAX_COPIES]; /* the current object, configured with route */
+	struct cls_prog pod[MAX_COPIES];   /* the current object, with the pod's service listed */
 	struct bpf_object *floor[MAX_COPIES], *parts;
 	int part_fd[P_COUNT];
 };
@@ -978,13 +1034,15 @@ static void progset_load(struct run_setup *s, struct progset *ps, struct rng *rn
 				if (first_prog_fd(ps->floor[i]) < 0)
 					die("no program in %s", s->floorpath);
 			} else if (order[j] == G_CUR) {
-				load_classifier(s->objpath, &s->cfg, &ps->cur[i]);
-				load_classifier(s->objpath, &s->route_cfg, &ps->route[i]);
+				load_classifier(s->objpath, &s->cfg, &ps->cur[i], n_services, 0);
+				load_classifier(s->objpath, &s->route_cfg, &ps->route[i], n_services, 0);
+				load_classifier(s->objpath, &s->cfg, &ps->pod[i], n_services, 1);
 				if (ps->cur[i].ncounters != CLS_REDIRECT_METRIC_COUNT)
 					die("%s has another counter list than include/cls_redirect.h: run make",
 					    s->objpath);
 			} else if (s->basepath) {
-				load_classifier(s->basepath, &s->cfg, &ps->base[i]);
+				load_classifier(s->basepath, &s->cfg, &ps->base[i],
+						base_services < 0 ? n_services : base_services, 0);
 			}
 		}
 	}
@@ -999,7 +1057,9 @@ static void progset_load(struct run_setup *s, struct progset *ps, struct rng *rn
 
 	for (int i = 0; i < s->copies; i++) {
 		bad += check_classes("current", &ps->cur[i], 0, s->pkts, s->lens, s->outs, s->out_lens, !s->have_outs);
-		bad += check_classes("current, route", &ps->route[i], 1, s->pkts, s->lens, s->outs, s->out_lens,
+		bad += check_classes("current, route", &ps->route[i], SET_ROUTE, s->pkts, s->lens, s->outs,
+				     s->out_lens, !s->have_outs);
+		bad += check_classes("current, pod", &ps->pod[i], SET_POD, s->pkts, s->lens, s->outs, s->out_lens,
 				     !s->have_outs);
 		s->have_outs = 1;
 		if (s->basepath)
@@ -1063,6 +1123,7 @@ static void progset_close(struct run_setup *s, struct progset *ps)
 	for (int i = 0; i < s->copies; i++) {
 		close_classifier(&ps->cur[i]);
 		close_classifier(&ps->route[i]);
+		close_classifier(&ps->pod[i]);
 		if (s->basepath)
 			close_classifier(&ps->base[i]);
 		bpf_object__close(ps->floor[i]);
@@ -1101,7 +1162,7 @@ static long time_rounds(struct run_setup *s, struct progset *ps, int r0, int r1,
 	for (int r = r0 - (r1 - r0) / 10; r < r1; r++) {
 		for (int k = 0; k < U_COUNT; k++) {
 			int u = ((k + r) % U_COUNT + U_COUNT) % U_COUNT;
-			int route = u < C_COUNT && classes[u].route, ng = u < C_COUNT && !route ? ng_cls : G_BASE;
+			int set = u < C_COUNT ? classes[u].set : SET_PLAIN, ng = u < C_COUNT && !set ? ng_cls : G_BASE;
 			int pkt = u < C_COUNT ? u : parts[u - C_COUNT].cls, now;
 			uint32_t sum[G_COUNT] = { 0 };
 			long sw1;
@@ -1120,7 +1181,8 @@ static long time_rounds(struct run_setup *s, struct progset *ps, int r0, int r1,
 					int g = order[i];
 					int fd = g == G_FLOOR ? first_prog_fd(ps->floor[copy]) :
 						 g == G_BASE ? ps->base[copy].fd :
-						 route ? ps->route[copy].fd :
+						 set == SET_ROUTE ? ps->route[copy].fd :
+						 set == SET_POD ? ps->pod[copy].fd :
 						 u < C_COUNT ? ps->cur[copy].fd : ps->part_fd[u - C_COUNT];
 					__u32 d;
 
@@ -1148,7 +1210,8 @@ static long time_rounds(struct run_setup *s, struct progset *ps, int r0, int r1,
 
 #define USAGE_RUN                                                                                        \
 	"bench run [-X] [-n ROUNDS] [-k RUNS] [-p PASSES] [-c COPIES] [-o JSON] [-O OBJ] [-B BASE_OBJ]\n"     \
-	"          [-L BASE_LABEL] [-F FLOOR_OBJ] [-P PARTS_OBJ] [-D ROUNDS_FILE] [-T PREFIXES] [-S SERVICES]"
+	"          [-L BASE_LABEL] [-F FLOOR_OBJ] [-P PARTS_OBJ] [-D ROUNDS_FILE] [-T PREFIXES] [-S SERVICES]\n"      \
+	"          [-s BASE_SERVICES]"
 
 static int cmd_run(int argc, char **argv)
 {
@@ -1160,8 +1223,12 @@ static int cmd_run(int argc, char **argv)
 	 * round r (units: the classes, then the parts). */
 	uint32_t *sums[G_COUNT][U_COUNT];
 	/* Figures of each unit: ns per run of floor, program, base; the ratios
-	 * program / floor, base / floor, program / base; ns above the floor. */
-	struct fig fl[U_COUNT], ns[U_COUNT], bns[U_COUNT], ratio[U_COUNT], bratio[U_COUNT], cb[U_COUNT];
+	 * program / floor, base / floor, program / base; ns above the floor;
+	 * ns above the base. */
+	struct fig fl[U_COUNT], ns[U_COUNT], bns[U_COUNT], ratio[U_COUNT], bratio[U_COUNT], cb[U_COUNT], cbns[U_COUNT];
+	/* known_tcp_pod over known_tcp, the classifier's time in the same
+	 * rounds: ratio and ns more. */
+	struct fig pod_ratio, pod_ns;
 	double above[U_COUNT], flmed[U_COUNT], *pool;
 	struct fig floor_all;
 	struct obj_cost oc_cls, oc_floor, oc_base;
@@ -1175,7 +1242,7 @@ static int cmd_run(int argc, char **argv)
 	long left_out = 0;
 	cpu_set_t set;
 
-	while ((opt = getopt(argc, argv, "Xn:k:p:c:o:O:B:L:F:P:D:T:S:")) != -1) {
+	while ((opt = getopt(argc, argv, "Xn:k:p:c:o:O:B:L:F:P:D:T:S:s:")) != -1) {
 		switch (opt) {
 		case 'X':
 			xdp_mode = 1;
@@ -1195,6 +1262,7 @@ static int cmd_run(int argc, char **argv)
 		case 'D': rawpath = optarg; break;
 		case 'T': trust_prefixes = atoi(optarg); break;
 		case 'S': n_services = atoi(optarg); break;
+		case 's': base_services = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: " USAGE_RUN "\n");
 			return 1;
@@ -1203,6 +1271,12 @@ static int cmd_run(int argc, char **argv)
 	if (trust_prefixes < 0 || trust_prefixes > CLS_REDIRECT_TRUST_ENTRIES) {
 		fprintf(stderr, "bench: -T %d: a trust list holds 0 (then 0.0.0.0/0) to %d prefixes\n",
 			trust_prefixes, CLS_REDIRECT_TRUST_ENTRIES);
+		return 1;
+	}
+	if (n_services < 0 || n_services > CLS_REDIRECT_SERVICES_MAX - 1 || base_services < -1 ||
+	    base_services > CLS_REDIRECT_SERVICES_MAX - 1) {
+		fprintf(stderr, "bench: -S %d -s %d: give 0 to %d services (the pod's takes one more entry)\n",
+			n_services, base_services, CLS_REDIRECT_SERVICES_MAX - 1);
 		return 1;
 	}
 	if (runs < 1 || runs > 1000 || passes < 1 || passes > MAX_PASSES || rounds < passes * 10 || rounds % passes ||
@@ -1220,6 +1294,8 @@ static int cmd_run(int argc, char **argv)
 	if (harness_netns(0, &what, err, sizeof(err)))
 		die("%s", err);
 	fp = tcp_flow();
+	if (harness_pod("clsbpod0", "eth0", pod_flow_make, &pod_flow, &pod_ifindex, &pod_netnsid, err, sizeof(err)))
+		die("known_tcp_pod: %s", err);
 	libbpf_set_print(libbpf_quiet);
 
 	/* Verifier cost and load time first, in a quiet moment. */
@@ -1313,15 +1389,18 @@ static int cmd_run(int argc, char **argv)
 		ratio[u] = round_figure(sums[G_CUR][u], sums[G_FLOOR][u], rounds, passes, runs, 1);
 		above[u] = round_figure(sums[G_CUR][u], sums[G_FLOOR][u], rounds, passes, runs, 0).med;
 		flmed[u] = fl[u].med;
-		if (s.basepath && u < C_COUNT && !classes[u].route) {
+		if (s.basepath && u < C_COUNT && !classes[u].set) {
 			bns[u] = round_figure(sums[G_BASE][u], NULL, rounds, passes, runs, 0);
 			bratio[u] = round_figure(sums[G_BASE][u], sums[G_FLOOR][u], rounds, passes, runs, 1);
 			cb[u] = round_figure(sums[G_CUR][u], sums[G_BASE][u], rounds, passes, runs, 1);
+			cbns[u] = round_figure(sums[G_CUR][u], sums[G_BASE][u], rounds, passes, runs, 0);
 		}
 		for (int r = 0; r < rounds; r++)
 			pool[(size_t)u * rounds + r] = sums[G_FLOOR][u][r] ? (double)sums[G_FLOOR][u][r] / runs : NAN;
 	}
 	floor_all = figure(pool, rounds * U_COUNT, 1);
+	pod_ratio = round_figure(sums[G_CUR][C_KNOWN_POD], sums[G_CUR][C_KNOWN_TCP], rounds, passes, runs, 1);
+	pod_ns = round_figure(sums[G_CUR][C_KNOWN_POD], sums[G_CUR][C_KNOWN_TCP], rounds, passes, runs, 0);
 
 	printf("BPF_PROG_TEST_RUN, one packet per run (repeat = 1, fresh skb each run), pinned to CPU %d.\n"
 	       "%d rounds; in each, every class and part runs %d times next to the floor (an empty %s program)%s,\n"
@@ -1346,11 +1425,15 @@ static int cmd_run(int argc, char **argv)
 		       "the figures are from the other %d.\n",
 		       stats_passes, passes_all, passes);
 	if (s.basepath)
-		printf("base: %s.  cur/base: the median over the rounds of the program's time over the base's.\n",
+		printf("base: %s.  cur/base: the median over the rounds of the program's time over the base's;\n"
+		       "+ns: the same of the program's ns per run minus the base's.\n",
 		       baselabel);
+	if (n_services || base_services > 0)
+		printf("Services listed, none a class's destination: %d in the program, %d in the base.\n", n_services,
+		       base_services < 0 ? n_services : base_services);
 	printf("\n%-17s %6s %6s %7s %13s", "class", "floor", "ns", "ratio", "spread");
 	if (s.basepath)
-		printf(" %6s %7s %8s %13s", "base", "ratio", "cur/base", "spread");
+		printf(" %6s %7s %8s %13s %6s", "base", "ratio", "cur/base", "spread", "+ns");
 	printf(" %9s  %s\n", "target", "path");
 	for (int c = 0; c < C_COUNT; c++) {
 		char spread[32], tgt[16] = "-";
@@ -1361,16 +1444,20 @@ static int cmd_run(int argc, char **argv)
 			snprintf(tgt, sizeof(tgt), "%.1fx %s", classes[c].target,
 				 ratio[c].med <= classes[c].target ? "ok" : "MISS");
 		printf("%-17s %6.1f %6.1f %6.3fx %13s", classes[c].name, fl[c].med, ns[c].med, ratio[c].med, spread);
-		/* The route classes have no base: a revision without route would
-		 * only swap MAC addresses (their MAC-swap twins are forward, gre). */
-		if (s.basepath && classes[c].route) {
-			printf(" %6s %7s %8s %13s", "-", "-", "-", "-");
+		/* The route and pod classes have no base: a revision without route
+		 * would only swap MAC addresses (their MAC-swap twins are forward,
+		 * gre), and one without services would forward the pod's flow. */
+		if (s.basepath && classes[c].set) {
+			printf(" %6s %7s %8s %13s %6s", "-", "-", "-", "-", "-");
 		} else if (s.basepath) {
 			snprintf(spread, sizeof(spread), "%.3f-%.3f", cb[c].lo, cb[c].hi);
-			printf(" %6.1f %6.3fx %7.3fx %13s", bns[c].med, bratio[c].med, cb[c].med, spread);
+			printf(" %6.1f %6.3fx %7.3fx %13s %6.1f", bns[c].med, bratio[c].med, cb[c].med, spread, cbns[c].med);
 		}
 		printf(" %9s  %s\n", tgt, classes[c].what);
 	}
+	printf("\nThe known flow in a pod against the same flow in the host namespace (known_tcp_pod over\n"
+	       "known_tcp, the classifier's time in the same rounds): %.3fx (spread %.3f-%.3f), %+.1f ns.\n",
+	       pod_ratio.med, pod_ratio.lo, pod_ratio.hi, pod_ns.med);
 	/* The parts are tc programs: beside the XDP floor they say nothing. */
 	if (!xdp_mode)
 		print_parts(above, flmed);
@@ -1389,8 +1476,10 @@ static int cmd_run(int argc, char **argv)
 			die("cannot write %s", json);
 		uname(&un);
 		fprintf(f, "{\"method\":{\"rounds\":%d,\"runs_per_round\":%d,\"passes\":%d,\"repeat\":1,\"copies\":%d,"
-			   "\"passes_with_bpf_stats\":%d,\"passes_used\":%d,\"rounds_left_out\":%ld,\"cpu\":%d,\"kernel\":",
-			rounds_all, runs, passes_all, s.copies, stats_passes, passes, left_out, cpu);
+			   "\"passes_with_bpf_stats\":%d,\"passes_used\":%d,\"rounds_left_out\":%ld,\"cpu\":%d,"
+			   "\"services\":%d,\"base_services\":%d,\"kernel\":",
+			rounds_all, runs, passes_all, s.copies, stats_passes, passes, left_out, cpu, n_services,
+			base_services < 0 ? n_services : base_services);
 		json_str(f, un.release);
 		fprintf(f, "},\n\"floor\":{\"ns\":%.2f,\"ns_q25\":%.2f,\"ns_q75\":%.2f},\n", floor_all.med,
 			floor_all.q25, floor_all.q75);
@@ -1415,10 +1504,11 @@ static int cmd_run(int argc, char **argv)
 			if (classes[c].target && !xdp_mode)
 				fprintf(f, ",\"target\":%.1f,\"met\":%s", classes[c].target,
 					ratio[c].med <= classes[c].target ? "true" : "false");
-			if (s.basepath && !classes[c].route) {
+			if (s.basepath && !classes[c].set) {
 				fprintf(f, ",\"base_ns\":%.2f", bns[c].med);
 				json_fig(f, "base_ratio", bratio[c]);
 				json_fig(f, "cur_over_base", cb[c]);
+				json_fig(f, "cur_minus_base_ns", cbns[c]);
 			}
 			fputc('}', f);
 		}
@@ -1428,7 +1518,10 @@ static int cmd_run(int argc, char **argv)
 		json_obj(f, &oc_floor, 0);
 		if (s.basepath)
 			json_obj(f, &oc_base, 0);
-		fprintf(f, "]}\n");
+		fprintf(f, "],\n\"pod_over_host\":{\"classes\":[\"known_tcp_pod\",\"known_tcp\"]");
+		json_fig(f, "ratio", pod_ratio);
+		json_fig(f, "ns_more", pod_ns);
+		fprintf(f, "}}\n");
 		if (ferror(f) | fclose(f))
 			die("cannot write %s", json);
 	}

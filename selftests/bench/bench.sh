@@ -41,6 +41,9 @@
 # pass (selftests/bench/bench.c says what they are);
 # BENCH_SERVICES=N (default 0): N services listed, none a class's destination
 # (tc-cls-redirect.8, CONTAINERS), in the tc flavour's part 1;
+# BENCH_BASE_SERVICES=M: the base lists M services instead of N (bench run
+# -s), so that BASE=HEAD BENCH_SERVICES=64 BENCH_BASE_SERVICES=0 times what
+# 64 services cost against none, in the same rounds;
 # BENCH_SECONDS (default 2) traffic per class and setup in part 3;
 # BENCH_TRAFFIC=0 skips part 3;
 # BENCH_TRUST=N (make bench TRUST=N): each trust list holds N prefixes in
@@ -100,7 +103,8 @@ if [ -n "$BASE_REV" ]; then
 fi
 
 # ---- 1. BPF_PROG_TEST_RUN ----
-"$BENCH" run -n "$ROUNDS" -p "$PASSES" -c "$COPIES" -T "${BENCH_TRUST:-0}" -S "${BENCH_SERVICES:-0}" -o "$T/run.json" "$@" >"$T/run.txt" || exit 2
+"$BENCH" run -n "$ROUNDS" -p "$PASSES" -c "$COPIES" -T "${BENCH_TRUST:-0}" -S "${BENCH_SERVICES:-0}" \
+	-s "${BENCH_BASE_SERVICES:--1}" -o "$T/run.json" "$@" >"$T/run.txt" || exit 2
 {
 	echo "cls-redirect benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
@@ -228,9 +232,10 @@ if [ "${BENCH_TRAFFIC:-1}" != 0 ]; then
 	printf '%-17s %9s %9s %9s %10s %7s %12s %10s %8s %18s\n' class offered no-filter floor classifier "cls/nf" \
 		"floor ns/pkt" "cls ns/pkt" "runs/pkt" "cpu/pkt nf/fl/cls" | tee -a "$T/out.txt"
 	for class in $("$BENCH" classes | cut -f1); do
-		# Route mode needs routes and a neighbour on the receiving side: its
-		# classes are measured by BPF_PROG_TEST_RUN only (section 1).
-		case $class in *_route) continue ;; esac
+		# Route mode needs routes and a neighbour on the receiving side, the
+		# pod class a pod with its flow: their classes are measured by
+		# BPF_PROG_TEST_RUN only (section 1).
+		case $class in *_route | *_pod) continue ;; esac
 		[ -e "/var/run/netns/$(ns srv)" ] && [ -e "/var/run/netns/$(ns gen)" ] || {
 			say "bench: namespace $(ns srv) or $(ns gen) vanished (removed by someone else): traffic part stopped"
 			break
@@ -285,6 +290,7 @@ if [ "${BENCH_TRAFFIC:-1}" != 0 ]; then
 	say "cpu/pkt over the tc classifier's (table 3)"
 	printf '%-17s %9s %10s %10s %9s %8s\n' class offered xdp "xdp ns/pkt" "cpu/pkt" "xdp/tc" | tee -a "$T/out.txt"
 	for class in $("$BENCH" classes | cut -f1); do
+		case $class in *_pod) continue ;; esac
 		[ -e "/var/run/netns/$(ns srv)" ] && [ -e "/var/run/netns/$(ns gen)" ] || break
 		in_ns srv ip link set dev s0 xdp obj obj/cls_redirect_xdp.o sec xdp
 		id=$(in_ns srv ip -j link show dev s0 | jq '.[0].xdp.prog.id')

@@ -20,6 +20,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -476,6 +477,73 @@ static inline int harness_netns(int default_route_lo, const char **what, char *e
 	}
 	close(fd);
 	return 0;
+}
+
+/*
+ * A pod, as a container runtime makes one (tc-cls-redirect.8, CONTAINERS):
+ * a new network namespace with lo up, linked to the current one by a veth
+ * pair, host_if here and peer_if there.  fn(arg), if given, runs inside the
+ * pod first (the sockets it makes live there).  Returns 0 with the host
+ * side's ifindex and the pod's netnsid as this namespace sees it (the
+ * link-netnsid of ip link, which the kernel assigns when it reports the
+ * peer), or -1 with the reason in err.  Uses ip, or $CLS_REDIRECT_IP.
+ */
+static inline int harness_pod(const char *host_if, const char *peer_if, void (*fn)(void *), void *arg, int *ifindex,
+			      int *netnsid, char *err, size_t size)
+{
+	const char *ip = getenv("CLS_REDIRECT_IP");
+	int host = open("/proc/self/ns/net", O_RDONLY), pod = -1, r = -1;
+	char line[512];
+	FILE *fp;
+
+	ip = ip && *ip ? ip : "ip";
+	*ifindex = 0;
+	*netnsid = -1;
+	if (host < 0 || unshare(CLONE_NEWNET)) {
+		harness_errf(err, size, "unshare(CLONE_NEWNET) for a pod: %s", strerror(errno));
+		if (host >= 0)
+			close(host);
+		return -1;
+	}
+	pod = open("/proc/self/ns/net", O_RDONLY);
+	if (pod < 0 || harness_sh("%s link set lo up", ip))
+		harness_errf(err, size, "bringing up lo in the pod failed");
+	else if (fn)
+		fn(arg);
+	if (setns(host, CLONE_NEWNET)) {
+		/* Nothing sensible can go on in the wrong namespace. */
+		fprintf(stderr, "harness_pod: back to the namespace before: %s\n", strerror(errno));
+		exit(2);
+	}
+	close(host);
+	if (pod < 0)
+		return -1;
+	if (harness_sh("%s link add %s type veth peer name %s netns /proc/%d/fd/%d", ip, host_if, peer_if, getpid(),
+		       pod) ||
+	    harness_sh("%s link set %s up", ip, host_if)) {
+		harness_errf(err, size, "ip link add %s type veth peer name %s (in the pod) failed", host_if, peer_if);
+		goto out;
+	}
+	*ifindex = (int)if_nametoindex(host_if);
+	/* stderr: ip maps netnsids to the names in /run/netns and complains
+	 * about those of other namespaces. */
+	snprintf(line, sizeof(line), "%s -o link show dev %s 2>/dev/null", ip, host_if);
+	fp = popen(line, "r");
+	while (fp && fgets(line, sizeof(line), fp)) {
+		char *id = strstr(line, "link-netnsid ");
+
+		if (id)
+			*netnsid = atoi(id + strlen("link-netnsid "));
+	}
+	if (fp)
+		pclose(fp);
+	if (*ifindex <= 0 || *netnsid < 0)
+		harness_errf(err, size, "%s: no ifindex or no link-netnsid (ip -o link show dev %s)", host_if, host_if);
+	else
+		r = 0;
+out:
+	close(pod);
+	return r;
 }
 
 /* The fuzzers' random numbers: splitmix64, seeded by the caller, so a run
