@@ -6,9 +6,10 @@
 # configuration.
 #
 # Steps, in order; nothing is changed before every argument has been checked:
-#   1. write the configuration (cls-redirect-config set) and add the trust
-#      list prefixes given (cls-redirect-config sources|hops add), so the
-#      classifier never runs unconfigured: tc reuses the pinned maps;
+#   1. write the configuration (cls-redirect-config set), add the trust
+#      list prefixes given (cls-redirect-config sources|hops add) and the
+#      services (cls-redirect-config services add), so the classifier never
+#      runs unconfigured: tc reuses the pinned maps;
 #   2. add the clsact qdisc if the device has none;
 #   3. tc filter replace at the fixed slot pref 1000 handle 0xc15d: this adds
 #      the filter, or swaps the program of an existing one in one step, with
@@ -22,7 +23,9 @@
 # If a step fails, what this run changed is undone: the previous
 # configuration is written back (or the config map removed if there was
 # none), a filter this run added is deleted, a qdisc this run added is
-# deleted, pins this run created are removed.  A program that replaced an
+# deleted, pins this run created are removed, services this run added are
+# deleted and those it replaced are put back on their veth (one that is
+# gone cannot be: that case says so).  A program that replaced an
 # older one cannot be swapped back (the old one is gone); that case says so.
 set -eu
 
@@ -60,10 +63,16 @@ Options:
   --allow-any    add 0.0.0.0/0 to both lists: accept GUE from anyone and
                  forward anywhere.  Without it, $PROG refuses to deploy
                  while both lists would be empty (a closed server)
+  --service ADDR PORT tcp|udp dev IFNAME
+                 a service in a container's network namespace: packets for
+                 ADDR (IPv4 or IPv6), PORT (0 = every port) are looked up
+                 and delivered there, through the veth IFNAME (its host
+                 side); cls-redirect-config services add; repeat for more
   -h, --help     print this help and exit
 
-The trust lists only grow here: remove a prefix with cls-redirect-config
-sources|hops del PREFIX.
+The trust lists and the services only grow here: remove a prefix with
+cls-redirect-config sources|hops del PREFIX, a service with
+cls-redirect-config services del ADDR PORT tcp|udp.
 
 The filter is always put at ingress pref $PREF handle $HANDLE, which
 undeploy.sh and a later deploy.sh use to find it; a different filter already
@@ -131,7 +140,7 @@ positional() {
 	*) die_usage "too many arguments ('$1'): expected DEV ADDR PORT [OBJ]" ;;
 	esac
 }
-SOURCES= HOPS= ANY=
+SOURCES= HOPS= ANY= SERVICES=
 # is_prefix P: A.B.C.D or A.B.C.D/LEN with LEN 0..32 and no host bits set
 # (checked here, before anything changes, as cls-redirect-config would).
 is_prefix() {
@@ -173,6 +182,16 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	--allow-any) ANY=1 ;;
+	--service)
+		# ADDR PORT tcp|udp dev IFNAME, as cls-redirect-config services add
+		# takes them; the tool checks the address and the veth (step 1).
+		[ $# -ge 6 ] && [ "$5" = dev ] ||
+			die_usage "--service needs ADDR PORT tcp|udp dev IFNAME (as 10.99.0.1 8080 tcp dev veth-pod1)"
+		case "$2$3$4$6" in '' | *[!0-9A-Za-z.:_@-]*) die_usage "--service '$2 $3 $4 dev $6': not ADDR PORT tcp|udp dev IFNAME" ;; esac
+		SERVICES="$SERVICES$2 $3 $4 dev $6
+"
+		shift 5
+		;;
 	--)
 		shift
 		for a in "$@"; do positional "$a"; done
@@ -236,6 +255,23 @@ if [ -n "$MTU" ]; then
 	# 0 is "no limit", which show prints as no mtu at all.
 	[ "$MTU" != 0 ] || MTU=
 fi
+
+# Each --service: the port normalised, the protocol and the interface
+# checked here; the address and the veth by services add itself (step 1).
+services=
+while read -r _a _p _proto _dev _if; do
+	[ -n "$_a" ] || continue
+	{ _port=$(decimal "$_p") && in_range "$_port" 0 65535; } ||
+		die_usage "--service $_a '$_p': not a port (0..65535; 0 = every port of the address)"
+	case $_proto in tcp | udp) ;; *) die_usage "--service $_a $_p '$_proto': the protocol is tcp or udp" ;; esac
+	ip link show dev "$_if" >/dev/null 2>&1 ||
+		die_usage "--service $_a $_p $_proto dev '$_if': no such interface (ip link show shows those of this network namespace)"
+	services="$services$_a $_port $_proto $_dev $_if
+"
+done <<EOF
+$SERVICES
+EOF
+SERVICES=$services
 
 if [ -z "$OBJ" ]; then
 	OBJ=$(obj_candidates | while read -r _o; do [ -f "$_o" ] && { echo "$_o"; break; }; done)
@@ -353,6 +389,9 @@ had_qdisc=; has_clsact && had_qdisc=1
 added_qdisc=
 attached=
 added_sources= added_hops=
+# What undoes this run's services add, one "ADDR PORT PROTO" (added: del)
+# or "ADDR PORT PROTO dev OLD" (replaced: add back) a line.
+undo_services=
 rollback() {
 	say "rolling back"
 	if [ -n "$attached" ] && [ -z "$old_id" ]; then
@@ -373,6 +412,20 @@ rollback() {
 		"$CONFIG_TOOL" hops del $added_hops ||
 			say "could not delete the hops this run added: cls-redirect-config hops del $added_hops"
 	fi
+	while read -r _a _p _proto _dev _old; do
+		[ -n "$_a" ] || continue
+		if [ -z "$_old" ]; then
+			"$CONFIG_TOOL" services del "$_a" "$_p" "$_proto" >/dev/null ||
+				say "could not delete the service this run added: cls-redirect-config services del $_a $_p $_proto"
+		elif [ "$_old" = "(gone)" ]; then
+			say "service $_a $_p $_proto pointed at a veth that is gone before this run: it cannot be put back and stays on this run's"
+		else
+			"$CONFIG_TOOL" services add "$_a" "$_p" "$_proto" dev "$_old" >/dev/null ||
+				say "could not put service $_a $_p $_proto back on $_old: cls-redirect-config services add $_a $_p $_proto dev $_old"
+		fi
+	done <<EOF
+$undo_services
+EOF
 	# The configuration goes back to what it was, also under a program that
 	# could not be swapped back: that one ran with it.
 	case $prev_config in
@@ -423,6 +476,9 @@ fail() {
 json_field() { printf '%s\n' "$2" | sed -n 's/.*"'"$1"'":"\{0,1\}\([^",}]*\).*/\1/p'; }
 config_mismatch() {
 	_j=$("$CONFIG_TOOL" show -j) || { echo "cls-redirect-config show -j failed (see above)"; return; }
+	# The fields of the configuration come first; the services after the
+	# lists have an addr and a port of their own.
+	_j=${_j%%,\"sources\":*}
 	_diff=
 	for _f in "configured true" "addr $ADDR" "port $PORT" "no_forward ${NOFWD:+true}" "mtu ${MTU:-0}"; do
 		_want=${_f#* }
@@ -459,6 +515,35 @@ if [ -n "$new_hops" ]; then
 	"$CONFIG_TOOL" hops add $new_hops || fail "cls-redirect-config hops add $new_hops failed (see above)"
 	[ -n "$lists_unread" ] || added_hops=$new_hops
 fi
+# Services: services add says "(added)" or "(replaced dev OLD ...)" after
+# the key it prints in its own form, which rollback then uses.
+while read -r _a _p _proto _dev _if; do
+	[ -n "$_a" ] || continue
+	rc=0
+	_out=$("$CONFIG_TOOL" services add "$_a" "$_p" "$_proto" dev "$_if" 2>"$ERR") || rc=$?
+	if [ "$rc" != 0 ]; then
+		cat "$ERR" >&2
+		say "cls-redirect-config services add $_a $_p $_proto dev $_if failed (see above)"
+		rollback
+		[ "$rc" = 1 ] && exit 1
+		exit 2
+	fi
+	printf '%s\n' "$_out"
+	_key=${_out#service }
+	_key=${_key%%: dev *}
+	case $_out in
+	*"(added)") undo_services="$undo_services$_key
+" ;;
+	*"(replaced dev $_if ifindex "*) ;;
+	*"(replaced dev "*)
+		_old=${_out##*(replaced dev }
+		undo_services="$undo_services$_key dev ${_old%% ifindex *}
+"
+		;;
+	esac
+done <<EOF
+$SERVICES
+EOF
 # Read it back now, before anything else changes: if the map does not hold
 # what was asked, no program is swapped in to run with it.
 bad=$(config_mismatch)

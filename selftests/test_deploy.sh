@@ -7,6 +7,8 @@
 #   cli: cli0 192.0.2.2 (sends UDP frames with selftests/bin/sendraw through
 #        srv0's ingress: IPv6 is off and neighbours are static, so these are
 #        the only packets the classifier sees and its counters are exact)
+#   pod1, pod2: two pods, behind the veths vpod1 and vpod2 of srv, for
+#        --service (tc-cls-redirect.8, CONTAINERS)
 #
 # Asserts, after each step, the exact state: the qdisc, the one filter at
 # ingress pref 1000 handle 0xc15d with direct-action, its program id, the
@@ -34,6 +36,10 @@ srv_cli_pair "$DEV" "$SRV" "$CLI"
 in_ns srv ip link add srv1 type veth peer name srv2
 in_ns srv ip link set srv1 up
 in_ns srv ip link set srv2 up
+netns_add pod1
+netns_add pod2
+in_ns srv ip link add vpod1 type veth peer name eth0 netns "$(ns pod1)"
+in_ns srv ip link add vpod2 type veth peer name eth0 netns "$(ns pod2)"
 
 # ---- helpers: everything runs inside srv ----
 
@@ -288,6 +294,59 @@ expect_eq "redeploy new address: counters survive" "$seen" "$(counter processed_
 expect_refused "rollback redeploy: unloadable OBJ" 2 "$DEV" "$SRV" 19523 "$T/bad.o"
 expect_eq "rollback redeploy: same program" "$id3" "$(prog_id)"
 expect_eq "rollback redeploy: config restored" "$(json 198.51.100.7 6080 true 1400)" "$(config_json)"
+
+# ---- services (--service ADDR PORT tcp|udp dev IFNAME) ----
+
+# services: the services listed, "ADDR PORT PROTO DEV" each, sorted.
+services() { S "$CONFIG_TOOL" show -j | jq -r '.services[] | "\(.addr) \(.port) \(.proto) \(.dev)"' | sort | tr '\n' ' '; }
+CUR="--no-forward --mtu 1400 $DEV 198.51.100.7 6080"
+# shellcheck disable=SC2086 # CUR: the deployed device's arguments
+{
+	expect_refused "--service on no interface" 1 --service 10.99.0.1 8080 tcp dev nosuch0 $CUR
+	expect_refused "--service sctp" 1 --service 10.99.0.1 8080 sctp dev vpod1 $CUR
+	expect_refused "--service port 65536" 1 --service 10.99.0.1 65536 tcp dev vpod1 $CUR
+	expect_refused "--service without dev" 1 --service 10.99.0.1 8080 tcp vpod1 $CUR
+	expect_refused "--service missing words" 1 $CUR --service 10.99.0.1 8080 tcp dev
+	# Refused by services add itself, after the configuration was written:
+	# rolled back, exit 1.
+	expect_refused "--service malformed address" 1 --service 10.99.0.1.5 8080 tcp dev vpod1 $CUR
+	expect_refused "--service on a veth whose peer is here" 1 --service 10.99.0.1 8080 tcp dev srv1 $CUR
+	expect_refused "--service: the second refused, the first taken back" 1 \
+		--service 10.99.0.1 8080 tcp dev vpod1 --service 10.99.0.2 8080 tcp dev srv1 $CUR
+	check "--service refused by services add: says so and rolls back" sh -c \
+		"grep -q 'services add 10.99.0.2 8080 tcp dev srv1 failed' '$T/out' && grep -q 'rolling back' '$T/out'"
+
+	run_deploy --service 10.99.0.1 08080 tcp dev vpod1 --service 2001:DB8:99::1 0 udp dev vpod2 $CUR
+	expect_deployed "deploy --service twice" "$(json 198.51.100.7 6080 true 1400)"
+	expect_eq "deploy --service twice: both listed, on their veths" \
+		"10.99.0.1 8080 tcp vpod1 2001:db8:99::1 0 udp vpod2 " "$(services)"
+	check "deploy --service twice: says what it added" sh -c \
+		"grep -q '^service 10.99.0.1 8080 tcp: dev vpod1 .*(added)' '$T/out' && grep -q '^service 2001:db8:99::1 0 udp: dev vpod2 .*(added)' '$T/out'"
+	expect_eq "deploy --service: the netnsid of each pod" "$(S ip -j link show dev vpod1 | jq '.[0].link_netnsid') $(S ip -j link show dev vpod2 | jq '.[0].link_netnsid')" \
+		"$(S "$CONFIG_TOOL" show -j | jq -r '[.services[] | .netnsid] | sort | map(tostring) | join(" ")')"
+	run_deploy --service 10.99.0.1 8080 tcp dev vpod1 $CUR
+	expect_deployed "redeploy the same --service" "$(json 198.51.100.7 6080 true 1400)"
+	expect_eq "redeploy the same --service: services unchanged" \
+		"10.99.0.1 8080 tcp vpod1 2001:db8:99::1 0 udp vpod2 " "$(services)"
+	id3=$(prog_id)
+
+	# A failed deploy puts a service it moved back on its veth and deletes
+	# one it added (state() compares show, ifindex and netnsid included).
+	expect_refused "rollback: --service moved and added are undone" 2 --service 10.99.0.1 8080 tcp dev vpod2 \
+		--service 10.99.0.2 80 tcp dev vpod1 $CUR "$T/bad.o"
+	# One that pointed at a veth that is gone cannot be put back: said.
+	S ip link add vgone type veth peer name eth1 netns "$(ns pod1)"
+	S "$CONFIG_TOOL" services add 10.99.0.3 80 tcp dev vgone >/dev/null
+	S ip link del vgone
+	run_deploy --service 10.99.0.3 80 tcp dev vpod1 $CUR "$T/bad.o"
+	check "rollback: a service whose veth was gone stays on this run's, and says so" sh -c \
+		"[ $rc = 2 ] && grep -q 'service 10.99.0.3 80 tcp pointed at a veth that is gone' '$T/out' &&
+		 [ '$(services)' = '10.99.0.1 8080 tcp vpod1 10.99.0.3 80 tcp vpod1 2001:db8:99::1 0 udp vpod2 ' ]"
+	expect_eq "rollback with --service: same program" "$id3" "$(prog_id)"
+}
+S "$CONFIG_TOOL" services del 10.99.0.1 8080 tcp >/dev/null
+S "$CONFIG_TOOL" services del 10.99.0.3 80 tcp >/dev/null
+S "$CONFIG_TOOL" services del 2001:db8:99::1 0 udp >/dev/null
 
 # ---- a configuration that does not read back as asked: nothing swapped ----
 
