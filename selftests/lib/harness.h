@@ -487,12 +487,15 @@ static inline int harness_netns(int default_route_lo, const char **what, char *e
  * side's ifindex and the pod's netnsid as this namespace sees it (the
  * link-netnsid of ip link, which the kernel assigns when it reports the
  * peer), or -1 with the reason in err.  Uses ip, or $CLS_REDIRECT_IP.
+ * The pod lives as long as this process: a namespace no process, socket or
+ * fd holds is torn down, and its end of the veth pair with it, so the fd
+ * that enters it stays open.
  */
 static inline int harness_pod(const char *host_if, const char *peer_if, void (*fn)(void *), void *arg, int *ifindex,
 			      int *netnsid, char *err, size_t size)
 {
 	const char *ip = getenv("CLS_REDIRECT_IP");
-	int host = open("/proc/self/ns/net", O_RDONLY), pod = -1, r = -1;
+	int host = open("/proc/self/ns/net", O_RDONLY), pod = -1, up = 0;
 	char line[512];
 	FILE *fp;
 
@@ -506,7 +509,8 @@ static inline int harness_pod(const char *host_if, const char *peer_if, void (*f
 		return -1;
 	}
 	pod = open("/proc/self/ns/net", O_RDONLY);
-	if (pod < 0 || harness_sh("%s link set lo up", ip))
+	up = pod >= 0 && !harness_sh("%s link set lo up", ip);
+	if (!up)
 		harness_errf(err, size, "bringing up lo in the pod failed");
 	else if (fn)
 		fn(arg);
@@ -516,8 +520,8 @@ static inline int harness_pod(const char *host_if, const char *peer_if, void (*f
 		exit(2);
 	}
 	close(host);
-	if (pod < 0)
-		return -1;
+	if (!up)
+		goto out;
 	if (harness_sh("%s link add %s type veth peer name %s netns /proc/%d/fd/%d", ip, host_if, peer_if, getpid(),
 		       pod) ||
 	    harness_sh("%s link set %s up", ip, host_if)) {
@@ -540,10 +544,11 @@ static inline int harness_pod(const char *host_if, const char *peer_if, void (*f
 	if (*ifindex <= 0 || *netnsid < 0)
 		harness_errf(err, size, "%s: no ifindex or no link-netnsid (ip -o link show dev %s)", host_if, host_if);
 	else
-		r = 0;
+		return 0;
 out:
-	close(pod);
-	return r;
+	if (pod >= 0)
+		close(pod);
+	return -1;
 }
 
 /* The fuzzers' random numbers: splitmix64, seeded by the caller, so a run
