@@ -6,6 +6,9 @@
 # configuration.
 #
 # Steps, in order; nothing is changed before every argument has been checked:
+#   0. with --route, check the sysctls route mode needs (tc-cls-redirect.8,
+#      ROUTE MODE): refuse while net.ipv4.conf.lo.forwarding is not 1, warn
+#      when DEV's reverse path filter is strict;
 #   1. write the configuration (cls-redirect-config set), add the trust
 #      list prefixes given (cls-redirect-config sources|hops add) and the
 #      services (cls-redirect-config services add), so the classifier never
@@ -50,6 +53,10 @@ $(obj_candidates | sed 's/^/         /')
 
 Options:
   --no-forward   never forward: handle every packet as at its last hop
+  --route        forward along this host's routing table, the kernel
+                 resolving the next hop (tc-cls-redirect(8), ROUTE MODE);
+                 refused while net.ipv4.conf.lo.forwarding is not 1, and
+                 warns when DEV's rp_filter is strict (1)
   --mtu MTU      largest packet that may be forwarded, 68..65535 (0 = no limit)
   --group GROUP  let GROUP read the pins once deployed (cls-redirect-config
                  set --group): its members can run cls-redirect-stat and
@@ -127,7 +134,7 @@ find_tool() {
 
 # ---- arguments ----
 
-NOFWD='' MTU='' GROUP='' DEV='' ADDR='' PORT='' OBJ=''
+NOFWD='' ROUTE='' MTU='' GROUP='' DEV='' ADDR='' PORT='' OBJ=''
 n=0
 # Options may come anywhere (the systemd unit passes $OPTIONS first).
 positional() {
@@ -163,6 +170,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
 	--no-forward) NOFWD=1 ;;
+	--route) ROUTE=1 ;;
 	--mtu)
 		[ $# -ge 2 ] || die_usage "--mtu needs a value (bytes, 68..65535, or 0)"
 		MTU=$2
@@ -290,15 +298,41 @@ BPFFS=${TC_BPF_MNT:-/sys/fs/bpf}
 PIN=$BPFFS/tc/globals
 [ -d "$BPFFS" ] || die "bpffs mount point $BPFFS not found: mount -t bpf bpf $BPFFS (or set TC_BPF_MNT)"
 
-CONFIG_ARGS="addr $ADDR port $PORT${NOFWD:+ no-forward}${MTU:+ mtu $MTU}"
+CONFIG_ARGS="addr $ADDR port $PORT${NOFWD:+ no-forward}${ROUTE:+ route}${MTU:+ mtu $MTU}"
 # "set" changes only the fields it names: name every one, so that this run's
 # configuration replaces whatever an earlier one (or an operator) set.
-every_field() { # SET-KEYWORDS: the same with forward and mtu 0 made explicit
+every_field() { # SET-KEYWORDS: the same with forward, no-route and mtu 0 made explicit
 	_k=$1
 	case " $_k " in *" no-forward "*) ;; *) _k="$_k forward" ;; esac
+	case " $_k " in *" route "*) ;; *) _k="$_k no-route" ;; esac
 	case " $_k " in *" mtu "*) ;; *) _k="$_k mtu 0" ;; esac
 	echo "$_k"
 }
+
+# ---- 0. the sysctls of route mode ----
+
+# In this network namespace, as tc and the tools.
+conf() { cat "/proc/sys/net/ipv4/conf/$1/$2" 2>/dev/null || echo unreadable; }
+if [ -n "$ROUTE" ]; then
+	lofwd=$(conf lo forwarding)
+	if [ "$lofwd" = 1 ]; then
+		:
+	elif [ -n "$NOFWD" ]; then
+		say "warning: net.ipv4.conf.lo.forwarding is $lofwd: harmless while --no-forward, but route mode forwards nothing without it (set it to 1 before deploying without --no-forward)"
+	else
+		say "--route needs net.ipv4.conf.lo.forwarding=1, and it is $lofwd: bpf_fib_lookup() refuses every lookup on lo without it, so every forward would be dropped as errors_total_no_route (tc-cls-redirect(8), ROUTE MODE)."
+		say "Set it with 'sysctl -w net.ipv4.conf.lo.forwarding=1' after any write of net.ipv4.ip_forward or net.ipv4.conf.all.forwarding (they overwrite it), keep it in /etc/sysctl.d/, and run $PROG again; nothing changed"
+		exit 1
+	fi
+	# The kernel uses the larger of conf.all and the device's value.
+	rp_all=$(conf all rp_filter) rp_dev=$(conf "$DEV" rp_filter)
+	rp=$rp_all
+	case $rp_dev in [0-9]) [ "$rp" = unreadable ] || [ "$rp_dev" -gt "$rp" ] && rp=$rp_dev ;; esac
+	if [ "$rp" = 1 ]; then
+		say "warning: strict reverse path filter on $DEV (net.ipv4.conf.all.rp_filter=$rp_all, net.ipv4.conf.$DEV.rp_filter=$rp_dev; the larger applies): a packet a peer forwards along its route arrives on $DEV, and if this server's route back to the client leaves through another interface, the stack drops it after the classifier accepted it (tc-cls-redirect(8), ROUTE MODE)."
+		say "If peers reach this server on $DEV while clients are answered elsewhere, use loose mode: sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.$DEV.rp_filter=2"
+	fi
+fi
 
 # ---- state before ----
 
@@ -480,7 +514,8 @@ config_mismatch() {
 	# lists have an addr and a port of their own.
 	_j=${_j%%,\"sources\":*}
 	_diff=
-	for _f in "configured true" "addr $ADDR" "port $PORT" "no_forward ${NOFWD:+true}" "mtu ${MTU:-0}"; do
+	for _f in "configured true" "addr $ADDR" "port $PORT" "no_forward ${NOFWD:+true}" "route ${ROUTE:+true}" \
+		"mtu ${MTU:-0}"; do
 		_want=${_f#* }
 		[ -n "$_want" ] || _want=false
 		_got=$(json_field "${_f%% *}" "$_j")

@@ -85,7 +85,8 @@ ipv4_udp() {
 	_a="$(ip4hex "$1") $(ip4hex "$2")"
 	echo "$_h $(csum16 "$_h 0000 $_a") $_a 3039 0009 000c 0000 74657374"
 }
-json() { printf '{"configured":true,"addr":"%s","port":%s,"no_forward":%s,"route":false,"mtu":%s}' "$1" "$2" "${3:-false}" "${4:-0}"; }
+# json ADDR PORT [NO_FORWARD [MTU [ROUTE]]]: show -j of that configuration.
+json() { printf '{"configured":true,"addr":"%s","port":%s,"no_forward":%s,"route":%s,"mtu":%s}' "$1" "$2" "${3:-false}" "${5:-false}" "${4:-0}"; }
 
 # expect_deploy NAME: the deployed state on DEV, all of it.
 expect_deployed() {
@@ -268,6 +269,38 @@ run_deploy --mtu=000 --no-forward "$DEV" "$SRV" 0000019523
 expect_deployed "redeploy --mtu=000 PORT 0000019523" "$(json "$SRV" 19523 true)"
 run_deploy "$DEV" "$SRV" 19523
 expect_deployed "redeploy plain again" "$(json "$SRV" 19523)"
+
+# ---- --route: the sysctls route mode needs (tc-cls-redirect.8, ROUTE MODE) ----
+
+S sysctl -qw net.ipv4.conf.lo.forwarding=0 net.ipv4.conf.all.rp_filter=0 "net.ipv4.conf.$DEV.rp_filter=1"
+expect_refused "deploy --route, lo forwarding off: refused" 1 --route "$DEV" "$SRV" 19523
+check "deploy --route, lo forwarding off: says why and what to set" sh -c \
+	"grep -q 'needs net.ipv4.conf.lo.forwarding=1, and it is 0: ' '$T/out' && grep -q 'sysctl -w net.ipv4.conf.lo.forwarding=1' '$T/out'"
+run_deploy --route --no-forward "$DEV" "$SRV" 19523
+expect_deployed "deploy --route --no-forward, lo forwarding off: deployed" "$(json "$SRV" 19523 true 0 true)"
+check "deploy --route --no-forward, lo forwarding off: warns" grep -q 'warning: net.ipv4.conf.lo.forwarding is 0' "$T/out"
+S sysctl -qw net.ipv4.conf.lo.forwarding=1
+run_deploy --route "$DEV" "$SRV" 19523
+expect_deployed "redeploy --route" "$(json "$SRV" 19523 false 0 true)"
+check "redeploy --route, strict rp_filter on $DEV: warns, naming loose mode" \
+	grep -q "rp_filter=2 net.ipv4.conf.$DEV.rp_filter=2\$" "$T/out"
+S sysctl -qw "net.ipv4.conf.$DEV.rp_filter=2"
+run_deploy --route "$DEV" "$SRV" 19523
+expect_deployed "redeploy --route, loose rp_filter" "$(json "$SRV" 19523 false 0 true)"
+check "redeploy --route, loose rp_filter: no warning" sh -c "! grep -q warning '$T/out'"
+S sysctl -qw net.ipv4.conf.all.rp_filter=1 "net.ipv4.conf.$DEV.rp_filter=0"
+run_deploy --route "$DEV" "$SRV" 19523
+check "redeploy --route, rp_filter strict in conf.all only: warns (the larger applies)" \
+	grep -q "net.ipv4.conf.all.rp_filter=1, net.ipv4.conf.$DEV.rp_filter=0" "$T/out"
+S sysctl -qw net.ipv4.conf.all.rp_filter=0 "net.ipv4.conf.$DEV.rp_filter=0"
+# A failed run puts the flag back as it was, either way.
+expect_refused "rollback redeploy --route to plain: unloadable OBJ" 2 "$DEV" "$SRV" 19523 "$T/bad.o"
+expect_eq "rollback redeploy --route to plain: route restored" "$(json "$SRV" 19523 false 0 true)" "$(config_json)"
+run_deploy "$DEV" "$SRV" 19523
+expect_deployed "redeploy without --route: route off" "$(json "$SRV" 19523)"
+expect_refused "rollback redeploy plain to --route: unloadable OBJ" 2 --route "$DEV" "$SRV" 19523 "$T/bad.o"
+expect_eq "rollback redeploy plain to --route: route off again" "$(json "$SRV" 19523)" "$(config_json)"
+S sysctl -qw net.ipv4.conf.lo.forwarding=0
 id2=$(prog_id)
 
 # ---- deploy with a new address: config changes, filter replaced in place ----
