@@ -117,8 +117,14 @@ struct cls_redirect_config {
 	 * sit behind a smaller MTU than the one the packet arrived on.  GSO
 	 * packets are segmented later by the stack and are not checked. */
 	__u32 mtu;
+	/* Generation of the trust lists (the man page, SECURITY): the classifier
+	 * remembers which addresses it found in a list, tagged with this value,
+	 * and cls-redirect-config moves it on whenever it deletes a prefix, so
+	 * nothing remembered outlives a delete.  0 = remember nothing.  The tools
+	 * keep it across set and clear and never reuse a value. */
+	__u32 trust_gen;
 	/* Zero; room for later fields without a layout change. */
-	__u32 reserved[4];
+	__u32 reserved[3];
 };
 
 /* ---- services: BPF_MAP_TYPE_HASH, destinations in other namespaces ---- */

@@ -62,4 +62,24 @@ struct bpf_elf_map {
 #define CLS_REDIRECT_MAP(name, map_type, key_type, value_type, entries)                           \
 	CLS_REDIRECT_MAP_FLAGS(name, map_type, key_type, value_type, entries, 0)
 
+/* A map of the loaded program alone: never pinned, never shared with the
+ * tools or another program, gone with the program. */
+#ifdef CLS_REDIRECT_LEGACY_MAPS
+#define CLS_REDIRECT_PRIVATE_MAP(name, map_type, key_type, value_type, entries)                   \
+	struct bpf_elf_map SEC("maps") name = {                                                    \
+		.type = map_type,                                                                  \
+		.size_key = sizeof(key_type),                                                      \
+		.size_value = sizeof(value_type),                                                  \
+		.max_elem = entries,                                                               \
+	}
+#else
+#define CLS_REDIRECT_PRIVATE_MAP(name, map_type, key_type, value_type, entries)                   \
+	struct {                                                                                   \
+		__uint(type, map_type);                                                            \
+		__type(key, key_type);                                                             \
+		__type(value, value_type);                                                         \
+		__uint(max_entries, entries);                                                      \
+	} name SEC(".maps")
+#endif
+
 #endif /* CLS_REDIRECT_MAPS_H */

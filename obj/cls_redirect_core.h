@@ -63,6 +63,12 @@ CLS_REDIRECT_MAP_FLAGS(cls_redirect_sources, CLS_REDIRECT_TRUST_MAP_TYPE, struct
 		       struct cls_redirect_trust, CLS_REDIRECT_TRUST_ENTRIES, CLS_REDIRECT_TRUST_MAP_FLAGS);
 CLS_REDIRECT_MAP_FLAGS(cls_redirect_hops, CLS_REDIRECT_TRUST_MAP_TYPE, struct cls_redirect_prefix,
 		       struct cls_redirect_trust, CLS_REDIRECT_TRUST_ENTRIES, CLS_REDIRECT_TRUST_MAP_FLAGS);
+/* Addresses found in a trust list, see listed(). */
+#define TRUST_CACHE_BITS 10
+#define TRUST_CACHE_SOURCES 0
+#define TRUST_CACHE_HOPS 1
+CLS_REDIRECT_PRIVATE_MAP(cls_redirect_trust_cache, BPF_MAP_TYPE_ARRAY, __u32, __u64,
+			 2 << TRUST_CACHE_BITS);
 CLS_REDIRECT_MAP(cls_redirect_services, CLS_REDIRECT_SERVICES_MAP_TYPE, struct cls_redirect_service_key,
 		 struct cls_redirect_service, CLS_REDIRECT_SERVICES_MAX);
 
@@ -139,6 +145,8 @@ struct packet {
 	__u32 svc_netnsid;
 	/* CLS_REDIRECT_F_SERVICES*: which lookups of the services map can hit */
 	__u16 services;
+	/* cls_redirect_config.trust_gen, read before any trust list */
+	__u32 trust_gen;
 	/* The l4_* counter classify() bumped (0: none), so an entry point that
 	 * hands the decision on (XDP, for a service) can take it back. */
 	__u32 l4_metric;
@@ -661,13 +669,36 @@ static __always_inline struct verdict classify(struct packet *p)
 
 /* ---------------------------------------------------------------- trust -- */
 
-/* Whether addr falls in one of the prefixes of a trust list (the man page,
- * SECURITY).  An empty list holds nothing, so it allows nothing. */
-static __always_inline bool listed(void *list, __be32 addr)
+/*
+ * Whether addr falls in one of the prefixes of a trust list (the man page,
+ * SECURITY).  An empty list holds nothing, so it allows nothing.
+ *
+ * A trie lookup costs more than everything else a forwarded packet does, so
+ * addresses found in a list are remembered in a direct-mapped array, one
+ * slot per hash of the address and list, as (gen << 32 | addr) where gen is
+ * the config's trust_gen, read before the trie.  cls-redirect-config writes a
+ * new trust_gen after every delete, so a remembered address is believed only
+ * while no prefix has gone since it was found; a prefix added meanwhile
+ * cannot make a remembered "listed" wrong.  Only hits are remembered: an
+ * unlisted sender costs one trie lookup, as without the array, and writes
+ * nothing.  A slot is one 64-bit store, so a reader sees one writer's value
+ * whole.  trust_gen 0 (a list edited by other means) remembers nothing.
+ */
+static __always_inline bool listed(void *list, __u32 which, __u32 gen, __be32 addr)
 {
 	struct cls_redirect_prefix key = { .prefixlen = 32, .addr = addr };
+	__u32 slot = which << TRUST_CACHE_BITS |
+		     ((__u32)addr * 0x9e3779b1u) >> (32 - TRUST_CACHE_BITS);
+	__u64 tag = (__u64)gen << 32 | (__u32)addr;
+	__u64 *seen = gen ? bpf_map_lookup_elem(&cls_redirect_trust_cache, &slot) : NULL;
 
-	return bpf_map_lookup_elem(list, &key) != NULL;
+	if (seen && *seen == tag)
+		return true;
+	if (!bpf_map_lookup_elem(list, &key))
+		return false;
+	if (seen)
+		*seen = tag;
+	return true;
 }
 
 /* ------------------------------------------------------------- forward -- */
@@ -703,7 +734,7 @@ static __always_inline struct verdict decide_forward(struct packet *p)
 		return DROP(ERR_REDIRECT_LOOP);
 	/* Only to the fleet: a hop list is written by whoever sent the packet,
 	 * and without this check the server would be a reflector. */
-	if (!listed(&cls_redirect_hops, p->hop))
+	if (!listed(&cls_redirect_hops, TRUST_CACHE_HOPS, p->trust_gen, p->hop))
 		return DROP(ERR_FORBIDDEN_HOP);
 	if (gre)
 		out_len -= GRE_SHRINK(p->hop_count);
@@ -785,6 +816,7 @@ static __always_inline struct verdict encapsulated_verdict(struct packet *p)
 		p->last_hop = cfg->flags & CLS_REDIRECT_F_NO_FORWARD;
 		p->route = cfg->flags & CLS_REDIRECT_F_ROUTE;
 		p->services = cfg->flags & (CLS_REDIRECT_F_SERVICES | CLS_REDIRECT_F_SERVICES_ANY_PORT);
+		p->trust_gen = cfg->trust_gen;
 	}
 	if (!data)
 		return DROP(ERR_ENCAP_BUFFER_TOO_SMALL);
@@ -802,7 +834,7 @@ static __always_inline struct verdict encapsulated_verdict(struct packet *p)
 	/* Only from the fleet, before anything in the GUE header is believed:
 	 * an inner packet goes to the local stack with its own source address,
 	 * past every filter that sees only the outer one. */
-	if (!listed(&cls_redirect_sources, ip->saddr))
+	if (!listed(&cls_redirect_sources, TRUST_CACHE_SOURCES, p->trust_gen, ip->saddr))
 		return DROP(ERR_UNTRUSTED_SOURCE);
 
 	if ((gue->vchlen & (GUE_VARIANT_MASK | GUE_CONTROL_BIT)) || gue->flags ||

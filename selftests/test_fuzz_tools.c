@@ -187,7 +187,7 @@ static int make_state(enum state s)
 	case S_UNCONFIGURED: memset(&cfg, 0, sizeof(cfg)); break;
 	case S_CFG_VERSION2: cfg.version = 2; break;
 	case S_CFG_FLAGS: cfg.flags = 0x8000; break;
-	case S_CFG_RESERVED: cfg.reserved[3] = 1; break;
+	case S_CFG_RESERVED: cfg.reserved[2] = 1; break;
 	default: break;
 	}
 	switch (s) {

@@ -2678,6 +2678,44 @@ static void fx_trust(void)
 	n = f_udp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE);
 	drop("trust_hops_empty_before_mtu", f, n, M(ERR_FORBIDDEN_HOP), L3V4, L4U);
 	config_default();
+
+	/* What the classifier remembers of the lists: an address found listed
+	 * is believed without the trie until trust_gen moves on, which
+	 * cls-redirect-config does after every delete (harness_set_list as
+	 * well); then it is refused at once. */
+	g_sources = DIRECTOR "/32 203.0.113.0/24";
+	e = enc(0, 0);
+	n = f_tcp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE, PKT_TCP_ACK);
+	acc("trust_remembered_source_found", f, n, M(ACCEPTED_LAST_HOP), L3V4, L4T);
+	acc("trust_remembered_source_again", f, n, M(ACCEPTED_LAST_HOP), L3V4, L4T);
+	g_sources = "203.0.113.0/24";
+	drop("trust_remembered_source_deleted", f, n, M(ERR_UNTRUSTED_SOURCE), NO, NO);
+	g_sources = DIRECTOR "/32";
+	g_hops = "198.51.100.1/32 198.51.100.2/32";
+	e = enc(2, 0);
+	n = f_udp(f, &e, 0, FAR4, P_CLI, SRV4, P_NONE);
+	gue("trust_remembered_hop_found", f, n, L3V4, L4U);
+	gue("trust_remembered_hop_again", f, n, L3V4, L4U);
+	g_hops = "198.51.100.2/32";
+	drop("trust_remembered_hop_deleted", f, n, M(ERR_FORBIDDEN_HOP), L3V4, L4U);
+	/* Only trust_gen makes it forget: a prefix deleted behind the tools'
+	 * back (as here) is still believed for an address found before, which
+	 * is why the man page says to edit the lists with cls-redirect-config.
+	 * This also shows that the remembering is there at all. */
+	g_hops = "198.51.100.1/32";
+	gue("trust_remembered_hop_found_2", f, n, L3V4, L4U);
+	if (!list_only) {
+		struct cls_redirect_prefix k = { .prefixlen = 32 };
+
+		inet_pton(AF_INET, "198.51.100.1", &k.addr);
+		if (bpf_map_delete_elem(H.hops_fd, &k))
+			setup_fail("trust_remembered", "deleting 198.51.100.1/32: %s", strerror(errno));
+	}
+	gue("trust_remembered_without_new_gen", f, n, L3V4, L4U);
+	H.hops_list[0] = 0; /* the list is not what the harness wrote any more */
+	g_hops = "198.51.100.1/32";
+	gue("trust_remembered_listed_again", f, n, L3V4, L4U);
+	config_default();
 }
 
 static void run_all(void)

@@ -250,7 +250,7 @@ ok "created map: type, name, flags, key, value, entries" "array cls_redirect_co 
 	sh -c "bpftool -j map show pinned '$CFG' |
 	jq -r '\"\\(.type) \\(.name) \\(.flags) \\(.bytes_key) \\(.bytes_value) \\(.max_entries)\"'"
 check "created tc/globals 0700" [ "$(stat -c %a "$B/tc") $(stat -c %a "$G")" = "700 700" ]
-ok "set: value bytes" "01 00 00 00 c0 00 02 0a 4c 43 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
+ok "set: value bytes" "01 00 00 00 c0 00 02 0a 4c 43 00 00 00 00 00 00 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
 	value_of "$CFG"
 ok "show" "addr 192.0.2.10 port 19523$LT" "$C" show
 ok "show -j" '{"configured":true,"addr":"192.0.2.10","port":19523,"no_forward":false,"route":false,"mtu":0'"$LJ"'}' "$C" show -j
@@ -274,7 +274,7 @@ ok "set no-forward mtu" "addr: 192.0.2.10 -> 198.51.100.7
 port: 19523 -> 6080
 forwarding: forward -> no-forward
 mtu: 0 -> 1400" "$C" set mtu 1400 no-forward port 6080 addr 198.51.100.7
-ok "set no-forward mtu: value bytes" "01 00 00 00 c6 33 64 07 17 c0 01 00 78 05 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
+ok "set no-forward mtu: value bytes" "01 00 00 00 c6 33 64 07 17 c0 01 00 78 05 00 00 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
 	value_of "$CFG"
 ok "show no-forward mtu" "addr 198.51.100.7 port 6080 no-forward mtu 1400$LT" "$C" show
 ok "show -j no-forward mtu" '{"configured":true,"addr":"198.51.100.7","port":6080,"no_forward":true,"route":false,"mtu":1400'"$LJ"'}' "$C" show --json
@@ -282,10 +282,10 @@ ok "set limits: port 65535 mtu 65535" "addr: 198.51.100.7 -> 203.0.113.255
 port: 6080 -> 65535
 forwarding: no-forward -> forward
 mtu: 1400 -> 65535" "$C" set addr 203.0.113.255 port 65535 forward mtu 65535
-ok "set limits: bytes" "01 00 00 00 cb 00 71 ff ff ff 00 00 ff ff 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
+ok "set limits: bytes" "01 00 00 00 cb 00 71 ff ff ff 00 00 ff ff 00 00 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
 	value_of "$CFG"
 ok "set limits: mtu 68" "mtu: 65535 -> 68" "$C" set addr 203.0.113.255 port 65535 mtu 68
-ok "set limits: mtu 68 bytes" "01 00 00 00 cb 00 71 ff ff ff 00 00 44 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
+ok "set limits: mtu 68 bytes" "01 00 00 00 cb 00 71 ff ff ff 00 00 44 00 00 00 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
 	value_of "$CFG"
 ok "set several fields" "addr: 203.0.113.255 -> 192.0.2.10
 port: 65535 -> 1
@@ -367,12 +367,12 @@ ok "set mtu 1400 alone" "mtu: 0 -> 1400" "$C" set mtu 1400
 ok "set forward: undoes no-forward" "forwarding: no-forward -> forward" "$C" set forward
 ok "set port alone" "port: 99 -> 19523" "$C" set port 19523
 ok "set addr alone" "addr: 192.0.2.99 -> 192.0.2.10" "$C" set addr 192.0.2.10
-ok "single fields: value bytes" "01 00 00 00 c0 00 02 0a 4c 43 00 00 78 05 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
+ok "single fields: value bytes" "01 00 00 00 c0 00 02 0a 4c 43 00 00 78 05 00 00 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
 	value_of "$CFG"
 ok "set mtu 0" "mtu: 1400 -> 0" "$C" set mtu 0
 ok "set route alone" "route: no-route -> route" "$C" set route
 ok "set route alone: the rest kept" "addr 192.0.2.10 port 19523 route$LT" "$C" show
-ok "set route: value bytes (flags bit 1)" "01 00 00 00 c0 00 02 0a 4c 43 02 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
+ok "set route: value bytes (flags bit 1)" "01 00 00 00 c0 00 02 0a 4c 43 02 00 00 00 00 00 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00" \
 	value_of "$CFG"
 ok "show -j route" '{"configured":true,"addr":"192.0.2.10","port":19523,"no_forward":false,"route":true,"mtu":0'"$LJ"'}' "$C" show -j
 ok "set no-forward with route" "forwarding: forward -> no-forward" "$C" set no-forward
@@ -383,7 +383,7 @@ route: route -> no-route" "$C" set forward no-route
 # ---- clear ----------------------------------------------------------------------
 
 ok "clear" "" "$C" clear
-ok "clear: all-zero value" "$(echo 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00)" value_of "$CFG"
+ok "clear: all zero but trust_gen (kept)" "$(echo 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00)" value_of "$CFG"
 ok "show after clear" "unconfigured$LT" "$C" show
 ok "show -j after clear" '{"configured":false,"addr":"0.0.0.0","port":0,"no_forward":false,"route":false,"mtu":0'"$LJ"'}' "$C" show -j
 ok "clear twice" "" "$C" clear
@@ -400,7 +400,12 @@ port: unconfigured -> 19523" "$C" set addr 192.0.2.10 port 19523
 SRC=$G/cls_redirect_sources
 ok "sources: created map: type, flags, key, value, entries" "lpm_trie 1 8 4 1024" \
 	sh -c "bpftool -j map show pinned '$SRC' | jq -r '\"\\(.type) \\(.flags) \\(.bytes_key) \\(.bytes_value) \\(.max_entries)\"'"
+# trust_gen (bytes 16-19 of the config) moves on with every delete, so the
+# classifier forgets what it remembered as listed; adds and refusals leave it.
+trust_gen() { value_of "$CFG" | cut -d' ' -f17-20; }
+ok "trust_gen: 1 after set" "01 00 00 00" trust_gen
 ok "sources add several" "" "$C" sources add 192.0.2.0/24 198.51.100.7 10.0.0.0/8
+ok "trust_gen: an add leaves it" "01 00 00 00" trust_gen
 ok "sources add a listed one: no-op" "" "$C" sources add 198.51.100.7/32 192.0.2.0/24
 ok "sources: show lists them sorted" "addr 192.0.2.10 port 19523
 sources 0.0.0.0/0 10.0.0.0/8 192.0.2.0/24 198.51.100.7/32
@@ -425,7 +430,9 @@ expect "sources: unknown action" 1 "sources: unknown action 'list'" "$C" sources
 expect "sources add: no prefix" 1 "sources add: missing PREFIX" "$C" sources add
 expect "hops del: list absent" 1 "hops del: $B/foreign-lists/cls_redirect_hops does not exist" \
 	sh -c "mkdir -p '$B/foreign-lists' && '$C' -d '$B/foreign-lists' hops del 192.0.2.1"
+ok "trust_gen: refused adds and deletes leave it" "01 00 00 00" trust_gen
 ok "sources del several" "" "$C" sources del 10.0.0.0/8 198.51.100.7 10.0.0.0/8
+ok "trust_gen: a delete moves it on" "02 00 00 00" trust_gen
 ok "sources after del" '["0.0.0.0/0","192.0.2.0/24"]' sh -c "$C show -j | jq -c .sources"
 expect "sources add as nobody" 2 "is not searchable for uid 65534" $NOBODY "$C" sources add 203.0.113.0/24
 # A full list: 1024 prefixes at most, and a change that would overflow
@@ -441,6 +448,8 @@ expect "sources add past the limit" 1 \
 ok "sources del them again" "" "$C" sources del $many
 ok "sources after the full list" '["0.0.0.0/0","192.0.2.0/24"]' sh -c "$C show -j | jq -c .sources"
 ok "sources del the last one added" "" "$C" sources del 192.0.2.0/24
+ok "hops add, del" "" sh -c "'$C' hops add 203.0.113.0/24 && '$C' hops del 203.0.113.0/24"
+ok "trust_gen: one step per delete command" "05 00 00 00" trust_gen
 # A map of another shape in the list's place is refused (exit 2, untouched).
 mkdir -p "$B/lpm"
 bpftool map create "$B/lpm/cls_redirect_sources" type hash key 8 value 4 entries 1024 name cls_redirect_sources
@@ -450,6 +459,18 @@ expect "sources: a hash map in its place refused" 2 \
 	"$C" -d "$B/lpm" sources add 192.0.2.0/24
 expect "show: a hash map as a list refused" 2 "found hash key 8 value 4" "$C" -d "$B/lpm" show
 rm -rf "$B/lpm" "$B/foreign-lists"
+# A delete whose trust_gen cannot move on (a frozen config map refuses every
+# write) is undone: the classifier could still believe the prefix listed.
+mkdir -p "$B/frozen"
+"$C" -d "$B/frozen" set addr 192.0.2.10 port 19523 >/dev/null 2>&1
+"$C" -d "$B/frozen" sources add 192.0.2.0/24 198.51.100.0/24 >/dev/null
+bpftool map freeze pinned "$B/frozen/cls_redirect_config"
+expect "sources del: trust_gen cannot move on: undone" 2 \
+	"sources del: cannot write $B/frozen/cls_redirect_config, whose trust_gen makes the classifier forget deleted prefixes; the prefixes are listed again; nothing changed: Operation not permitted" \
+	"$C" -d "$B/frozen" sources del 192.0.2.0/24 198.51.100.0/24
+ok "sources del undone: both still listed" '["192.0.2.0/24","198.51.100.0/24"]' \
+	sh -c "'$C' -d '$B/frozen' show -j | jq -c .sources"
+rm -rf "$B/frozen"
 
 # ---- foreign, stale and missing maps ----------------------------------------------
 

@@ -221,6 +221,7 @@ static int merge(const struct cls_redirect_config *old, const struct set_args *a
 	*cfg = *old;
 	if (!config_is_configured(old)) {
 		memset(cfg, 0, sizeof(*cfg));
+		cfg->trust_gen = old->trust_gen;
 		if (!a->addr || !a->port)
 			return errorf(EXIT_USAGE,
 				      "set: unconfigured: give 'addr ADDR' and 'port PORT' (GLB's "
@@ -228,6 +229,9 @@ static int merge(const struct cls_redirect_config *old, const struct set_args *a
 				      CLS_REDIRECT_GLB_PORT);
 	}
 	cfg->version = CLS_REDIRECT_CONFIG_VERSION;
+	/* A classifier remembers nothing under 0: start the generations. */
+	if (!cfg->trust_gen)
+		cfg->trust_gen = config_next_trust_gen(0);
 	if (a->addr)
 		cfg->addr = a->v.addr;
 	if (a->port)
@@ -288,7 +292,7 @@ static void print_changes(const struct cls_redirect_config *old,
  * shown or overwritten: version 0 (never written, or cleared) or ours. */
 static int check_value(const char *dir, const struct cls_redirect_config *cfg)
 {
-	static const __u32 zero[4];
+	static const __u32 zero[sizeof(cfg->reserved) / sizeof(cfg->reserved[0])];
 
 	if (cfg->version != 0 && cfg->version != CLS_REDIRECT_CONFIG_VERSION)
 		return errorf(EXIT_SYSTEM,
@@ -420,6 +424,9 @@ static int update_existing(int fd, const char *dir, const struct set_args *a)
 	int ret;
 
 	ret = read_value(fd, dir, &old);
+	/* clear keeps trust_gen: what the classifier remembered of the lists,
+	 * which clear leaves alone, must not become true again. */
+	cfg.trust_gen = old.trust_gen;
 	if (!ret && a)
 		ret = merge(&old, a, &cfg);
 	if (!ret && a)

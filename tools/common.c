@@ -60,6 +60,15 @@ bool config_is_configured(const struct cls_redirect_config *cfg)
 	return cfg->version == CLS_REDIRECT_CONFIG_VERSION && cfg->addr != 0;
 }
 
+/* The trust_gen that follows gen: never 0 ("remember nothing"), and no
+ * value comes back before 2^32 - 1 deletes.  A running classifier only ever
+ * reads the config map it was loaded with, so a map made anew may start
+ * from 0 again. */
+__u32 config_next_trust_gen(__u32 gen)
+{
+	return gen + 1 ? gen + 1 : 1;
+}
+
 static void vreport(const char *fmt, va_list ap, const char *suffix)
 {
 	/* One write per message, so lines from concurrent runs do not mix. */

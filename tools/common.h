@@ -116,6 +116,7 @@ extern const struct map_desc sources_map_desc, hops_map_desc, services_map_desc;
 /* The classifier's own test (man page: DECISION TABLE, check 1): an
  * address set in a layout this build knows. */
 bool config_is_configured(const struct cls_redirect_config *cfg);
+__u32 config_next_trust_gen(__u32 gen);
 
 /* Open <dir>/<desc->name> (read-only with BPF_F_RDONLY when rdonly) and
  * check it against desc.  *fd = -1 and status 0 when missing_ok and the pin

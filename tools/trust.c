@@ -179,6 +179,40 @@ void trust_free(struct trust_list *l)
 	l->prefixes = NULL;
 }
 
+/* After a delete, with the pin directory locked: a new trust_gen in the
+ * config, so the classifier forgets every address it remembered as listed
+ * (the man page, SECURITY).  Without a config map no classifier runs
+ * configured, so nothing can have been remembered.  On failure the caller
+ * lists the prefixes again. */
+#define UNDONE "the prefixes are listed again; nothing changed"
+static int new_generation(const char *dir, const char *list)
+{
+	struct cls_redirect_config cfg;
+	__u32 key = 0;
+	int fd, ret;
+
+	ret = map_open(dir, &config_map_desc, false, true, "", &fd);
+	if (ret || fd < 0)
+		return ret;
+	if (bpf_map_lookup_elem(fd, &key, &cfg)) {
+		ret = syserr(errno, "%s del: cannot read %s/%s to move its trust_gen on; " UNDONE,
+			     list, dir, CLS_REDIRECT_CONFIG_MAP);
+	} else if (cfg.version && cfg.version != CLS_REDIRECT_CONFIG_VERSION) {
+		ret = errorf(EXIT_SYSTEM, "%s del: %s/%s has config layout version %u, %s knows "
+			     "version %d (use the cls-redirect-config of the attached classifier); "
+			     UNDONE, list, dir, CLS_REDIRECT_CONFIG_MAP, cfg.version, prog_name,
+			     CLS_REDIRECT_CONFIG_VERSION);
+	} else {
+		cfg.trust_gen = config_next_trust_gen(cfg.trust_gen);
+		if (bpf_map_update_elem(fd, &key, &cfg, BPF_ANY))
+			ret = syserr(errno, "%s del: cannot write %s/%s, whose trust_gen makes the "
+				     "classifier forget deleted prefixes; " UNDONE,
+				     list, dir, CLS_REDIRECT_CONFIG_MAP);
+	}
+	close(fd);
+	return ret;
+}
+
 /* Called with the pin directory locked; fd is the list's map. */
 static int apply(int fd, const char *dir, const struct trust_args *a)
 {
@@ -222,6 +256,14 @@ static int apply(int fd, const char *dir, const struct trust_args *a)
 		if (a->add ? bpf_map_update_elem(fd, &a->prefixes[done], &zero, BPF_NOEXIST) :
 			     bpf_map_delete_elem(fd, &a->prefixes[done]))
 			break;
+	}
+	/* A prefix deleted is not gone for the classifier before this. */
+	if (done == a->n && !a->add) {
+		ret = new_generation(dir, a->list);
+		for (i = 0; ret && i < done; i++)
+			if (!skip[i])
+				bpf_map_update_elem(fd, &a->prefixes[i], &zero, BPF_NOEXIST);
+		goto out;
 	}
 	if (done < a->n) {
 		int saved = errno;

@@ -76,6 +76,10 @@ struct harness {
 	struct bpf_program *prog;
 	int prog_fd, cfg_fd, met_fd;
 	int src_fd, hops_fd; /* the trust lists; -1 in objects that have none */
+	/* The config's trust_gen, moved on as cls-redirect-config does whenever
+	 * a list loses a prefix; and what each list holds (harness_set_list). */
+	uint32_t trust_gen;
+	char src_list[1024], hops_list[1024];
 	int ncpus;
 	struct cls_redirect_metrics *percpu; /* ncpus values, scratch of read_metrics */
 	int xdp;      /* the program is the XDP flavour (section "xdp") */
@@ -136,10 +140,23 @@ static inline int harness_set_list(struct harness *h, int fd, const char *list)
 {
 	struct cls_redirect_trust val = { 0 };
 	struct cls_redirect_prefix key, next;
-	char buf[1024], *tok, *save = NULL;
+	char buf[1024], *tok, *save = NULL, *held;
+	struct cls_redirect_config cfg;
+	__u32 key0 = 0;
 
 	if (fd < 0)
 		return 0;
+	held = fd == h->src_fd ? h->src_list : h->hops_list;
+	if (!strcmp(held, list) && *held)
+		return 0;
+	snprintf(held, sizeof(h->src_list), "%s", list);
+	/* What the classifier remembered of the list goes with the old one. */
+	h->trust_gen++;
+	if (bpf_map_lookup_elem(h->cfg_fd, &key0, &cfg))
+		return HARNESS_FAIL(h, "reading the config map: %s", strerror(errno));
+	cfg.trust_gen = h->trust_gen;
+	if (bpf_map_update_elem(h->cfg_fd, &key0, &cfg, BPF_ANY))
+		return HARNESS_FAIL(h, "writing the config map: %s", strerror(errno));
 	while (!bpf_map_get_next_key(fd, NULL, &next))
 		if (bpf_map_delete_elem(fd, &next))
 			return HARNESS_FAIL(h, "emptying a trust list: %s", strerror(errno));
@@ -171,6 +188,7 @@ static inline int harness_load(struct harness *h, const char *path)
 
 	memset(h, 0, sizeof(*h));
 	h->prog_fd = h->cfg_fd = h->met_fd = h->src_fd = h->hops_fd = -1;
+	h->trust_gen = 1;
 	if (!path)
 		path = getenv("CLS_REDIRECT_OBJ");
 	if (!path)
@@ -248,14 +266,19 @@ static inline struct cls_redirect_config harness_config(const uint8_t addr[4], u
 	c.version = CLS_REDIRECT_CONFIG_VERSION;
 	memcpy(&c.addr, addr, 4);
 	c.port = htons(port);
+	c.trust_gen = 1; /* as cls-redirect-config set starts it */
 	return c;
 }
 
+/* Writes cfg with the trust_gen that goes with the lists (see
+ * harness_set_list). */
 static inline int harness_set_config(struct harness *h, const struct cls_redirect_config *cfg)
 {
+	struct cls_redirect_config c = *cfg;
 	__u32 key = 0;
 
-	if (bpf_map_update_elem(h->cfg_fd, &key, cfg, BPF_ANY))
+	c.trust_gen = h->trust_gen;
+	if (bpf_map_update_elem(h->cfg_fd, &key, &c, BPF_ANY))
 		return HARNESS_FAIL(h, "writing the config map: %s", strerror(errno));
 	return 0;
 }
