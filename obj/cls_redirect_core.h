@@ -683,8 +683,11 @@ static __always_inline struct verdict classify(struct packet *p)
  * unlisted sender costs one trie lookup, as without the array, and writes
  * nothing.  A slot is one 64-bit store, so a reader sees one writer's value
  * whole.  trust_gen 0 (a list edited by other means) remembers nothing.
+ *
+ * Not inlined: as a call its branches end in one state at the return, and
+ * the verifier walks 7,000 fewer instructions (make bench: a few ns).
  */
-static __always_inline bool listed(void *list, __u32 which, __u32 gen, __be32 addr)
+static __noinline bool listed(void *list, __u32 which, __u32 gen, __be32 addr)
 {
 	struct cls_redirect_prefix key = { .prefixlen = 32, .addr = addr };
 	__u32 slot = which << TRUST_CACHE_BITS |
