@@ -34,52 +34,47 @@ struct bpf_elf_map {
 };
 
 #define PIN_GLOBAL_NS 2
+#define CLS_REDIRECT_PINNED PIN_GLOBAL_NS
+#define CLS_REDIRECT_UNPINNED 0 /* PIN_NONE */
 
-#define CLS_REDIRECT_MAP_FLAGS(name, map_type, key_type, value_type, entries, map_flags)         \
+#define CLS_REDIRECT_MAP_DECL(name, map_type, key_type, value_type, entries, map_flags, pin)      \
 	struct bpf_elf_map SEC("maps") name = {                                                    \
 		.type = map_type,                                                                  \
 		.size_key = sizeof(key_type),                                                      \
 		.size_value = sizeof(value_type),                                                  \
 		.max_elem = entries,                                                               \
 		.flags = map_flags,                                                                \
-		.pinning = PIN_GLOBAL_NS,                                                          \
+		.pinning = pin,                                                                    \
 	}
 
 #else
 
-#define CLS_REDIRECT_MAP_FLAGS(name, map_type, key_type, value_type, entries, flags)             \
+#define CLS_REDIRECT_PINNED LIBBPF_PIN_BY_NAME
+#define CLS_REDIRECT_UNPINNED LIBBPF_PIN_NONE
+
+#define CLS_REDIRECT_MAP_DECL(name, map_type, key_type, value_type, entries, flags, pin)          \
 	struct {                                                                                   \
 		__uint(type, map_type);                                                            \
 		__type(key, key_type);                                                             \
 		__type(value, value_type);                                                         \
 		__uint(max_entries, entries);                                                      \
 		__uint(map_flags, flags);                                                          \
-		__uint(pinning, LIBBPF_PIN_BY_NAME);                                               \
+		__uint(pinning, pin);                                                              \
 	} name SEC(".maps")
 
 #endif
+
+#define CLS_REDIRECT_MAP_FLAGS(name, map_type, key_type, value_type, entries, flags)             \
+	CLS_REDIRECT_MAP_DECL(name, map_type, key_type, value_type, entries, flags,                \
+			      CLS_REDIRECT_PINNED)
 
 #define CLS_REDIRECT_MAP(name, map_type, key_type, value_type, entries)                           \
 	CLS_REDIRECT_MAP_FLAGS(name, map_type, key_type, value_type, entries, 0)
 
 /* A map of the loaded program alone: never pinned, never shared with the
  * tools or another program, gone with the program. */
-#ifdef CLS_REDIRECT_LEGACY_MAPS
 #define CLS_REDIRECT_PRIVATE_MAP(name, map_type, key_type, value_type, entries)                   \
-	struct bpf_elf_map SEC("maps") name = {                                                    \
-		.type = map_type,                                                                  \
-		.size_key = sizeof(key_type),                                                      \
-		.size_value = sizeof(value_type),                                                  \
-		.max_elem = entries,                                                               \
-	}
-#else
-#define CLS_REDIRECT_PRIVATE_MAP(name, map_type, key_type, value_type, entries)                   \
-	struct {                                                                                   \
-		__uint(type, map_type);                                                            \
-		__type(key, key_type);                                                             \
-		__type(value, value_type);                                                         \
-		__uint(max_entries, entries);                                                      \
-	} name SEC(".maps")
-#endif
+	CLS_REDIRECT_MAP_DECL(name, map_type, key_type, value_type, entries, 0,                    \
+			      CLS_REDIRECT_UNPINNED)
 
 #endif /* CLS_REDIRECT_MAPS_H */

@@ -60,6 +60,36 @@ bool config_is_configured(const struct cls_redirect_config *cfg)
 	return cfg->version == CLS_REDIRECT_CONFIG_VERSION && cfg->addr != 0;
 }
 
+/*
+ * Read, change and write back the pinned configuration, with the pin
+ * directory locked: change() edits *cfg (and may refuse with an exit
+ * status); only a changed value is written.  An absent config map is left
+ * absent (0).  A failure names the map, after prefix and before why (what
+ * the failure means for the operator).
+ */
+int config_edit(const char *dir, const char *prefix, const char *why,
+		int (*change)(const char *dir, struct cls_redirect_config *cfg))
+{
+	struct cls_redirect_config cfg, was;
+	__u32 key = 0;
+	int fd, ret;
+
+	ret = map_open(dir, &config_map_desc, false, true, "", &fd);
+	if (ret || fd < 0)
+		return ret;
+	if (bpf_map_lookup_elem(fd, &key, &cfg)) {
+		ret = syserr(errno, "%scannot read %s/%s%s", prefix, dir, CLS_REDIRECT_CONFIG_MAP, why);
+		goto out;
+	}
+	was = cfg;
+	ret = change(dir, &cfg);
+	if (!ret && memcmp(&cfg, &was, sizeof(cfg)) && bpf_map_update_elem(fd, &key, &cfg, BPF_ANY))
+		ret = syserr(errno, "%scannot write %s/%s%s", prefix, dir, CLS_REDIRECT_CONFIG_MAP, why);
+out:
+	close(fd);
+	return ret;
+}
+
 /* The trust_gen that follows gen: never 0 ("remember nothing"), and no
  * value comes back before 2^32 - 1 deletes.  A running classifier only ever
  * reads the config map it was loaded with, so a map made anew may start

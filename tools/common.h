@@ -117,6 +117,8 @@ extern const struct map_desc sources_map_desc, hops_map_desc, services_map_desc;
  * address set in a layout this build knows. */
 bool config_is_configured(const struct cls_redirect_config *cfg);
 __u32 config_next_trust_gen(__u32 gen);
+int config_edit(const char *dir, const char *prefix, const char *why,
+		int (*change)(const char *dir, struct cls_redirect_config *cfg));
 
 /* Open <dir>/<desc->name> (read-only with BPF_F_RDONLY when rdonly) and
  * check it against desc.  *fd = -1 and status 0 when missing_ok and the pin

@@ -318,29 +318,15 @@ int services_flag(const char *dir, struct cls_redirect_config *cfg)
 /* After add or del: the configuration's services flag follows the map, so
  * the classifier looks services up exactly when some are listed.  Nothing
  * to do while unconfigured (set sets it). */
+static int flag_follows_map(const char *dir, struct cls_redirect_config *cfg)
+{
+	return config_is_configured(cfg) ? services_flag(dir, cfg) : EXIT_OK;
+}
+
 static int update_flag(const char *dir)
 {
-	struct cls_redirect_config cfg, was;
-	__u32 key = 0;
-	int fd, ret;
-
-	ret = map_open(dir, &config_map_desc, false, true, "", &fd);
-	if (ret || fd < 0)
-		return ret;
-	if (bpf_map_lookup_elem(fd, &key, &cfg)) {
-		ret = syserr(errno, "cannot read %s/%s", dir, CLS_REDIRECT_CONFIG_MAP);
-		goto out;
-	}
-	was = cfg;
-	if (!config_is_configured(&cfg))
-		goto out;
-	ret = services_flag(dir, &cfg);
-	if (!ret && cfg.flags != was.flags && bpf_map_update_elem(fd, &key, &cfg, BPF_ANY))
-		ret = syserr(errno, "cannot write %s/%s: the classifier may not look services up; run "
-			     "cls-redirect-config set with any field to retry", dir, CLS_REDIRECT_CONFIG_MAP);
-out:
-	close(fd);
-	return ret;
+	return config_edit(dir, "", ": the classifier may not look services up; run "
+			   "cls-redirect-config set with any field to retry", flag_follows_map);
 }
 
 int services_parse(int argc, char **argv)

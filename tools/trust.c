@@ -185,32 +185,24 @@ void trust_free(struct trust_list *l)
  * configured, so nothing can have been remembered.  On failure the caller
  * lists the prefixes again. */
 #define UNDONE "the prefixes are listed again; nothing changed"
+static int next_generation(const char *dir, struct cls_redirect_config *cfg)
+{
+	if (cfg->version && cfg->version != CLS_REDIRECT_CONFIG_VERSION)
+		return errorf(EXIT_SYSTEM, "%s/%s has config layout version %u, %s knows version %d "
+			      "(use the cls-redirect-config of the attached classifier); " UNDONE,
+			      dir, CLS_REDIRECT_CONFIG_MAP, cfg->version, prog_name,
+			      CLS_REDIRECT_CONFIG_VERSION);
+	cfg->trust_gen = config_next_trust_gen(cfg->trust_gen);
+	return EXIT_OK;
+}
+
 static int new_generation(const char *dir, const char *list)
 {
-	struct cls_redirect_config cfg;
-	__u32 key = 0;
-	int fd, ret;
+	char prefix[32];
 
-	ret = map_open(dir, &config_map_desc, false, true, "", &fd);
-	if (ret || fd < 0)
-		return ret;
-	if (bpf_map_lookup_elem(fd, &key, &cfg)) {
-		ret = syserr(errno, "%s del: cannot read %s/%s to move its trust_gen on; " UNDONE,
-			     list, dir, CLS_REDIRECT_CONFIG_MAP);
-	} else if (cfg.version && cfg.version != CLS_REDIRECT_CONFIG_VERSION) {
-		ret = errorf(EXIT_SYSTEM, "%s del: %s/%s has config layout version %u, %s knows "
-			     "version %d (use the cls-redirect-config of the attached classifier); "
-			     UNDONE, list, dir, CLS_REDIRECT_CONFIG_MAP, cfg.version, prog_name,
-			     CLS_REDIRECT_CONFIG_VERSION);
-	} else {
-		cfg.trust_gen = config_next_trust_gen(cfg.trust_gen);
-		if (bpf_map_update_elem(fd, &key, &cfg, BPF_ANY))
-			ret = syserr(errno, "%s del: cannot write %s/%s, whose trust_gen makes the "
-				     "classifier forget deleted prefixes; " UNDONE,
-				     list, dir, CLS_REDIRECT_CONFIG_MAP);
-	}
-	close(fd);
-	return ret;
+	snprintf(prefix, sizeof(prefix), "%s del: ", list);
+	return config_edit(dir, prefix, ", whose trust_gen makes the classifier forget deleted "
+			   "prefixes; " UNDONE, next_generation);
 }
 
 /* Called with the pin directory locked; fd is the list's map. */
