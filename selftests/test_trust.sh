@@ -13,6 +13,8 @@
 #    requests, other prefixes are added and deleted in a loop (some of them
 #    covering the listed source too); every packet from the listed source is
 #    accepted, none from the unlisted one.
+# 3. A delete takes effect at once: a source accepted (and so remembered by
+#    the classifier) is refused from the first packet after its delete.
 set -u
 . "$(dirname "$0")/lib/common.sh"
 require_root
@@ -166,5 +168,35 @@ expect_eq "trust: edits under traffic: every edit succeeded" "" "$(cat "$TOPO_TM
 expect_eq "trust: edits under traffic: the list is as before" \
 	'["10.0.0.1/32","10.0.2.2/32","10.0.3.2/32","10.0.5.5/32"]' \
 	"$(TC_BPF_MNT=$(srv_mnt a) "$CONFIG_TOOL" show -j | jq -c .sources)" "sources"
+
+# ---- 3. a delete takes effect at once ---------------------------------------
+
+# A remembers the sources it found listed (tc-cls-redirect.8, SECURITY); a
+# delete through cls-redirect-config makes it forget them.  TOGGLED sends,
+# is deleted, sends again, ten times: accepted while listed, refused from
+# the first packet after each delete returned.
+TOGGLED=10.0.5.9
+a_state() { srv_stat a; }
+toggle_send() {
+	in_ns atk "$SENDRAW" atk0 "$(gue_frame "$DIR_MAC" "$ATK_MAC" $TOGGLED $TOPO_A4 $TOPO_PORT 0 "" \
+		"$(echo_req $TOGGLED $TOPO_VIP4)" | tr -d ' ')" 20
+	settle a_state
+}
+s0=$(srv_stat a | jq -r '.errors_total_untrusted_source, .accepted_packets_total_icmp_echo_request' | tr '\n' ' ')
+: >"$TOPO_TMP/edit.err"
+n=0
+while [ $n -lt 10 ]; do
+	edit add $TOGGLED
+	toggle_send
+	edit del $TOGGLED
+	toggle_send
+	n=$((n + 1))
+done
+set -- $s0
+expect_eq "trust: a source deleted $n times after it was accepted: refused at once each time" \
+	"untrusted=$(($1 + 20 * n)) accepted_echo=$(($2 + 20 * n))" \
+	"untrusted=$(srv_stat a | jq -r .errors_total_untrusted_source) accepted_echo=$(srv_stat a | jq -r .accepted_packets_total_icmp_echo_request)" \
+	"A counters"
+expect_eq "trust: delete at once: every edit succeeded" "" "$(cat "$TOPO_TMP/edit.err")" "failed edits"
 
 test_done
