@@ -25,7 +25,18 @@
  *     of the DECISION TABLE of tc-cls-redirect.8 computes for the input.
  *     The test runs in a network namespace of its own with no socket in it,
  *     so every socket lookup misses and the model is exact.  Where the man page leaves an
- *     order of checks open, the model allows each reading.
+ *     order of checks open, the model allows each reading;
+ *   - services (tc-cls-redirect.8, CONTAINERS): a quarter of the runs list
+ *     random services, mostly for the frame's own destination (or an ICMP
+ *     quote's source), in a pod of the namespace (a child namespace behind a
+ *     veth, no socket either) or behind a veth that is gone.  The model finds
+ *     the service each packet goes to as the man page says (its port, else
+ *     port 0; an echo request: port 0, TCP before UDP; a fragment at the
+ *     last hop: port 0 of its protocol): an accepted packet for a pod is
+ *     redirected into it (tc; XDP leaves it to tc untouched and uncounted),
+ *     one for a pod that is gone is dropped as errors_total_service_gone;
+ *     an IPv6 one whose decapsulation fails (GSO) is dropped with the room
+ *     bpf_skb_change_proto() made for the longer header.
  *
  * First replays every file in selftests/crashes/ (PASS/FAIL replay-NAME);
  * then the seeded pass: truncation of one base packet per class at every
@@ -88,6 +99,9 @@ struct fcase {
 	struct cls_redirect_config cfg;
 	/* The trust lists, "A.B.C.D/LEN ..." ("" = empty; harness_set_list). */
 	char sources[128], hops[128];
+	/* The services, "ADDR PORT tcp|udp live|gone" separated by commas ("" =
+	 * none): live in the pod, gone behind a deleted veth (set_services). */
+	char services[192];
 	int gso;
 	size_t len;
 	uint8_t f[FRAME_MAX];
@@ -98,6 +112,7 @@ struct fcase {
 
 struct exp {
 	int out, l3, l4;
+	int svc; /* accepted for a live service: delivered into its pod */
 };
 
 /* Orders of checks the man page leaves open; the model runs once per
@@ -152,7 +167,55 @@ static int walk_ext(const uint8_t *p, size_t end, uint8_t *nh, size_t *off, int 
 	return 0;
 }
 
-#define R(o, a, b) ((struct exp){ (o), (a), (b) })
+#define R(o, a, b) ((struct exp){ (o), (a), (b), 0 })
+
+enum { SVC_NONE, SVC_LIVE, SVC_GONE };
+
+/*
+ * The service a packet for addr (4 or 16 bytes), proto, port goes to, as
+ * the classifier finds it (tc-cls-redirect.8, CONTAINERS): the entry with
+ * that port, else the one with port 0.  A key written twice holds the last
+ * entry written.
+ */
+static int svc_find(const struct fcase *c, int v6, const uint8_t *addr, uint8_t proto, uint16_t port)
+{
+	char buf[sizeof(c->services)], *ent, *save = NULL;
+	int exact = SVC_NONE, any = SVC_NONE;
+
+	snprintf(buf, sizeof(buf), "%s", c->services);
+	for (ent = strtok_r(buf, ",", &save); ent; ent = strtok_r(NULL, ",", &save)) {
+		char a[64], pr[8], st[8];
+		unsigned int pt;
+		uint8_t bin[16];
+		int ev6;
+
+		if (sscanf(ent, "%63s %u %7s %7s", a, &pt, pr, st) != 4)
+			continue;
+		ev6 = strchr(a, ':') != NULL;
+		if (ev6 != v6 || inet_pton(ev6 ? AF_INET6 : AF_INET, a, bin) != 1 ||
+		    memcmp(bin, addr, v6 ? 16 : 4) || (pr[0] == 't' ? IPPROTO_TCP : IPPROTO_UDP) != proto)
+			continue;
+		if (pt == port && port)
+			exact = st[0] == 'l' ? SVC_LIVE : SVC_GONE;
+		else if (!pt)
+			any = st[0] == 'l' ? SVC_LIVE : SVC_GONE;
+	}
+	return exact ? exact : any;
+}
+
+/* An accepted packet, for svc: a pod that is gone drops it (checked before
+ * anything is changed), GSO makes the decapsulation fail, else it is
+ * delivered (into the pod for a live service; svc is also kept on the
+ * failure, whose output differs for a pod: see run_case). */
+static struct exp accepted(int out, int l3, int l4, int svc, int gso)
+{
+	struct exp e = R(gso ? M(ERR_ENCAP_ADJUST_FAILED) : out, l3, l4);
+
+	if (svc == SVC_GONE)
+		return R(M(ERR_SERVICE_GONE), l3, l4);
+	e.svc = svc == SVC_LIVE;
+	return e;
+}
 
 /* Whether the address at a (4 bytes, network order) falls in a prefix of
  * the list (the man page, SECURITY: any prefix that matches allows it). */
@@ -181,7 +244,7 @@ static struct exp model(const struct fcase *c, int alt)
 	const struct cls_redirect_config *cfg = &c->cfg;
 	const uint8_t *f = c->f, *ip = f + OFF_OUTER_IP, *g = f + OFF_GUE, *p, *l4, *hop;
 	size_t len = c->len, ihl, uoff, tot, n, k, io, avail, l4len, off, end;
-	int last, v6, l3, frag, frag_off, gre, tcp, udp, icmp, t, code, ptb, bad;
+	int last, v6, l3, frag, frag_off, gre, tcp, udp, icmp, t, code, ptb, bad, svc = SVC_NONE;
 	uint8_t proto, nh;
 
 	/* 1. not ours: pass */
@@ -265,6 +328,8 @@ static struct exp model(const struct fcase *c, int alt)
 	if (frag) {
 		if (!last)
 			return R(M(ERR_FRAGMENTED_IP), l3, NO);
+		if (proto == IPPROTO_TCP || proto == IPPROTO_UDP)
+			svc = svc_find(c, v6, p + (v6 ? 24 : 16), proto, 0);
 		goto accept_last_hop;
 	}
 	tcp = proto == IPPROTO_TCP;
@@ -282,12 +347,11 @@ static struct exp model(const struct fcase *c, int alt)
 		doff = l4[12] >> 4;
 		if (doff < 5 || (size_t)doff * 4 > l4len)
 			return R(M(ERR_MALFORMED_TCP), l3, M(L4_TCP));
+		svc = svc_find(c, v6, p + (v6 ? 24 : 16), IPPROTO_TCP, pkt_get16(l4 + 2));
 		if ((l4[13] & PKT_TCP_SYN) && !(l4[13] & PKT_TCP_ACK)) {
 			if (!last && (g[4] & PRIV_F_FORWARD_SYN))
 				goto forward;
-			if (c->gso)
-				return R(M(ERR_ENCAP_ADJUST_FAILED), l3, M(L4_TCP));
-			return R(M(ACCEPTED_SYN), l3, M(L4_TCP));
+			return accepted(M(ACCEPTED_SYN), l3, M(L4_TCP), svc, c->gso);
 		}
 		if (last)
 			goto accept_last_hop;
@@ -302,6 +366,7 @@ static struct exp model(const struct fcase *c, int alt)
 		ulen = pkt_get16(l4 + 4);
 		if (ulen < 8 || ulen > l4len)
 			return R(M(ERR_MALFORMED_UDP), l3, M(L4_UDP));
+		svc = svc_find(c, v6, p + (v6 ? 24 : 16), IPPROTO_UDP, pkt_get16(l4 + 2));
 		if (last)
 			goto accept_last_hop;
 		goto forward;
@@ -313,9 +378,11 @@ static struct exp model(const struct fcase *c, int alt)
 	t = l4[0];
 	code = l4[1];
 	if (t == (v6 ? 128 : 8)) {
-		if (c->gso)
-			return R(M(ERR_ENCAP_ADJUST_FAILED), l3, M(L4_ICMP));
-		return R(M(ACCEPTED_ICMP_ECHO_REQUEST), l3, M(L4_ICMP));
+		/* A health check: the address's port-0 service, TCP first. */
+		svc = svc_find(c, v6, p + (v6 ? 24 : 16), IPPROTO_TCP, 0);
+		if (!svc)
+			svc = svc_find(c, v6, p + (v6 ? 24 : 16), IPPROTO_UDP, 0);
+		return accepted(M(ACCEPTED_ICMP_ECHO_REQUEST), l3, M(L4_ICMP), svc, c->gso);
 	}
 	if (t == (v6 ? 129 : 0))
 		return R(M(ERR_ICMP_ECHO_REPLIES), l3, M(L4_ICMP));
@@ -353,6 +420,8 @@ static struct exp model(const struct fcase *c, int alt)
 			return R(M(ERR_UNWANTED_ICMP), l3, M(L4_ICMP));
 		if (!ports_ok)
 			return R(bad, l3, M(L4_ICMP));
+		/* The quoted packet left the service: its source and port. */
+		svc = svc_find(c, v6 ? 1 : 0, q + (v6 ? 8 : 12), proto, pkt_get16(q + qoff));
 	}
 	if (last)
 		goto accept_last_hop;
@@ -395,9 +464,7 @@ accept_last_hop:
 	{
 		int l4c = frag ? NO : tcp ? M(L4_TCP) : udp ? M(L4_UDP) : M(L4_ICMP);
 
-		if (c->gso)
-			return R(M(ERR_ENCAP_ADJUST_FAILED), l3, l4c);
-		return R(M(ACCEPTED_LAST_HOP), l3, l4c);
+		return accepted(M(ACCEPTED_LAST_HOP), l3, l4c, svc, c->gso);
 	}
 }
 
@@ -436,8 +503,47 @@ static void cmp_bytes(struct why *w, const uint8_t *exp, size_t exp_len, const u
 static uint64_t runs_total;
 static uint64_t outcome_hits[CLS_REDIRECT_METRIC_COUNT];
 static struct cls_redirect_config cur_cfg;
-static char cur_sources[128], cur_hops[128];
+static char cur_sources[128], cur_hops[128], cur_services[192];
 static int cfg_written;
+
+/* The pod of the services (main): its veth here and its netnsid; and the
+ * ifindex of a veth that was deleted (a pod that is gone). */
+static int svc_fd = -1, pod_ifindex, pod_netnsid = -1, gone_ifindex;
+
+/* Replaces the content of the services map with list (fcase.services). */
+static int set_services(const char *list, struct why *w)
+{
+	struct cls_redirect_service_key k, next;
+	char buf[192], *ent, *save = NULL;
+
+	while (!bpf_map_get_next_key(svc_fd, NULL, &next))
+		if (bpf_map_delete_elem(svc_fd, &next)) {
+			why_add(w, "cannot empty the services map: %s", strerror(errno));
+			return -1;
+		}
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (ent = strtok_r(buf, ",", &save); ent; ent = strtok_r(NULL, ",", &save)) {
+		struct cls_redirect_service v = { .netnsid = (uint32_t)pod_netnsid };
+		char a[64], pr[8], st[8];
+		unsigned int pt;
+
+		memset(&k, 0, sizeof(k));
+		if (sscanf(ent, "%63s %u %7s %7s", a, &pt, pr, st) != 4 || pt > 65535 ||
+		    inet_pton(strchr(a, ':') ? AF_INET6 : AF_INET, a, k.addr) != 1) {
+			why_add(w, "not a service: '%s'", ent);
+			return -1;
+		}
+		k.family = strchr(a, ':') ? CLS_REDIRECT_SERVICE_V6 : CLS_REDIRECT_SERVICE_V4;
+		k.proto = pr[0] == 't' ? IPPROTO_TCP : IPPROTO_UDP;
+		k.port = htons((uint16_t)pt);
+		v.ifindex = (uint32_t)(st[0] == 'l' ? pod_ifindex : gone_ifindex);
+		if (bpf_map_update_elem(svc_fd, &k, &v, BPF_ANY)) {
+			why_add(w, "cannot list service '%s': %s", ent, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
 
 /* Runs c and checks it; 0 if fine, else -1 with the reasons in w; 1 if the
  * kernel refused the frame (too short for its EtherType): not a run. */
@@ -448,21 +554,24 @@ static int run_case(const struct fcase *c, struct why *w, uint8_t *got, size_t *
 	uint64_t before[CLS_REDIRECT_METRIC_COUNT], after[CLS_REDIRECT_METRIC_COUNT];
 	struct __sk_buff ctx;
 	int64_t d[CLS_REDIRECT_METRIC_COUNT];
-	int i, moved = -1, n_moved = 0, cls = -1, alt, ok;
+	int i, moved = -1, n_moved = 0, cls = -1, alt, ok, svc_fail;
 	struct exp e, want[A_ALL + 1];
 	int n_want = 0;
 	char inv[256];
 
 	if (!cfg_written || memcmp(&cur_cfg, &c->cfg, sizeof(cur_cfg)) ||
-	    strcmp(cur_sources, c->sources) || strcmp(cur_hops, c->hops)) {
+	    strcmp(cur_sources, c->sources) || strcmp(cur_hops, c->hops) || strcmp(cur_services, c->services)) {
 		if (harness_set_config(&H, &c->cfg) || harness_set_list(&H, H.src_fd, c->sources) ||
 		    harness_set_list(&H, H.hops_fd, c->hops)) {
 			why_add(w, "%s", H.err);
 			return -1;
 		}
+		if (set_services(c->services, w))
+			return -1;
 		cur_cfg = c->cfg;
 		memcpy(cur_sources, c->sources, sizeof(cur_sources));
 		memcpy(cur_hops, c->hops, sizeof(cur_hops));
+		memcpy(cur_services, c->services, sizeof(cur_services));
 		cfg_written = 1;
 	}
 	if (c->gso && H.xdp)
@@ -493,6 +602,35 @@ static int run_case(const struct fcase *c, struct why *w, uint8_t *got, size_t *
 		return -1;
 	}
 
+	/* The reference model, every reading of it. */
+	for (alt = 0; alt <= A_ALL; alt++) {
+		e = model(c, alt);
+		for (i = 0; i < n_want; i++)
+			if (!memcmp(&want[i], &e, sizeof(e)))
+				break;
+		if (i == n_want)
+			want[n_want++] = e;
+	}
+	/* XDP leaves a packet for a pod to tc: untouched, uncounted. */
+	if (H.xdp && *retval == HARNESS_XDP_PASS && after[M(PROCESSED)] == before[M(PROCESSED)]) {
+		for (i = 0, ok = 0; i < n_want; i++)
+			ok |= want[i].svc;
+		for (i = 0; i < CLS_REDIRECT_METRIC_COUNT; i++)
+			if (after[i] != before[i])
+				why_add(w, "counter %s moved by %+lld with nothing processed", mname(i),
+					(long long)(after[i] - before[i]));
+		if (!ok)
+			why_add(w, "passed up uncounted, but the model says %s (l3 %s, l4 %s), for no pod",
+				mname(want[0].out), mname(want[0].l3), mname(want[0].l4));
+		cmp_bytes(w, c->f, c->len, got, *got_len, NULL);
+		for (i = 0; i < n_want; i++)
+			if (want[i].svc) {
+				outcome_hits[want[i].out]++;
+				break;
+			}
+		return w->len ? -1 : 0;
+	}
+
 	/* Counters: processed +1, one outcome +1, l3 / l4 at most +1. */
 	for (i = 0; i < CLS_REDIRECT_METRIC_COUNT; i++) {
 		d[i] = (int64_t)(after[i] - before[i]);
@@ -519,12 +657,25 @@ static int run_case(const struct fcase *c, struct why *w, uint8_t *got, size_t *
 	/* Verdict and output bytes. */
 	if (!harness_ret_known(&H, *retval))
 		why_add(w, "verdict 0x%x is none of those of the %s flavour", *retval, H.xdp ? "XDP" : "tc");
-	else if (cls >= 0 && *retval != harness_class_ret(&H, cls, c->f))
+	/* (An accepted packet for a pod is redirected: checked with the model.) */
+	else if (cls >= 0 && *retval != harness_class_ret(&H, cls, c->f) &&
+		 !(cls == 1 && !H.xdp && *retval == HARNESS_RET_REDIRECT))
 		why_add(w, "verdict 0x%x does not go with counter %s", *retval, mname(moved));
 	/* Passed and dropped packets are left as they are (XDP passes an
 	 * accepted one as well, changed). */
-	if (H.xdp ? cls == 0 || *retval == HARNESS_XDP_DROP :
-		    *retval == HARNESS_RET_PASS || *retval == HARNESS_RET_DROP) {
+	for (i = 0, svc_fail = 0; i < n_want; i++)
+		svc_fail |= want[i].svc && want[i].out == M(ERR_ENCAP_ADJUST_FAILED);
+	if (!H.xdp && moved == M(ERR_ENCAP_ADJUST_FAILED) && svc_fail && c->f[OFF_GUE + 1] == IPPROTO_IPV6 &&
+	    *got_len == c->len + 20) {
+		/* An IPv6 packet for a pod whose decapsulation failed (GSO) is
+		 * dropped as bpf_skb_change_proto() left it: 20 zero bytes after
+		 * the Ethernet header, the room for the longer header. */
+		memcpy(exp, c->f, 14);
+		memset(exp + 14, 0, 20);
+		memcpy(exp + 34, c->f + 14, c->len - 14);
+		cmp_bytes(w, exp, c->len + 20, got, *got_len, NULL);
+	} else if (H.xdp ? cls == 0 || *retval == HARNESS_XDP_DROP :
+			   *retval == HARNESS_RET_PASS || *retval == HARNESS_RET_DROP) {
 		cmp_bytes(w, c->f, c->len, got, *got_len, NULL);
 	} else if (cls == 1) {
 		size_t n = pkt_expect_accept(exp, c->f, c->len);
@@ -568,15 +719,8 @@ static int run_case(const struct fcase *c, struct why *w, uint8_t *got, size_t *
 		}
 	}
 
-	/* The reference model. */
-	for (alt = 0; alt <= A_ALL; alt++) {
-		e = model(c, alt);
-		for (i = 0; i < n_want; i++)
-			if (!memcmp(&want[i], &e, sizeof(e)))
-				break;
-		if (i == n_want)
-			want[n_want++] = e;
-	}
+	/* The model: outcome, l3 and l4, and for an accepted packet where it
+	 * goes (into a pod: redirected; else as harness_class_ret says). */
 	ok = 0;
 	for (i = 0; i < n_want; i++)
 		if (n_moved == 1 && moved == want[i].out &&
@@ -584,17 +728,18 @@ static int run_case(const struct fcase *c, struct why *w, uint8_t *got, size_t *
 		    d[M(L3_IPV6)] == (want[i].l3 == M(L3_IPV6)) &&
 		    d[M(L4_TCP)] == (want[i].l4 == M(L4_TCP)) &&
 		    d[M(L4_UDP)] == (want[i].l4 == M(L4_UDP)) &&
-		    d[M(L4_ICMP)] == (want[i].l4 == M(L4_ICMP)))
+		    d[M(L4_ICMP)] == (want[i].l4 == M(L4_ICMP)) &&
+		    (cls != 1 || *retval == (want[i].svc ? HARNESS_RET_REDIRECT : harness_class_ret(&H, 1, c->f))))
 			ok = 1;
 	if (!ok) {
 		int l3 = d[M(L3_IPV4)] ? M(L3_IPV4) : d[M(L3_IPV6)] ? M(L3_IPV6) : NO;
 		int l4 = d[M(L4_TCP)] ? M(L4_TCP) : d[M(L4_UDP)] ? M(L4_UDP) :
 			 d[M(L4_ICMP)] ? M(L4_ICMP) : NO;
 
-		why_add(w, "the model says %s (l3 %s, l4 %s)%s, the classifier counted %s (l3 %s, l4 %s)",
-			mname(want[0].out), mname(want[0].l3), mname(want[0].l4),
+		why_add(w, "the model says %s (l3 %s, l4 %s%s)%s, the classifier counted %s (l3 %s, l4 %s, verdict 0x%x)",
+			mname(want[0].out), mname(want[0].l3), mname(want[0].l4), want[0].svc ? ", into the pod" : "",
 			n_want > 1 ? " or another reading" : "", n_moved == 1 ? mname(moved) : "?",
-			mname(l3), mname(l4));
+			mname(l3), mname(l4), *retval);
 	}
 	return w->len ? -1 : 0;
 }
@@ -632,6 +777,8 @@ static const char *save_case(const struct fcase *c, const char *origin, const ch
 	fprintf(fp, "config version %u addr %s port %u flags %u mtu %u\n", c->cfg.version, addr,
 		ntohs(c->cfg.port), c->cfg.flags, c->cfg.mtu);
 	fprintf(fp, "sources %s\nhops %s\n", c->sources, c->hops);
+	if (c->services[0])
+		fprintf(fp, "services %s\n", c->services);
 	fprintf(fp, "gso %d\nframe ", c->gso);
 	for (i = 0; i < c->len; i++)
 		fprintf(fp, "%02x", c->f[i]);
@@ -686,6 +833,9 @@ static int load_case(const char *path, struct fcase *c, char *err, size_t size)
 		} else if (!strncmp(line, "hops", 4) && (line[4] == ' ' || line[4] == '\n')) {
 			snprintf(c->hops, sizeof(c->hops), "%.127s", line[4] == ' ' ? line + 5 : "");
 			c->hops[strcspn(c->hops, "\n")] = 0;
+		} else if (!strncmp(line, "services ", 9)) {
+			snprintf(c->services, sizeof(c->services), "%.191s", line + 9);
+			c->services[strcspn(c->services, "\n")] = 0;
 		} else if (sscanf(line, "gso %d", &c->gso) == 1) {
 		} else if (!strncmp(line, "frame ", 6)) {
 			const char *s = line + 6;
@@ -1366,6 +1516,51 @@ static void pick_config(struct rng *r, struct fcase *c)
 			  c->f + OFF_HOPS + 4 * c->f[OFF_PRIV + 2] : NULL);
 }
 
+/*
+ * Random services, in a quarter of the runs: one to three, for the frame's
+ * inner destination (or an ICMP error's quoted source) mostly, with its
+ * port, port 0 or another, TCP or UDP, in the pod or gone.  The
+ * configuration's flags say what is listed, as cls-redirect-config keeps
+ * them (bit 2: an entry with a port, bit 3: one with port 0).
+ */
+static void pick_services(struct rng *r, struct fcase *c, const struct layout *L)
+{
+	size_t used = 0;
+	int n;
+
+	c->services[0] = 0;
+	if (rnd(r, 4))
+		return;
+	for (n = 1 + (int)rnd(r, 3); n; n--) {
+		char a[INET6_ADDRSTRLEN];
+		const uint8_t *at = NULL, *portp = NULL;
+		int v6 = (int)rnd(r, 2);
+		uint16_t port;
+
+		/* (Only bytes of the frame: what lies beyond is another run's.) */
+		if (rnd(r, 3) && L->inner && L->inner + 40 <= c->len) {
+			v6 = L->v6;
+			at = c->f + L->inner + (v6 ? 24 : 16);
+			portp = L->l4 && L->l4 + 4 <= c->len ? c->f + L->l4 + 2 : NULL;
+			if (L->quote && L->quote + 44 <= c->len && rnd(r, 2)) {
+				v6 = L->quote_v6;
+				at = c->f + L->quote + (v6 ? 8 : 12);
+				portp = c->f + L->quote + (v6 ? 40 : 20);
+			}
+		}
+		if (at)
+			inet_ntop(v6 ? AF_INET6 : AF_INET, at, a, sizeof(a));
+		else
+			snprintf(a, sizeof(a), "%s", v6 ? (rnd(r, 2) ? dsts6 : srcs6)[rnd(r, 4)] :
+							    (rnd(r, 2) ? dsts4 : srcs4)[rnd(r, 4)]);
+		port = portp && rnd(r, 2) ? pkt_get16(portp) : rnd(r, 2) ? 0 : (uint16_t)rnd(r, 65536);
+		c->cfg.flags |= port ? CLS_REDIRECT_F_SERVICES : CLS_REDIRECT_F_SERVICES_ANY_PORT;
+		used += (size_t)snprintf(c->services + used, sizeof(c->services) - used, "%s%s %u %s %s",
+					 used ? "," : "", a, port, rnd(r, 2) ? "tcp" : "udp",
+					 rnd(r, 2) ? "live" : "gone");
+	}
+}
+
 struct stats {
 	uint64_t runs, fails, refused;
 	char first[1400];
@@ -1417,6 +1612,7 @@ static void base_case(struct rng *r, int cls, struct fcase *c, struct layout *L)
 	c->cfg = harness_config(our_addr, PORT);
 	strcpy(c->sources, "0.0.0.0/0");
 	strcpy(c->hops, "0.0.0.0/0");
+	c->services[0] = 0;
 	c->gso = 0;
 	if (cls == C_PLAIN)
 		c->len = gen_plain(r, c->f);
@@ -1435,6 +1631,7 @@ static void random_case(uint64_t seed, int cls, uint64_t run, struct fcase *c)
 
 	base_case(&r, cls, c, &L);
 	pick_config(&r, c);
+	pick_services(&r, c, &L);
 	if (cls != C_RANDOM && one_in(&r, 10))
 		return; /* the valid packet itself */
 	for (n = 1 + (int)rnd(&r, 4); n; n--)
@@ -1477,9 +1674,8 @@ static int coverage(void)
 		if (harness_outcome_class(i) < 0)
 			continue;
 		/* No local socket: established and syn_cookies cannot happen;
-		 * buffer_too_small needs an allocation failure; no service is
-		 * listed (the services map stays empty), so none is gone. */
-		if (outcome_hits[i] || i == M(ACCEPTED_ESTABLISHED) || i == M(ERR_SERVICE_GONE) ||
+		 * buffer_too_small needs an allocation failure. */
+		if (outcome_hits[i] || i == M(ACCEPTED_ESTABLISHED) ||
 		    i == M(ACCEPTED_SYN_COOKIES) || i == M(ERR_ENCAP_BUFFER_TOO_SMALL) ||
 		    (H.xdp && i == M(ERR_ENCAP_ADJUST_FAILED)) || /* GSO only */
 		    (H.xdp && i == M(ERR_NO_ROUTE))) /* route mode is tc's */
@@ -1515,7 +1711,7 @@ int main(int argc, char **argv)
 	static struct fcase c;
 	struct stats st[C_COUNT];
 	char err[256];
-	int opt, cls, fails = 0;
+	int opt, cls, fails = 0, gone_netnsid;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if ((env = getenv("FUZZ_SEED")) && *env)
@@ -1541,8 +1737,21 @@ int main(int argc, char **argv)
 		printf("FAIL fuzz-setup: %s: %s\n", what, err);
 		return 1;
 	}
+	/* The services' pod (no socket in it either), and a pod that is gone:
+	 * one whose veth was deleted. */
+	if (harness_pod("fzpod0", "eth0", NULL, NULL, &pod_ifindex, &pod_netnsid, err, sizeof(err)) ||
+	    harness_pod("fzgone0", "eth0", NULL, NULL, &gone_ifindex, &gone_netnsid, err, sizeof(err)) ||
+	    (harness_sh("ip link del fzgone0") && snprintf(err, sizeof(err), "ip link del fzgone0 failed"))) {
+		printf("FAIL fuzz-setup: %s\n", err);
+		return 1;
+	}
 	if (harness_load(&H, NULL)) {
 		printf("FAIL fuzz-setup: %s\n", H.err);
+		return 1;
+	}
+	svc_fd = bpf_object__find_map_fd_by_name(H.obj, CLS_REDIRECT_SERVICES_MAP);
+	if (svc_fd < 0) {
+		printf("FAIL fuzz-setup: the classifier has no map %s\n", CLS_REDIRECT_SERVICES_MAP);
 		return 1;
 	}
 
