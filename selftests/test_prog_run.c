@@ -2213,7 +2213,8 @@ static int send_raw_syn(const char *src, uint16_t sport, const char *dst, uint16
 
 static void setup_sockets(void)
 {
-	int l, c, a, rx, i;
+	char err[256];
+	int l, c, a;
 
 	/* Established, v4 and v6. */
 	l = tcp_listener("tcp4_established", SRV4, P_EST);
@@ -2262,39 +2263,10 @@ static void setup_sockets(void)
 	}
 
 	/* SYN cookie: always send cookies, capture the SYN-ACK. */
-	if (write_file("/proc/sys/net/ipv4/tcp_syncookies", "2"))
-		setup_fail("syncookies_2", "writing net.ipv4.tcp_syncookies: %s", strerror(errno));
 	l = tcp_listener("tcp4_syn_cookie", SRV4, P_COOKIE);
-	rx = socket(AF_INET, SOCK_RAW, IPPROTO_TCP);
-	if (l >= 0 && rx >= 0) {
-		if (send_raw_syn(COOKIE_PEER, P_COOKIE_CLI, SRV4, P_COOKIE, COOKIE_ISN))
-			setup_fail("tcp4_syn_cookie", "raw SYN: %s", strerror(errno));
-		for (i = 0; i < 50 && !cookie_synack_seq; i++) {
-			struct pollfd pfd = { .fd = rx, .events = POLLIN };
-			uint8_t buf[256];
-			ssize_t r;
-
-			if (poll(&pfd, 1, 100) <= 0)
-				continue;
-			r = recv(rx, buf, sizeof(buf), 0);
-			if (r < 40)
-				continue;
-			{
-				const uint8_t *th = buf + (buf[0] & 0x0f) * 4;
-
-				if (th + 20 <= buf + r && pkt_get16(th) == P_COOKIE &&
-				    pkt_get16(th + 2) == P_COOKIE_CLI &&
-				    (th[13] & (PKT_TCP_SYN | PKT_TCP_ACK)) == (PKT_TCP_SYN | PKT_TCP_ACK))
-					cookie_synack_seq = pkt_get32(th + 4);
-			}
-		}
-		if (!cookie_synack_seq)
-			setup_fail("tcp4_syn_cookie", "no SYN-ACK from %s:%u seen", SRV4, P_COOKIE);
-	} else {
-		setup_fail("tcp4_syn_cookie", "raw socket: %s", strerror(errno));
-	}
-	if (rx >= 0)
-		close(rx);
+	if (l >= 0 && harness_syn_cookie(COOKIE_PEER, P_COOKIE_CLI, SRV4, P_COOKIE, COOKIE_ISN, &cookie_synack_seq,
+					 err, sizeof(err)))
+		setup_fail("tcp4_syn_cookie", "%s", err);
 
 	/* UDP: connected (v4, v6) and bound only. */
 	sock_connect("udp4_connected", sock_bound("udp4_connected", SOCK_DGRAM, SRV4, P_UDP_CONN),

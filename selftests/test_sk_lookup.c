@@ -10,7 +10,11 @@
  *
  *   - TCP: the connection the steered listener accepted counts as local
  *     (accepted_packets_total_established) while an alternative is left; a
- *     flow it does not know is forwarded (the listener alone is not enough).
+ *     flow it does not know is forwarded (the listener alone is not enough);
+ *     the ACK completing a handshake the steered listener answered with a
+ *     SYN cookie (net.ipv4.tcp_syncookies=2, a raw SYN from 127.0.0.9) is
+ *     local too (accepted_packets_total_syn_cookies), and one with a wrong
+ *     cookie is forwarded.
  *   - UDP: sk_lookup can only steer to an unconnected socket, so a flow is
  *     forwarded while an alternative is left and accepted at the last hop;
  *     a datagram sent to 10.99.0.1:80 reaches the steered socket.
@@ -49,6 +53,10 @@
 #define TCP_ELSE 7000
 #define UDP_ELSE 7001
 #define CLI "127.0.0.3"
+/* The SYN cookie's client: local, so the SYN-ACK comes back on lo. */
+#define COOKIE_CLI "127.0.0.9"
+#define COOKIE_PORT 30005
+#define COOKIE_ISN 1000u
 #define SK_LOOKUP_OBJ "selftests/progs/sk_lookup.bpf.o"
 
 static struct harness H;
@@ -70,14 +78,19 @@ static void result(int ok, const char *name, const char *fmt, ...)
 	n_fail++;
 }
 
-static size_t frame(uint8_t *f, int k, uint8_t proto, uint16_t sport, uint8_t flags)
+/* A GUE frame from src:sport to the VIP; next_hop k of 1; seq and ack
+ * (TCP) if ack is not 0. */
+static size_t frame_from(uint8_t *f, int k, uint8_t proto, const char *src, uint16_t sport, uint8_t flags,
+			 uint32_t seq, uint32_t ack)
 {
 	struct pkt_encap e = pkt_encap(DIRECTOR, OUR, CLS_REDIRECT_GLB_PORT);
-	struct pkt_ip ip = pkt_ip4(CLI, VIP);
+	struct pkt_ip ip = pkt_ip4(src, VIP);
 	uint8_t l4[128], in[256];
 	struct pkt_tcp t = pkt_tcp(sport, VIP_PORT, flags);
 	size_t n;
 
+	if (ack)
+		t.seq = seq, t.ack = ack;
 	e.n_hops = 1;
 	e.next_hop = (uint8_t)k;
 	inet_pton(AF_INET, "198.51.100.1", e.hops[0]);
@@ -87,6 +100,11 @@ static size_t frame(uint8_t *f, int k, uint8_t proto, uint16_t sport, uint8_t fl
 		n = pkt_udp_build(l4, sport, VIP_PORT, -1, "hi", 2);
 	n = pkt_ip_build(in, &ip, proto, l4, n);
 	return pkt_frame_build(f, &e, in, n);
+}
+
+static size_t frame(uint8_t *f, int k, uint8_t proto, uint16_t sport, uint8_t flags)
+{
+	return frame_from(f, k, proto, CLI, sport, flags, 0, 0);
 }
 
 /* One run: verdict want_ret, processed and the outcome counter +1. */
@@ -122,10 +140,11 @@ static int bound(int type, const char *addr, uint16_t port)
 
 /*
  * In the current namespace: the VIP on lo, the sockets bound elsewhere, the
- * sk_lookup program attached to the namespace, and a TCP connection to the
- * VIP that the steered listener accepted.  Returns the client's port, or 0.
+ * sk_lookup program attached to the namespace, a TCP connection to the
+ * VIP that the steered listener accepted, and the SYN cookie it answered
+ * COOKIE_CLI's SYN with (*cookie).  Returns the client's port, or 0.
  */
-static uint16_t steer_here(const char *where, int *udp_fd)
+static uint16_t steer_here(const char *where, int *udp_fd, uint32_t *cookie)
 {
 	struct sockaddr_in vip = { .sin_family = AF_INET, .sin_port = htons(VIP_PORT) }, me;
 	socklen_t len = sizeof(me);
@@ -133,7 +152,7 @@ static uint16_t steer_here(const char *where, int *udp_fd)
 	struct bpf_program *prog;
 	int l, c, netns, map, key;
 	__u64 val;
-	char name[64];
+	char name[64], err[256];
 
 	snprintf(name, sizeof(name), "%s_setup", where);
 	inet_pton(AF_INET, VIP, &vip.sin_addr);
@@ -177,6 +196,10 @@ static uint16_t steer_here(const char *where, int *udp_fd)
 		result(0, name, "connecting to " VIP ":80 through the steered listener: %s", strerror(errno));
 		return 0;
 	}
+	if (harness_syn_cookie(COOKIE_CLI, COOKIE_PORT, VIP, VIP_PORT, COOKIE_ISN, cookie, err, sizeof(err))) {
+		result(0, name, "a SYN cookie from the steered listener: %s", err);
+		return 0;
+	}
 	result(1, name, "");
 	return ntohs(me.sin_port);
 }
@@ -201,7 +224,7 @@ static void udp_delivered(const char *name, int udp_fd)
 }
 
 /* The cases; svc: the flows are a service's (accepted = redirected). */
-static void cases(const char *where, uint16_t cport, int svc)
+static void cases(const char *where, uint16_t cport, uint32_t cookie, int svc)
 {
 	uint32_t acc = svc ? HARNESS_RET_REDIRECT : 0; /* TC_ACT_OK for IPv4 on the host */
 	char name[128];
@@ -217,6 +240,13 @@ static void cases(const char *where, uint16_t cport, int svc)
 	n = frame(f, 0, IPPROTO_TCP, 5555, PKT_TCP_SYN);
 	snprintf(name, sizeof(name), "%s_tcp_syn_accepted", where);
 	expect(name, f, n, acc, M(ACCEPTED_SYN));
+	n = frame_from(f, 0, IPPROTO_TCP, COOKIE_CLI, COOKIE_PORT, PKT_TCP_ACK, COOKIE_ISN + 1, cookie + 1);
+	snprintf(name, sizeof(name), "%s_tcp_syn_cookie_of_steered_listener_is_local", where);
+	expect(name, f, n, acc, M(ACCEPTED_SYN_COOKIES));
+	n = frame_from(f, 0, IPPROTO_TCP, COOKIE_CLI, COOKIE_PORT, PKT_TCP_ACK, COOKIE_ISN + 1,
+		       cookie + 1 + 0x10000000u);
+	snprintf(name, sizeof(name), "%s_tcp_wrong_syn_cookie_forwarded", where);
+	expect(name, f, n, HARNESS_RET_REDIRECT, M(FORWARDED_GUE));
 	n = frame(f, 0, IPPROTO_UDP, 5555, 0);
 	snprintf(name, sizeof(name), "%s_udp_steered_unconnected_forwarded", where);
 	expect(name, f, n, HARNESS_RET_REDIRECT, M(FORWARDED_GUE));
@@ -243,6 +273,7 @@ int main(void)
 	uint8_t our[4];
 	struct cls_redirect_config cfg;
 	int udp_fd, host, pod, netnsid = -1;
+	uint32_t cookie;
 	uint16_t cport;
 	FILE *fp;
 
@@ -263,9 +294,9 @@ int main(void)
 	}
 
 	/* In this namespace. */
-	cport = steer_here("host", &udp_fd);
+	cport = steer_here("host", &udp_fd, &cookie);
 	if (cport) {
-		cases("host", cport, 0);
+		cases("host", cport, cookie, 0);
 		udp_delivered("host_udp_steered_socket_receives", udp_fd);
 	}
 
@@ -276,7 +307,7 @@ int main(void)
 		return 1;
 	}
 	pod = open("/proc/self/ns/net", O_RDONLY);
-	cport = steer_here("pod", &udp_fd);
+	cport = steer_here("pod", &udp_fd, &cookie);
 	if (cport)
 		udp_delivered("pod_udp_steered_socket_receives", udp_fd);
 	if (setns(host, CLONE_NEWNET)) {
@@ -305,6 +336,6 @@ int main(void)
 		return 1;
 	}
 	if (cport)
-		cases("pod", cport, 1);
+		cases("pod", cport, cookie, 1);
 	return n_fail ? 1 : 0;
 }

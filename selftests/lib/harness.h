@@ -21,6 +21,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -40,6 +41,7 @@
 
 #include "cls_redirect.h"
 #include "cls_redirect_wire.h" /* OFF_GUE */
+#include "pkt.h"
 
 /* BPF_PROG_TEST_RUN return values (tc-cls-redirect.8, DECISION TABLE). */
 #define HARNESS_RET_PASS 0xffffffffu   /* TC_ACT_UNSPEC */
@@ -572,6 +574,64 @@ out:
 	if (pod >= 0)
 		close(pod);
 	return -1;
+}
+
+/*
+ * A SYN cookie, as under a SYN flood: net.ipv4.tcp_syncookies=2 in this
+ * namespace (every SYN is answered with a cookie, no request socket kept),
+ * a SYN sent on a raw socket from src:sport with sequence number isn to
+ * dst:dport (IPv4), and the sequence number of the SYN-ACK that answers it,
+ * the cookie, read on another raw socket (src must be local: 127.0.0.9,
+ * say).  The ACK of seq isn + 1, ack *cookie + 1 completes that handshake.
+ * Returns 0, or -1 with the reason in err.
+ */
+static inline int harness_syn_cookie(const char *src, uint16_t sport, const char *dst, uint16_t dport, uint32_t isn,
+				     uint32_t *cookie, char *err, size_t size)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	struct pkt_ip ip = pkt_ip4(src, dst);
+	struct pkt_tcp t = pkt_tcp(sport, dport, PKT_TCP_SYN);
+	uint8_t l4[64], pkt[128], buf[256];
+	int tx, rx, i, fd = open("/proc/sys/net/ipv4/tcp_syncookies", O_WRONLY);
+	size_t n;
+
+	*cookie = 0;
+	if (fd < 0 || write(fd, "2", 1) != 1) {
+		harness_errf(err, size, "writing net.ipv4.tcp_syncookies: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	t.seq = isn;
+	n = pkt_ip_build(pkt, &ip, IPPROTO_TCP, l4, pkt_tcp_build(l4, &t, NULL, 0));
+	inet_pton(AF_INET, dst, &to.sin_addr);
+	rx = socket(AF_INET, SOCK_RAW, IPPROTO_TCP);
+	tx = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+	if (rx < 0 || tx < 0 || sendto(tx, pkt, n, 0, (struct sockaddr *)&to, sizeof(to)) != (ssize_t)n) {
+		harness_errf(err, size, "raw SYN %s:%u -> %s:%u: %s", src, sport, dst, dport, strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < 50 && !*cookie; i++) {
+		struct pollfd pfd = { .fd = rx, .events = POLLIN };
+		const uint8_t *th;
+		ssize_t r;
+
+		if (poll(&pfd, 1, 100) <= 0 || (r = recv(rx, buf, sizeof(buf), 0)) < 40)
+			continue;
+		th = buf + (buf[0] & 0x0f) * 4;
+		if (th + 20 <= buf + r && pkt_get16(th) == dport && pkt_get16(th + 2) == sport &&
+		    (th[13] & (PKT_TCP_SYN | PKT_TCP_ACK)) == (PKT_TCP_SYN | PKT_TCP_ACK))
+			*cookie = pkt_get32(th + 4);
+	}
+	if (!*cookie)
+		harness_errf(err, size, "no SYN-ACK from %s:%u to %s:%u within 5 s", dst, dport, src, sport);
+out:
+	if (rx >= 0)
+		close(rx);
+	if (tx >= 0)
+		close(tx);
+	return *cookie ? 0 : -1;
 }
 
 /* The fuzzers' random numbers: splitmix64, seeded by the caller, so a run
