@@ -2281,11 +2281,11 @@ static void setup_sockets(void)
 /* ---------------------------------------------------------------------- */
 
 /*
- * The service namespace: a child of the private namespace holding the
- * sockets of the svc_ fixtures, and a veth pair SVC_VETH (here) - SVC_PEER
- * (there).  The kernel gives the child a netnsid in our namespace when it
- * reports the veth's peer (IFLA_LINK_NETNSID), as ip link shows it.  A
- * second veth is made and deleted for the "pod gone" fixtures.
+ * The service namespace: a pod (harness_pod) of the private namespace
+ * holding the sockets of the svc_ fixtures, behind the veth pair SVC_VETH
+ * (here) - SVC_PEER (there), with the netnsid the kernel gives it in our
+ * namespace (IFLA_LINK_NETNSID, as ip link shows it).  A second pod's veth
+ * is made and deleted for the "pod gone" fixtures.
  */
 /* The ip of iproute2: $CLS_REDIRECT_IP in the kernel matrix's guest, whose
  * shell would otherwise pick busybox's applet. */
@@ -2296,21 +2296,10 @@ static const char *ip_cmd(void)
 	return ip && *ip ? ip : "ip";
 }
 
-static void setup_services(void)
+static void services_sockets(void *unused)
 {
-	int host = open("/proc/self/ns/net", O_RDONLY), pod = -1, l, c;
-	char line[512];
-	FILE *fp;
+	int l, c;
 
-	if (host < 0 || unshare(CLONE_NEWNET)) {
-		setup_fail("services_netns", "unshare: %s", strerror(errno));
-		return;
-	}
-	pod = open("/proc/self/ns/net", O_RDONLY);
-	if (pod < 0 || harness_sh("%s link set lo up", ip_cmd())) {
-		setup_fail("services_netns", "loopback of the service namespace");
-		goto back;
-	}
 	l = tcp_listener("svc_tcp4", SRV4, P_SVC);
 	c = sock_connect("svc_tcp4", sock_bound("svc_tcp4", SOCK_STREAM, CLI4, P_SVC_CLI), SRV4, P_SVC);
 	if (l >= 0 && c >= 0 && accept(l, NULL, NULL) < 0)
@@ -2326,40 +2315,19 @@ static void setup_services(void)
 		setup_fail("svc_tcp6_any", "accept: %s", strerror(errno));
 	sock_connect("svc_udp4", sock_bound("svc_udp4", SOCK_DGRAM, SRV4, P_SVC_UDP), CLI4, P_SVC_UDP_CLI);
 	sock_connect("svc_udp6", sock_bound("svc_udp6", SOCK_DGRAM, SRV6, P_SVC_UDP), CLI6, P_SVC_UDP_CLI);
-back:
-	if (setns(host, CLONE_NEWNET)) {
-		setup_fail("services_netns", "back to the test namespace: %s", strerror(errno));
-		exit(1);
-	}
-	if (pod < 0)
-		return;
-	if (harness_sh("%s link add " SVC_VETH " type veth peer name " SVC_PEER " netns /proc/%d/fd/%d", ip_cmd(),
-	       getpid(), pod) ||
-	    harness_sh("%s link add " SVC_GONE " type veth peer name crsvc3 netns /proc/%d/fd/%d", ip_cmd(), getpid(),
-	       pod)) {
-		setup_fail("services_veth", "ip link add failed");
-		return;
-	}
-	svc_ifindex = (int)if_nametoindex(SVC_VETH);
-	svc_gone_ifindex = (int)if_nametoindex(SVC_GONE);
-	if (harness_sh("%s link del " SVC_GONE, ip_cmd()))
-		setup_fail("services_veth", "ip link del %s failed", SVC_GONE);
-	/* stderr: ip maps netnsids to the names in /run/netns and complains
-	 * about those of other namespaces. */
-	snprintf(line, sizeof(line), "%s -o link show dev " SVC_VETH " 2>/dev/null", ip_cmd());
-	fp = popen(line, "r");
-	while (fp && fgets(line, sizeof(line), fp)) {
-		char *id = strstr(line, "link-netnsid ");
+}
 
-		if (id)
-			svc_netnsid = atoi(id + strlen("link-netnsid "));
-	}
-	if (fp)
-		pclose(fp);
-	if (svc_netnsid < 0)
-		setup_fail("services_netnsid", "ip link show %s reports no link-netnsid", SVC_VETH);
-	close(pod);
-	close(host);
+static void setup_services(void)
+{
+	char err[256];
+	int gone_netnsid;
+
+	if (harness_pod(SVC_VETH, SVC_PEER, services_sockets, NULL, &svc_ifindex, &svc_netnsid, err, sizeof(err)))
+		setup_fail("services_netns", "%s", err);
+	if (harness_pod(SVC_GONE, "crsvc3", NULL, NULL, &svc_gone_ifindex, &gone_netnsid, err, sizeof(err)))
+		setup_fail("services_veth", "%s", err);
+	else if (harness_sh("%s link del " SVC_GONE, ip_cmd()))
+		setup_fail("services_veth", "ip link del %s failed", SVC_GONE);
 }
 
 static void usage(FILE *fp)

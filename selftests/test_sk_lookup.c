@@ -266,16 +266,32 @@ static void put_service(uint8_t proto, int ifindex, int netnsid)
 		result(0, "pod_services", "cannot write %s", CLS_REDIRECT_SERVICES_MAP);
 }
 
+/* What steer_here() sets up in the pod (harness_pod runs it there). */
+struct steered {
+	uint16_t cport;
+	int udp_fd;
+	uint32_t cookie;
+};
+
+static void steer_in_pod(void *arg)
+{
+	struct steered *st = arg;
+
+	st->cport = steer_here("pod", &st->udp_fd, &st->cookie);
+	if (st->cport)
+		udp_delivered("pod_udp_steered_socket_receives", st->udp_fd);
+}
+
 int main(void)
 {
 	const char *what;
-	char err[256], line[512];
+	char err[256];
 	uint8_t our[4];
 	struct cls_redirect_config cfg;
-	int udp_fd, host, pod, netnsid = -1;
+	struct steered pod = { 0 };
+	int udp_fd, ifindex, netnsid;
 	uint32_t cookie;
 	uint16_t cport;
-	FILE *fp;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (harness_netns(1, &what, err, sizeof(err)) && strcmp(what, "default_route")) {
@@ -301,41 +317,18 @@ int main(void)
 	}
 
 	/* In a service namespace behind a veth, listed as the VIP's service. */
-	host = open("/proc/self/ns/net", O_RDONLY);
-	if (host < 0 || unshare(CLONE_NEWNET)) {
-		printf("FAIL setup_pod: unshare: %s\n", strerror(errno));
+	if (harness_pod("crskl0", "crskl1", steer_in_pod, &pod, &ifindex, &netnsid, err, sizeof(err))) {
+		printf("FAIL setup_pod: %s\n", err);
 		return 1;
 	}
-	pod = open("/proc/self/ns/net", O_RDONLY);
-	cport = steer_here("pod", &udp_fd, &cookie);
-	if (cport)
-		udp_delivered("pod_udp_steered_socket_receives", udp_fd);
-	if (setns(host, CLONE_NEWNET)) {
-		printf("FAIL setup_pod: back: %s\n", strerror(errno));
-		return 1;
-	}
-	if (harness_sh("ip link add crskl0 type veth peer name crskl1 netns /proc/%d/fd/%d", getpid(), pod)) {
-		printf("FAIL setup_pod: ip link add failed\n");
-		return 1;
-	}
-	fp = popen("ip -o link show dev crskl0 2>/dev/null", "r");
-	while (fp && fgets(line, sizeof(line), fp))
-		if (strstr(line, "link-netnsid "))
-			netnsid = atoi(strstr(line, "link-netnsid ") + strlen("link-netnsid "));
-	if (fp)
-		pclose(fp);
-	if (netnsid < 0) {
-		printf("FAIL setup_pod: no link-netnsid for crskl0\n");
-		return 1;
-	}
-	put_service(IPPROTO_TCP, (int)if_nametoindex("crskl0"), netnsid);
-	put_service(IPPROTO_UDP, (int)if_nametoindex("crskl0"), netnsid);
+	put_service(IPPROTO_TCP, ifindex, netnsid);
+	put_service(IPPROTO_UDP, ifindex, netnsid);
 	cfg.flags |= CLS_REDIRECT_F_SERVICES; /* as cls-redirect-config keeps it: a port */
 	if (harness_set_config(&H, &cfg)) {
 		printf("FAIL setup_config: %s\n", H.err);
 		return 1;
 	}
-	if (cport)
-		cases("pod", cport, cookie, 1);
+	if (pod.cport)
+		cases("pod", pod.cport, pod.cookie, 1);
 	return n_fail ? 1 : 0;
 }
