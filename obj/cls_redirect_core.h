@@ -683,7 +683,6 @@ static __always_inline struct verdict classify(struct packet *p)
  * unlisted sender costs one trie lookup, as without the array, and writes
  * nothing.  A slot is one 64-bit store, so a reader sees one writer's value
  * whole.  trust_gen 0 (a list edited by other means) remembers nothing.
- *
  */
 static __always_inline bool listed(void *list, __u32 which, __u32 gen, __be32 addr)
 {
