@@ -200,7 +200,7 @@ for dst in "$TOPO_A4 $((TOPO_PORT + 1))" "10.0.2.3 $TOPO_PORT"; do
 		processed_packets_total=1 passed_packets_total=1
 done
 
-# ---- tc filter replace while a transfer is running ----
+# ---- the program replaced while a transfer is running ----
 
 prog_id() {
 	if [ "$TOPO_FLAVOUR" = xdp ]; then
@@ -219,8 +219,42 @@ replace() {
 			handle 1 bpf da obj "$REPO/$OBJ"
 	fi
 }
-topo_director b
-if client_start 1 tcp 4 && client_do 1 "x 65536"; then
+# xl_replace S: the same with xdp-loader (tc-cls-redirect.8, XDP).  Loaded
+# alone (no kernel BTF, or a dispatcher the kernel refuses), xdp-loader
+# cannot replace a program, only unload it and load another: the tc flavour,
+# added first on the same pins, decides what arrives in between and lets
+# through uncounted what the XDP flavour marked, and goes once the new
+# program is in.  XL_HOW says how xdp-loader loaded the last one.
+xl_replace() {
+	_pin=$(srv_mnt $1)/tc/globals
+	in_ns "srv$1" env TC_BPF_MNT="$(srv_mnt $1)" tc filter add dev eth0 ingress pref 10 handle 1 \
+		bpf da obj "$REPO/obj/cls_redirect_btf.o" || return 1
+	in_ns "srv$1" env LIBXDP_BPFFS="$(srv_mnt $1)" xdp-loader unload -a eth0 || return 1
+	if in_ns "srv$1" env LIBXDP_BPFFS="$(srv_mnt $1)" xdp-loader load -v -m native -p "$_pin" eth0 \
+		"$REPO/$OBJ" >"$TOPO_TMP/xl.log" 2>&1; then
+		XL_HOW="through libxdp's dispatcher"
+		grep -q 'Falling back to loading single prog' "$TOPO_TMP/xl.log" && XL_HOW="alone (no dispatcher)"
+	elif in_ns "srv$1" env LIBXDP_BPFFS=/nonexistent xdp-loader load -m native -p "$_pin" eth0 \
+		"$REPO/$OBJ" >"$TOPO_TMP/xl.log" 2>&1; then
+		XL_HOW="alone (the kernel refused the dispatcher)"
+	else
+		cat "$TOPO_TMP/xl.log" >&2
+		return 1
+	fi
+	in_ns "srv$1" tc filter del dev eth0 ingress pref 10 handle 1 bpf
+}
+
+# under_load LABEL WHAT REPLACE: REPLACE a, b, a, b while a TCP connection
+# of B's, through A (second chance), carries 12 MiB: no reset, new programs,
+# and every packet counted once on each server.
+under_load() {
+	_l=$1 _what=$2 _fn=$3
+	topo_director b
+	if ! client_start 1 tcp 4 || ! client_do 1 "x 65536"; then
+		fail "$_l: connection on B" "$REPLY"
+		client_end 1
+		return
+	fi
 	topo_director a b
 	settle
 	snap rp0
@@ -231,27 +265,35 @@ if client_start 1 tcp 4 && client_do 1 "x 65536"; then
 	ok=
 	for s in a b a b; do
 		sleep 0.3
-		replace $s || ok="replacing the program on $s failed"
+		$_fn $s || ok="replacing the program on $s failed"
 	done
 	mid=$(director_sent)
 	client_read 1
-	expect_reply "replace: transfer through A and B survives 4 filter replaces" "ok server B"
-	[ -z "$ok" ] || fail "replace: program replaced in place" "$ok"
+	expect_reply "$_l: transfer through A and B survives 4 $_what" "ok server B"
+	[ -z "$ok" ] || fail "$_l: program replaced in place" "$ok"
 	settle
 	snap rp1
 	end=$(cat "$TOPO_TMP/rp1.dir")
 	if [ "$mid" -lt "$end" ] && [ "$(prog_id a)" != "$ida" ] && [ "$(prog_id b)" != "$idb" ]; then
-		pass "replace: new programs on A and B, replaced while packets were flowing"
+		pass "$_l: new programs on A and B, replaced while packets were flowing"
 	else
-		fail "replace: new programs on A and B, replaced while packets were flowing" \
+		fail "$_l: new programs on A and B, replaced while packets were flowing" \
 			"program ids A '$ida' -> '$(prog_id a)', B '$idb' -> '$(prog_id b)'; director count $mid after the replaces, $end at the end"
 	fi
-	expect_chain rp0 rp1 - tcp 4 a b last_hop "replace: A's counters survive and count all %s packets" \
-		"replace: B's counters survive and count all %s packets"
+	expect_chain rp0 rp1 - tcp 4 a b last_hop "$_l: A's counters survive and count all %s packets" \
+		"$_l: B's counters survive and count all %s packets"
 	client_end 1
-else
-	fail "replace: connection on B" "$REPLY"
-	client_end 1
+}
+
+under_load replace "filter replaces" replace
+if [ "$TOPO_FLAVOUR" = xdp ]; then
+	if command -v xdp-loader >/dev/null; then
+		XL_HOW=
+		under_load "xdp-loader replace" "xdp-loader unload + load, bridged by the tc flavour" xl_replace
+		[ -z "$XL_HOW" ] || pass "xdp-loader replace: xdp-loader loaded the program $XL_HOW"
+	else
+		fail "xdp-loader replace" "xdp-loader not installed (make deps installs xdp-tools)"
+	fi
 fi
 
 # ---- the legacy object with the tc built without libbpf ----
