@@ -8,9 +8,12 @@
 # the JSON with its spread; decapsulated IPv6 packets, and only those, pass
 # the classifier twice in real traffic; the XDP flavour is timed per class
 # and in real traffic, with the receiving side's CPU time per packet for no
-# filter, tc and XDP; kernel.bpf_stats_enabled is never written; with a
-# base, every class has its current / base ratio and the
-# temporary worktree is gone; a base that is not a revision is refused.
+# filter, tc and XDP, and its ratio to tc's from paired runs; a TCP upload
+# through second chance (16 MiB here) ran with both flavours, the accepting
+# server's CPU time measured; kernel.bpf_stats_enabled is never written;
+# with a base, every class of both flavours has its current / base ratio
+# and the temporary worktree is gone; a base that is not a revision is
+# refused.
 # known_tcp_pod, the known flow in a pod listed as a service, is timed,
 # takes its path (checked by bench itself: accepted as established,
 # redirected to the pod) and is set against known_tcp; with
@@ -24,7 +27,7 @@ cd "$REPO" || exit 2
 BRIEF="BENCH_ROUNDS=200 BENCH_PASSES=2 BENCH_COPIES=2"
 
 stats_before=$(sysctl -n kernel.bpf_stats_enabled)
-if env $BRIEF BENCH_SECONDS=0.2 sh selftests/bench/bench.sh "$T/r.json" >"$T/out" 2>&1; then
+if env $BRIEF BENCH_SECONDS=0.2 BENCH_XDP_PAIRS=1 BENCH_UPLOAD=16777216 BENCH_UPLOAD_ROUNDS=1 sh selftests/bench/bench.sh "$T/r.json" >"$T/out" 2>&1; then
 	pass "bench: bench.sh runs to the end"
 else
 	fail "bench: bench.sh runs to the end" "$(tail -n 5 "$T/out" | tr '\n' ' ')"
@@ -74,6 +77,13 @@ jq_is "real traffic ran with the XDP flavour for every class but route mode's an
 jq_is "the receiving side's CPU time per packet is there for no filter, the floor, tc and XDP" \
 	'[.traffic[] | select([.no_filter_cpu_ns_per_packet, .floor_cpu_ns_per_packet, .classifier_cpu_ns_per_packet,
 	  .xdp_cpu_ns_per_packet] | all(type == "number" and . >= 0))] | length' "$(echo $traffic | wc -w)"
+jq_is "every class's XDP cpu/pkt has its ratio to tc's, from runs back to back" \
+	'[.traffic[] | select(.xdp_over_tc_cpu | length == 3 and .[1] <= .[0] and .[0] <= .[2])] | length' \
+	"$(echo $traffic | wc -w)"
+jq_is "the upload through second chance ran with both flavours, server CPU measured" \
+	'[.upload.rounds[] | select(.b_napi_ms > 0 and .b_app_ms > 0 and .seconds > 0) | .flavour] | sort | join(" ")' \
+	"tc xdp"
+jq_is "the upload's XDP over tc ratio is there" '.upload.xdp_over_tc.b_cpu | length == 3 and .[0] > 0' true
 jq_is "the method says how many rounds and passes were used" \
 	'.method.passes_used > 0 and .method.passes_used <= .method.passes and .method.rounds_left_out >= 0' true
 
@@ -110,6 +120,8 @@ jq_is "BASE=HEAD: every class with a base has its ns more than the base within i
 	'[.classes[] | select(has("base_ns")) | select(.cur_minus_base_ns_q25 <= .cur_minus_base_ns
 	  and .cur_minus_base_ns <= .cur_minus_base_ns_q75) | .name] | sort | join(" ")' "${traffic% }" "$T/b.json"
 check "bench: the table names the services listed" grep -q 'Services listed, none a class.s destination: 3 in the program, 0 in the base' "$T/b.txt"
+jq_is "BASE=HEAD: every class of the XDP flavour but route mode's and the pod's has its current / base ratio" \
+	'[.xdp.classes[] | select(.base_ns > 0 and .cur_over_base > 0) | .name] | sort | join(" ")' "${traffic% }" "$T/b.json"
 jq_is "BASE=HEAD: the base's verifier cost is reported" '.objects[2].verified_insns > 0' true "$T/b.json"
 check "bench: BASE=HEAD: the table has the cur/base column" grep -q 'cur/base' "$T/b.txt"
 expect_eq "bench: BASE=HEAD: the temporary worktree is removed" "" \

@@ -32,6 +32,10 @@
  *   bench stats
  *	Hold the BPF run-time statistics on (BPF_ENABLE_STATS) and print "on";
  *	runs until killed.
+ *   bench sink PORT
+ *	Read every TCP connection to PORT (IPv4) to its end, in the background;
+ *	prints the pid.  bench upload ADDR PORT BYTES: send BYTES to it, print
+ *	"BYTES NS" once the sink has read them (section 3c of bench.sh).
  *
  * Method of `run` (README.md, Performance, says why):
  *  - unshare(CLONE_NEWNET) first: the known-flow socket, and every socket
@@ -1635,6 +1639,77 @@ static __attribute__((noreturn)) void cmd_tcpflow(void)
 		pause();
 }
 
+/*
+ * The receiving end of the upload of section 3c: listens on PORT (any IPv4
+ * address), prints its pid once it listens and goes on in the background;
+ * reads every connection to its end and closes it.  Its own CPU time is in
+ * /proc/PID/schedstat.
+ */
+static int cmd_sink(const char *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port)) };
+	static char buf[1 << 18];
+	int one = 1, l = socket(AF_INET, SOCK_STREAM, 0);
+	pid_t pid;
+
+	if (l < 0 || setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(l, (void *)&a, sizeof(a)) || listen(l, 8))
+		die("sink: cannot listen on TCP port %s", port);
+	pid = fork();
+	if (pid < 0)
+		die("sink: fork: %s", strerror(errno));
+	if (pid) {
+		printf("%d\n", (int)pid);
+		return 0;
+	}
+	fclose(stdout);
+	for (;;) {
+		int s = accept(l, NULL, NULL);
+
+		if (s < 0)
+			continue;
+		while (read(s, buf, sizeof(buf)) > 0)
+			;
+		close(s);
+	}
+}
+
+/* The sending end: connects to ADDR:PORT, prints "connected", waits for a
+ * line on stdin (time to change the director's row: a second chance for
+ * this connection), sends BYTES, waits for the sink to close (it has read
+ * them all) and prints "BYTES NS". */
+static int cmd_upload(const char *addr, const char *port, const char *bytes)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port)) };
+	static char buf[1 << 18];
+	unsigned long long left = strtoull(bytes, NULL, 0), total = left;
+	double t0;
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (inet_pton(AF_INET, addr, &a.sin_addr) != 1)
+		die("upload: %s is not an IPv4 address", addr);
+	if (s < 0 || connect(s, (void *)&a, sizeof(a)))
+		die("upload: cannot connect to %s", addr);
+	printf("connected\n");
+	fflush(stdout);
+	if (!fgets(buf, sizeof(buf), stdin))
+		die("upload: %s", "no go-ahead line on stdin");
+	t0 = now_ms();
+	while (left) {
+		ssize_t n = write(s, buf, left < sizeof(buf) ? left : sizeof(buf));
+
+		if (n <= 0)
+			die("upload: write: %s", strerror(errno));
+		left -= (unsigned long long)n;
+	}
+	if (shutdown(s, SHUT_WR))
+		die("upload: shutdown: %s", strerror(errno));
+	while (read(s, buf, sizeof(buf)) > 0)
+		;
+	printf("%llu %.0f\n", total, (now_ms() - t0) * 1e6);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "run"))
@@ -1647,6 +1722,10 @@ int main(int argc, char **argv)
 		cmd_stats();
 	if (argc >= 3 && !strcmp(argv[1], "proginfo"))
 		return cmd_proginfo(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "sink"))
+		return cmd_sink(argv[2]);
+	if (argc == 5 && !strcmp(argv[1], "upload"))
+		return cmd_upload(argv[2], argv[3], argv[4]);
 	if (argc >= 2 && !strcmp(argv[1], "classes")) {
 		for (int c = 0; c < C_COUNT; c++)
 			printf("%s\t%s\n", classes[c].name, classes[c].what);
@@ -1657,6 +1736,8 @@ int main(int argc, char **argv)
 			"       bench tcpflow\n"
 			"       bench stats\n"
 			"       bench proginfo PROG_ID\n"
+			"       bench sink PORT\n"
+			"       bench upload ADDR PORT BYTES\n"
 			"       bench classes\n"
 			"(see selftests/bench/bench.sh; run as root)\n");
 	return 1;

@@ -28,10 +28,17 @@
 #    BPF_ENABLE_STATS fd, never the sysctl), the classifier's
 #    run_time_ns / run_cnt gives its cost per run in the real datapath
 #    (decapsulated IPv6 packets run it twice: the re-entry pass is cheap).
-#    Then every class again with the XDP flavour on s0 (native XDP, 3b).
+#    Then every class again with the XDP flavour on s0 (native XDP, 3b),
+#    BENCH_XDP_PAIRS times (3) back to back with the tc classifier, which
+#    one first alternating: xdp/tc is the median of the pairs' ratios.
 #    No filter, the classifier and XDP also report the receiving side's
 #    CPU time per packet: what the NAPI thread of s0 and ksoftirqd on its
 #    CPU spent (schedstat), over the packets received.
+#    3c. A TCP upload of BENCH_UPLOAD bytes (1 GiB; 0 skips it) accepted
+#    through second chance in the topology of test_e2e
+#    (selftests/lib/topology.sh), BENCH_UPLOAD_ROUNDS times (3) with each
+#    flavour on both servers: the accepting server's CPU time (its NAPI
+#    thread and the receiving application), XDP over tc per round.
 #
 #   sh selftests/bench/bench.sh [RESULTS.json]     (default bench/results.json;
 #                                             the text goes next to it, .txt)
@@ -74,6 +81,15 @@ done
 tmpdir T
 
 say() { echo "$*" | tee -a "$T/out.txt"; }
+# sched_ns PID: ns PID has been on a CPU so far.
+sched_ns() { awk '{print $1}' "/proc/$1/schedstat" 2>/dev/null || echo 0; }
+# spread: "median lowest highest" of the numbers on stdin, two decimals.
+spread() {
+	sort -n | awk '{v[NR] = $1} END {
+		if (!NR) { print "0 0 0"; exit }
+		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		printf "%.2f %.2f %.2f\n", m, v[1], v[NR] }'
+}
 
 # ---- the base: REV's classifier, built in a temporary worktree ----
 set --
@@ -97,6 +113,11 @@ if [ -n "$BASE_REV" ]; then
 		exit 2
 	}
 	cp "$base_wt/obj/cls_redirect_btf.o" "$T/base.o" || exit 2
+	# Its XDP flavour too, where it has one (section 1b).
+	if [ -f "$base_wt/obj/cls_redirect_xdp.c" ] &&
+		make -C "$base_wt" --no-print-directory obj/cls_redirect_xdp_btf.o >"$T/base.log" 2>&1; then
+		cp "$base_wt/obj/cls_redirect_xdp_btf.o" "$T/base_xdp.o" || exit 2
+	fi
 	git -C "$REPO" worktree remove --force "$base_wt" || exit 2
 	base_label="$BASE_REV ($(git -C "$REPO" rev-parse --short "$base_sha"))"
 	set -- -B "$T/base.o" -L "$base_label"
@@ -121,7 +142,9 @@ fi
 cat "$T/out.txt"
 
 # ---- 1b. the XDP flavour, BPF_PROG_TEST_RUN ----
-"$BENCH" run -X -n "$ROUNDS" -p "$PASSES" -c "$COPIES" -o "$T/run_xdp.json" >"$T/run_xdp.txt" || exit 2
+xbase=
+if [ -e "$T/base_xdp.o" ]; then xbase="-B $T/base_xdp.o"; fi
+"$BENCH" run -X -n "$ROUNDS" -p "$PASSES" -c "$COPIES" -o "$T/run_xdp.json" $xbase ${xbase:+-L "$base_label"} >"$T/run_xdp.txt" || exit 2
 say ""
 say "== 1b. per-packet cost of the XDP flavour, BPF_PROG_TEST_RUN (floor: an empty XDP program)"
 tee -a "$T/out.txt" <"$T/run_xdp.txt"
@@ -282,44 +305,187 @@ if [ "${BENCH_TRAFFIC:-1}" != 0 ]; then
 
 	# 3b. The XDP flavour on s0 (native), after all the tc runs.  GRO on g0
 	# (NAPI) lets it take the frames sent back with XDP_TX, as it takes
-	# what tc redirects.
+	# what tc redirects.  Each class is run XDP_PAIRS times with the tc
+	# classifier and with the XDP flavour, back to back, which one first
+	# alternating, all with GRO on g0: the xdp/tc ratio of a class is the
+	# median of the pairs' ratios (lowest-highest), never a comparison of
+	# runs minutes apart (table 3's tc runs had GRO off on g0, too).
 	in_ns gen ethtool -K g0 gro on >/dev/null 2>&1
+	XDP_PAIRS=${BENCH_XDP_PAIRS:-3}
+	# one tc|xdp CLASS: a run with that flavour on s0; sets ONE_CPU (cpu/pkt),
+	# ONE_NS (the program's ns/pkt), ONE_PPS.
+	one() {
+		if [ "$1" = xdp ]; then
+			in_ns srv ip link set dev s0 xdp obj obj/cls_redirect_xdp.o sec xdp
+			_id=$(in_ns srv ip -j link show dev s0 | jq '.[0].xdp.prog.id')
+		else
+			in_ns srv tc filter add dev s0 ingress pref 1 bpf da obj obj/cls_redirect.o sec classifier
+			_id=$(progid)
+		fi
+		set -- "$1" "$2" $("$BENCH" proginfo "$_id")
+		_t0=$6 _a=$(rx) _c0=$(cpu_ns)
+		run "$2"
+		ONE_PPS=$RX_PPS ONE_CPU=$(per_pkt "$_c0" "$_a")
+		_b=$(rx)
+		set -- "$1" "$2" $("$BENCH" proginfo "$_id")
+		ONE_NS=$(awk -v t="$(($6 - _t0))" -v p="$((_b - _a))" 'BEGIN {printf "%.1f", p ? t / p : 0}')
+		if [ "$1" = xdp ]; then
+			in_ns srv ip link set dev s0 xdp off
+		else
+			in_ns srv tc filter del dev s0 ingress pref 1
+		fi
+	}
 	say ""
-	say "== 3b. real traffic with the XDP flavour on s0 (native XDP), same setup"
-	say "xdp ns/pkt = run_time_ns delta / packets received; cpu/pkt as above; xdp/tc: the XDP flavour's"
-	say "cpu/pkt over the tc classifier's (table 3)"
-	printf '%-17s %9s %10s %10s %9s %8s\n' class offered xdp "xdp ns/pkt" "cpu/pkt" "xdp/tc" | tee -a "$T/out.txt"
+	say "== 3b. real traffic with the XDP flavour on s0 (native XDP), same setup, GRO on g0"
+	say "each class $XDP_PAIRS times with the tc classifier and with the XDP flavour, back to back; xdp ns/pkt ="
+	say "run_time_ns delta / packets received; cpu/pkt as above (medians); xdp/tc: the median over the pairs of"
+	say "the XDP flavour's cpu/pkt over the tc classifier's in the same pair (lowest-highest)"
+	printf '%-17s %9s %10s %10s %9s %9s %8s %11s\n' class offered xdp "xdp ns/pkt" "tc cpu" "xdp cpu" "xdp/tc" "spread" |
+		tee -a "$T/out.txt"
 	for class in $("$BENCH" classes | cut -f1); do
-		case $class in *_pod) continue ;; esac
+		case $class in *_route | *_pod) continue ;; esac
 		[ -e "/var/run/netns/$(ns srv)" ] && [ -e "/var/run/netns/$(ns gen)" ] || break
-		in_ns srv ip link set dev s0 xdp obj obj/cls_redirect_xdp.o sec xdp
-		id=$(in_ns srv ip -j link show dev s0 | jq '.[0].xdp.prog.id')
-		set -- $("$BENCH" proginfo "$id"); t0=$4
-		_a=$(rx) cpu0=$(cpu_ns)
-		run "$class"; xd=$RX_PPS; offered=$TX_PPS
-		xd_cpu=$(per_pkt "$cpu0" "$_a")
-		_c=$(rx)
-		set -- $("$BENCH" proginfo "$id")
-		xd_ns=$(awk -v t="$(($4 - t0))" -v p="$((_c - _a))" 'BEGIN {printf "%.1f", p ? t / p : 0}')
-		in_ns srv ip link set dev s0 xdp off
-		rel=$(jq -r --arg c "$class" --argjson x "$xd_cpu" \
-			'.[] | select(.class == $c) | if .classifier_cpu_ns_per_packet > 0 then $x / .classifier_cpu_ns_per_packet * 100 | round / 100 else 0 end' \
-			"$T/traffic.json")
-		rel=${rel:+${rel}x}
-		printf '%-17s %9s %10s %10s %9s %8s\n' "$class" "$offered" "$xd" "$xd_ns" "$xd_cpu" "${rel:--}" | tee -a "$T/out.txt"
-		jq --arg c "$class" --argjson xd "$xd" --argjson xns "$xd_ns" --argjson xdc "$xd_cpu" \
-			'map(if .class == $c then . + {xdp_pps: $xd, xdp_ns_per_packet: $xns, xdp_cpu_ns_per_packet: $xdc} else . end)' \
+		: >"$T/pairs"
+		_p=0
+		while [ $_p -lt "$XDP_PAIRS" ]; do
+			_p=$((_p + 1))
+			_order="tc xdp"
+			[ $((_p % 2)) = 0 ] && _order="xdp tc"
+			for _f in $_order; do
+				one $_f "$class"
+				eval "_${_f}_cpu=\$ONE_CPU _${_f}_ns=\$ONE_NS _${_f}_pps=\$ONE_PPS"
+			done
+			echo "$_tc_cpu $_xdp_cpu $_xdp_ns $_xdp_pps" >>"$T/pairs"
+		done
+		offered=$TX_PPS
+		set -- $(awk '$1 > 0 {print $2 / $1}' "$T/pairs" | spread) \
+			$(cut -d' ' -f1 "$T/pairs" | spread) $(cut -d' ' -f2 "$T/pairs" | spread) \
+			$(cut -d' ' -f3 "$T/pairs" | spread) $(cut -d' ' -f4 "$T/pairs" | spread)
+		rel=$1 lo=$2 hi=$3 tc_cpu=${4%.*} xd_cpu=${7%.*} xd_ns=${10} xd=${13%.*}
+		printf '%-17s %9s %10s %10s %9s %9s %8s %11s\n' "$class" "$offered" "$xd" "$xd_ns" "$tc_cpu" "$xd_cpu" \
+			"${rel}x" "$lo-$hi" | tee -a "$T/out.txt"
+		jq --arg c "$class" --argjson xd "$xd" --argjson xns "$xd_ns" --argjson xdc "$xd_cpu" --argjson tcc "$tc_cpu" \
+			--argjson r "[$rel, $lo, $hi]" \
+			'map(if .class == $c then . + {xdp_pps: $xd, xdp_ns_per_packet: $xns, xdp_cpu_ns_per_packet: $xdc,
+			      paired_tc_cpu_ns_per_packet: $tcc, xdp_over_tc_cpu: $r} else . end)' \
 			"$T/traffic.json" >"$T/t" && mv "$T/t" "$T/traffic.json"
 	done
 	say "classifier outcome counters over the whole traffic run (tc and XDP):"
 	"$REPO/tools/cls-redirect-stat" | awk '$2 != 0' | sed 's/^/  /' | tee -a "$T/out.txt"
 fi
 
+# ---- 3c. a TCP upload accepted through second chance, tc against XDP ----
+
+# upload_once tc|xdp: the classifier of that flavour on both servers (fresh
+# maps), a connection opened on B while the director sends to B only, then
+# the director sends to A first: A forwards every segment, B accepts it as
+# the last hop.  Sets U_LINE "secs A_napi_ms B_napi_ms B_app_ms" or returns 1.
+upload_once() {
+	if [ "$1" = xdp ]; then
+		TOPO_FLAVOUR=xdp topo_attach "$REPO/obj/cls_redirect_xdp_btf.o"
+	else
+		TOPO_FLAVOUR=tc topo_attach "$REPO/obj/cls_redirect_btf.o"
+	fi || { echo "bench: 3c: attaching the $1 flavour failed" >&2; return 1; }
+	topo_director b
+	rm -f "$T/go" "$T/up"
+	mkfifo "$T/go" || return 1
+	in_ns cli timeout 300 "$BENCH" upload $TOPO_VIP4 9000 "$UPLOAD_BYTES" <"$T/go" >"$T/up" 2>&1 &
+	_up=$!
+	exec 9>"$T/go"
+	_i=0
+	while ! grep -q connected "$T/up" && [ $_i -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
+	topo_director a b
+	settle
+	_a0=$(sched_ns "$unapi_a") _b0=$(sched_ns "$unapi_b") _s0=$(sched_ns "$sink")
+	echo go >&9
+	exec 9>&-
+	wait $_up || { echo "bench: 3c: the upload with the $1 flavour failed: $(tail -n 1 "$T/up")" >&2; return 1; }
+	_a1=$(sched_ns "$unapi_a") _b1=$(sched_ns "$unapi_b") _s1=$(sched_ns "$sink")
+	settle
+	_fwd=$(srv_stat a | jq '.forwarded_packets_total_gue // 0')
+	_acc=$(srv_stat b | jq '.accepted_packets_total_last_hop // 0')
+	[ "$_fwd" -gt 0 ] && [ "$_acc" -gt 0 ] ||
+		{ echo "bench: 3c: $1: A forwarded $_fwd, B accepted $_acc as last hop: not a second chance" >&2; return 1; }
+	U_LINE=$(awk -v ns="$(tail -n 1 "$T/up" | cut -d' ' -f2)" -v a=$((_a1 - _a0)) -v b=$((_b1 - _b0)) -v s=$((_s1 - _s0)) \
+		'BEGIN {printf "%.2f %.0f %.0f %.0f", ns / 1e9, a / 1e6, b / 1e6, s / 1e6}')
+}
+
+# bench_upload: section 3c (README.md, Performance).  The topology of
+# test_e2e (selftests/lib/topology.sh).  Server CPU is what B's eth0 NAPI
+# thread (threaded NAPI: the receive path up to the socket, the ACKs sent)
+# and the receiving application (bench sink) spent, from schedstat; A's NAPI
+# thread (the forward) is shown apart.  The director's veths run threaded
+# NAPI too, so the director's work never runs in a server's thread, and
+# without TSO, so that a server's veth takes their packets in its NAPI
+# (a veth hands skbs from a TSO device to the backlog instead).  Each round
+# uploads once per flavour, which goes first alternating.
+bench_upload() {
+	TOPO_FLAVOUR=xdp
+	topo_up || { say "not measured: the test_e2e topology did not come up"; return; }
+	napis() { ps -eo pid=,comm= | awk '$2 ~ /^napi\/eth0-/ {print $1}' | sort; }
+	unapi_a= unapi_b=
+	for _s in a b; do
+		in_ns dir ethtool -K "dir$_s" tso off >/dev/null 2>&1
+		in_ns dir sh -c "echo 1 >/sys/class/net/dir$_s/threaded"
+		in_ns "srv$_s" ethtool -K eth0 gro on >/dev/null 2>&1
+		napis >"$T/napi.before"
+		in_ns "srv$_s" sh -c 'echo 1 >/sys/class/net/eth0/threaded'
+		eval "unapi_$_s=\$(napis | comm -13 '$T/napi.before' - | head -n 1)"
+	done
+	[ -n "$unapi_a" ] && [ -n "$unapi_b" ] || { say "not measured: no threaded NAPI thread appeared for a server's eth0"; return; }
+	sink=$(in_ns srvb "$BENCH" sink 9000) || { say "not measured: bench sink did not start in server B"; return; }
+	cleanup_add "kill $sink"
+	say "client -> director (GUE, A first, then B) -> A forwards -> B accepts as last hop; veth, both servers"
+	say "with the flavour named; B = B's eth0 NAPI thread + the receiving application; A = A's NAPI thread"
+	printf '%-6s %-7s %8s %10s %10s %10s %10s\n' round flavour seconds "B ms" "B napi ms" "B app ms" "A napi ms" | tee -a "$T/out.txt"
+	: >"$T/up.rows"
+	_r=0
+	while [ $_r -lt "$UPLOAD_ROUNDS" ]; do
+		_r=$((_r + 1))
+		_order="tc xdp"
+		[ $((_r % 2)) = 0 ] && _order="xdp tc"
+		for _f in $_order; do
+			upload_once $_f || { say "round $_r: $_f failed (see above): 3c stopped"; return; }
+			set -- $U_LINE
+			printf '%-6s %-7s %8s %10s %10s %10s %10s\n' $_r $_f "$1" $(($3 + $4)) "$3" "$4" "$2" | tee -a "$T/out.txt"
+			echo "$_r $_f $U_LINE" >>"$T/up.rows"
+		done
+	done
+	# Per round, XDP over tc; the median and the range over the rounds.
+	ratio() { # COLUMN-EXPRESSION
+		awk "{ v[\$1 \" \" \$2] = $1 } END { for (r = 1; v[r \" tc\"] != \"\"; r++) if (v[r \" tc\"] > 0) print v[r \" xdp\"] / v[r \" tc\"] }" "$T/up.rows" | spread
+	}
+	set -- $(ratio '$5 + $6') $(ratio '$5') $(ratio '$4') $(ratio '$3')
+	say "XDP over tc, median of the $UPLOAD_ROUNDS rounds (lowest-highest): B $1x ($2-$3; target 0.7x)," \
+		"B's NAPI thread $4x ($5-$6), A's NAPI thread $7x ($8-$9), seconds ${10}x (${11}-${12})"
+	jq -n --argjson bytes "$UPLOAD_BYTES" --rawfile rows "$T/up.rows" \
+		--argjson b "[$1, $2, $3]" --argjson bn "[$4, $5, $6]" --argjson an "[$7, $8, $9]" --argjson s "[${10}, ${11}, ${12}]" \
+		'{bytes: $bytes, rounds: [$rows | split("\n")[] | select(. != "") | split(" ") |
+		   {round: (.[0] | tonumber), flavour: .[1], seconds: (.[2] | tonumber), a_napi_ms: (.[3] | tonumber),
+		    b_napi_ms: (.[4] | tonumber), b_app_ms: (.[5] | tonumber)}],
+		  xdp_over_tc: {b_cpu: $b, b_napi: $bn, a_napi: $an, seconds: $s}}' >"$T/upload.json"
+}
+
+echo "{}" >"$T/upload.json"
+UPLOAD_BYTES=${BENCH_UPLOAD:-1073741824}
+UPLOAD_ROUNDS=${BENCH_UPLOAD_ROUNDS:-3}
+if [ "${BENCH_TRAFFIC:-1}" != 0 ] && [ "$UPLOAD_BYTES" != 0 ]; then
+	. "$REPO/selftests/lib/topology.sh"
+	missing=$(topo_missing)
+	say ""
+	say "== 3c. a $UPLOAD_BYTES-byte TCP upload accepted through second chance: tc flavour against XDP flavour"
+	if [ -n "$missing" ]; then
+		say "not measured: missing $missing (make; make deps)"
+	else
+		bench_upload
+	fi
+fi
+
 # ---- results ----
-jq --slurpfile l "$T/loads.json" --slurpfile t "$T/traffic.json" --slurpfile x "$T/run_xdp.json" \
+jq --slurpfile l "$T/loads.json" --slurpfile t "$T/traffic.json" --slurpfile x "$T/run_xdp.json" --slurpfile u "$T/upload.json" \
 	--arg machine "$(sed -n 2p "$T/out.txt" | sed 's/^machine: //')" \
 	--arg date "$(date -u '+%Y-%m-%dT%H:%M:%SZ')" \
-	'. + {date: $date, machine: $machine, tc_loads: $l[0], traffic: $t[0], xdp: $x[0]}' "$T/run.json" >"$JSON" || exit 2
+	'. + {date: $date, machine: $machine, tc_loads: $l[0], traffic: $t[0], xdp: $x[0], upload: $u[0]}' "$T/run.json" >"$JSON" || exit 2
 cp "$T/out.txt" "$TXT"
 echo
 echo "bench: wrote $TXT and $JSON"
