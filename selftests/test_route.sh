@@ -18,9 +18,10 @@
 #
 # No static neighbour between A and C or A and D: the first packet A forwards
 # there has to wait for ARP.  C and D run the classifier and the echo servers
-# like A and B; C also a GRE endpoint (selftests/bin/gre-endpoint) for GRE
-# last hops.  A forwards; what its counters, the client's replies and the
-# next servers' counters show is compared as whole numbers.
+# like A and B; C, and B without the flag, also a GRE endpoint
+# (selftests/bin/gre-endpoint) for GRE last hops.  A forwards; what its
+# counters, the client's replies and the next servers' counters show is
+# compared as whole numbers.
 #
 # Sysctls, each shown to matter or not by a case below: on A
 # net.ipv4.conf.lo.forwarding (needed: off, every forward is no_route), IPv4
@@ -288,53 +289,61 @@ done
 # ---- with the flag: GRE for the last hop, to a real GRE endpoint on C ----
 
 # Not a kernel GRE device: kernels built without ip_gre (this test's VM) have
-# none.  selftests/bin/gre-endpoint, in user space, gets every GRE packet C's
-# stack receives (a raw socket), checks its bytes (outer IPv4 from A to C, a
-# 4-byte GRE header without flags, protocol 0x0800 or 0x86DD, one whole inner
-# packet of that version) and hands the inner packet to C's stack through
-# the tun device grec, as a GRE device would.  C's classifier sees only GRE,
-# which it passes: the client's answers from C and the endpoint's counts are
-# the proof.
-gre_stats() { cat "$TOPO_TMP/gre.stats"; }
-gre_state() { echo "$(everything) $(gre_stats)"; }
-# gre_flow PROTO FAMILY: a new flow with A first and C, over GRE, the last
-# hop; TCP sends 1 MiB each way, UDP 50 datagrams.
+# none.  selftests/bin/gre-endpoint, in user space, gets every GRE packet the
+# server's stack receives (a raw socket), checks its bytes (outer IPv4 from A
+# to the server, a 4-byte GRE header without flags, protocol 0x0800 or
+# 0x86DD, one whole inner packet of that version) and hands the inner packet
+# to the stack through the tun device grec, as a GRE device would.  The
+# server's classifier sees only GRE, which it passes: the client's answers
+# and the endpoint's counts are the proof.
+
+# gre_endpoint NAME ADDR: starts the GRE endpoint of server NAME (c, b) at
+# its address ADDR, for packets from A.
+gre_endpoint() {
+	_gpid=$(in_ns "srv$1" "$REPO/selftests/bin/gre-endpoint" grec "$2" $TOPO_A4 "$TOPO_TMP/gre-$1.stats")
+	case $_gpid in
+	'' | *[!0-9]*) fail "GRE endpoint on srv$1: selftests/bin/gre-endpoint" "${_gpid:-no output}"; return 1 ;;
+	esac
+	cleanup_add "kill $_gpid"
+	in_ns "srv$1" ip link set grec mtu $TOPO_SERVER_MTU up
+	# The inner packets arrive on grec, which has no IPv4 address: the
+	# kernel's reverse path filter, strict or loose, drops whatever arrives
+	# on such an interface from a source routed elsewhere
+	# (TcpExtIPReversePathFilter).  Off there.
+	in_ns "srv$1" sysctl -qw net.ipv4.conf.grec.rp_filter=0
+}
+# gre_flow LABEL NAME PROTO FAMILY: a new flow with A first and server NAME,
+# over GRE, the last hop; TCP sends 1 MiB each way, UDP 50 datagrams.
 gre_flow() {
-	topo_director a $C4 -- forward-syn last-hop-gre
+	_l=$1 _n=$2 _N=$(echo "$2" | tr bc BC)
+	shift 2
+	topo_director a "$(_route_hop "$_n")" -- forward-syn last-hop-gre
 	settle gre_state
 	mark g0
 	set -- "$1" "$2" $(gre_stats)
 	_g0=$(($4 + $6)) _b0=$8
 	if [ "$1" = tcp ]; then _size=1048576; else _size=50; fi
 	if client_start 1 "$1" "$2" && client_do 1 "x $_size"; then :; fi
-	expect_eq "route, GRE last hop: $1$2 flow through A reaches C's GRE endpoint, C answers ($_size $([ "$1" = tcp ] && echo bytes each way || echo datagrams))" \
-		"ok server C" "$REPLY" "client"
+	expect_eq "$_l: $1$2 flow through A reaches $_N's GRE endpoint, $_N answers ($_size $([ "$1" = tcp ] && echo bytes each way || echo datagrams))" \
+		"ok server $_N" "$REPLY" "client"
 	client_end 1 >/dev/null 2>&1
 	settle gre_state
 	mark g1
 	set -- "$1" "$2" $(gre_stats)
 	_d=$(($(cat "$TOPO_TMP/g1.dir") - $(cat "$TOPO_TMP/g0.dir")))
-	expect_eq "route, GRE last hop: $1$2: A sent all $_d packets as GRE, C's endpoint found each well formed and decapsulated it" \
+	expect_eq "$_l: $1$2: A sent all $_d packets as GRE, $_N's endpoint found each well formed and decapsulated it" \
 		"$_d $_d 0" "$(moved g0 g1 a forwarded_packets_total_gre) $(($4 + $6 - _g0)) $(($8 - _b0))" \
 		"A's forwarded_packets_total_gre, decapsulated, bad (the endpoint: $(gre_stats))"
-	expect_eq "route, GRE last hop: $1$2: no error on A or C" "" "$(errors g0 g1 a)$(errors g0 g1 c)" "errors"
+	expect_eq "$_l: $1$2: no error on A or $_N" "" "$(errors g0 g1 a)$(errors g0 g1 "$_n")" "errors"
 }
-gpid=$(in_ns srvc "$REPO/selftests/bin/gre-endpoint" grec $C4 $TOPO_A4 "$TOPO_TMP/gre.stats")
-case $gpid in
-'' | *[!0-9]*) fail "route, GRE last hop: starting selftests/bin/gre-endpoint on C" "${gpid:-no output}" ;;
-*)
-	cleanup_add "kill $gpid"
-	in_ns srvc ip link set grec mtu $TOPO_SERVER_MTU up
-	# The inner packets arrive on grec, which has no IPv4 address: the
-	# kernel's reverse path filter, strict or loose, drops whatever arrives
-	# on such an interface (TcpExtIPReversePathFilter).  Off there.
-	in_ns srvc sysctl -qw net.ipv4.conf.grec.rp_filter=0
+gre_stats() { cat "$TOPO_TMP/gre-$_n.stats"; }
+gre_state() { echo "$(everything) $(gre_stats)"; }
+if gre_endpoint c $C4; then
 	for v in 4 6; do
-		gre_flow tcp $v
-		gre_flow udp $v
+		gre_flow "route, GRE last hop" c tcp $v
+		gre_flow "route, GRE last hop" c udp $v
 	done
-	;;
-esac
+fi
 
 # ---- policy routing: hops in 10.0.3.0/24 leave through A's second uplink ----
 
@@ -400,6 +409,11 @@ a_config no-route
 flow "mac swap again" udp 4 b B
 lost "mac swap again" c C
 expect_eq "mac swap again: C got nothing" 0 "$(accepted l0 l1 c)" "C accepted"
+# The GRE last hop without the flag: back to the router, which routes it to B.
+if gre_endpoint b "$(srv_addr b)"; then
+	gre_flow "mac swap, GRE last hop" b tcp 4
+	gre_flow "mac swap, GRE last hop" b udp 6
+fi
 
 set -- $("$ENCAPCTL" "$TC_BPF_MNT/tc/globals" stats)
 expect_eq "route: the director encapsulated every packet for the VIP ($2 IPv4, $4 IPv6)" 0 "$6" "director drops"
