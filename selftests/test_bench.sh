@@ -85,7 +85,15 @@ jq_is "the upload through second chance ran with both flavours, server CPU measu
 	"tc xdp"
 jq_is "the upload's XDP over tc ratio is there" '.upload.xdp_over_tc.b_cpu | length == 3 and .[0] > 0' true
 jq_is "the method says how many rounds and passes were used" \
-	'.method.passes_used > 0 and .method.passes_used <= .method.passes and .method.rounds_left_out >= 0' true
+	'.method.passes_used > 0 and .method.passes_used <= .method.passes and .method.rounds_left_out >= 0
+	 and .method.passes >= .method.passes_asked and .method.passes <= 3 * .method.passes_asked
+	 and .method.rounds_with_bpf_stats >= 0' true
+# The speed probe (README, Performance: CPU speed): its fastest, and how many
+# class-round shares it left out as run slowed down, never all of them.
+jq_is "the speed probe is reported, and the shares it left out" \
+	'.method.speed_probe_ns > 0 and .method.speed_limit_ns > .method.speed_probe_ns
+	 and .method.units_slowed >= 0 and .method.units_slowed < .method.units' true
+check "bench: the text says what the speed probe left out" grep -q '^CPU speed: ' "$T/r.txt"
 
 # BASE=HEAD: the classifier of HEAD, built in a temporary worktree, timed
 # as a second program.  Needs the git history.

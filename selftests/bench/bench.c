@@ -51,7 +51,8 @@
  *    opts.duration is the kernel's own clock around that single run.
  *  - A round takes every class and part in turn (each round starts one
  *    further on).  For each, RUNS times: the floor, the program and the base
- *    once each, in a random order, on the same packet.  The round's ratio of
+ *    once each, in a random order, on the same packet, each timed run right
+ *    after an untimed one of the same program (warm).  The round's ratio of
  *    a class is its summed time over the floor's summed time in that round;
  *    the figure is the median of those ratios over all rounds.  A round
  *    disturbed by the machine (an interrupt, a neighbour) moves its own ratio
@@ -60,8 +61,13 @@
  *  - Where the JIT puts a program moves its cost by a few ns: every pass
  *    loads COPIES fresh copies of the floor, the classifier and the base,
  *    used in turn.
- *  - A pass during which the kernel's BPF run-time statistics were on (they
- *    add about 30 ns to every run) is left out while another pass was not.
+ *  - A round during which the kernel's BPF run-time statistics were on (they
+ *    add about 30 ns to every run) is left out while another round was not.
+ *  - The CPU's speed is probed (a fixed loop of arithmetic in user space)
+ *    before and after each class or part of a round: where it ran slowed
+ *    down (a VM's core shared with other work on the host) ratios move by
+ *    20 to 50 %, so those are left out; while more than half are, the run
+ *    goes on for up to EXTEND times the passes asked.
  *  - Before timing, every class is run once through every copy: verdict and
  *    the outcome counter it moves are checked, and the base's output must be
  *    the current one's: a class that takes a different path than its name
@@ -839,7 +845,9 @@ static struct fig figure(const double *v, int rounds, int passes)
 		for (int r = a; r < b; r++)
 			if (v[r] == v[r])
 				ok[n++] = v[r];
-		if (n > n0) {
+		/* A pass left with few rounds (most of it slowed down, say)
+		 * has no median worth the name. */
+		if (n > n0 && n - n0 >= (b - a + 3) / 4) {
 			double m = quantile(ok + n0, (size_t)(n - n0), 0.5);
 
 			f.lo = m < f.lo ? m : f.lo;
@@ -850,6 +858,8 @@ static struct fig figure(const double *v, int rounds, int passes)
 		f.med = quantile(ok, (size_t)n, 0.5);
 		f.q25 = quantile(ok, (size_t)n, 0.25);
 		f.q75 = quantile(ok, (size_t)n, 0.75);
+		if (f.lo > f.hi)
+			f.lo = f.hi = f.med;
 	} else {
 		f.lo = f.hi = 0;
 	}
@@ -984,6 +994,8 @@ static void json_obj(FILE *f, const struct obj_cost *o, int first)
 }
 
 #define MAX_PASSES 100
+/* At most EXTEND times the passes asked for (see cmd_run). */
+#define EXTEND 3
 #define MAX_COPIES 64
 
 /* What one pass times: fresh loads of every program (see cmd_run). */
@@ -1135,6 +1147,17 @@ static void progset_close(struct run_setup *s, struct progset *ps)
 	bpf_object__close(ps->parts);
 }
 
+/* run_cnt summed over the floor's copies: it moves only while the
+ * statistics are on. */
+static __u64 floor_run_cnt(struct run_setup *s, struct progset *ps)
+{
+	__u64 n = 0;
+
+	for (int i = 0; i < s->copies; i++)
+		n += run_cnt(first_prog_fd(ps->floor[i]));
+	return n;
+}
+
 /* Context switches of this thread so far. */
 static long switches(void)
 {
@@ -1146,29 +1169,72 @@ static long switches(void)
 }
 
 /*
+ * The CPU's speed, seen from user space: a fixed loop of 200 steps of
+ * integer arithmetic, timed with CLOCK_MONOTONIC, in tenths of ns.  It
+ * touches no memory and makes no call, so only the core's own speed moves
+ * it: on a VM whose virtual CPU shares a core with other work on the host
+ * (another hyperthread) it takes several per cent longer while that work
+ * runs, and every program then runs slower by more than that, by an amount
+ * that depends on the program (README.md, Performance).
+ */
+static uint32_t probe(void)
+{
+	struct timespec a, b;
+	uint64_t p = 1, q = 2, r = 3, u = 4;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (uint64_t j = 0; j < 200; j++) {
+		p += q ^ j;
+		q += r ^ p;
+		r += u ^ j;
+		u += p ^ r;
+	}
+	/* The loop's results are needed before the second reading. */
+	__asm__ volatile("" : : "r"(p), "r"(q), "r"(r), "r"(u));
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (uint32_t)(((b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec)) * 10);
+}
+
+/* The fastest of two probes: an interrupt slows one, rarely both. */
+static uint32_t probe2(void)
+{
+	uint32_t a = probe(), b = probe();
+
+	return a < b ? a : b;
+}
+
+/*
  * Rounds [r0, r1) of a pass, after r1 - r0 / 10 rounds of warm-up that are
  * not kept.  A round takes every unit (the classes, then the parts) in turn,
  * each round starting one unit further on; for each, RUNS times the floor,
- * the program and the base once each, in a random order (a run leaves its
- * traces in the caches for the next: no program always follows the same
- * one), the copies in turn.  sums[g][u][r] gets program g's time summed
+ * the program and the base once each, in a random order, the copies in
+ * turn.  Each timed run comes right after an untimed run of the same program
+ * on the same packet: a run leaves its traces in the caches and branch
+ * predictors, and what ran before (another program, the probe, user space)
+ * moved the floor's time by 10 % from run to run of the benchmark, the
+ * classes' much less; so every program is timed warm, after itself, as in
+ * a stream of packets of one class.  sums[g][u][r] gets program g's time summed
  * over the runs of unit u in round r, or 0 when the unit is left out: the
  * CPU went to another task during it or during the unit before (which
  * leaves the caches to the other task and the first runs after it cold).
- * Returns the number of units left out.
+ * speed[u][r] gets the slower of the probes (probe2) just before and just
+ * after the unit's runs: the CPU's speed while they ran.  stats[r] is set
+ * when the BPF run-time statistics were on during round r (the floors'
+ * run_cnt moved).  Returns the number of units left out.
  */
 static long time_rounds(struct run_setup *s, struct progset *ps, int r0, int r1, int runs,
-			uint32_t *sums[][U_COUNT], struct rng *rng)
+			uint32_t *sums[][U_COUNT], uint32_t *speed[], unsigned char *stats, struct rng *rng)
 {
 	int ng_cls = s->basepath ? G_COUNT : G_BASE, spoilt = 0;
 	long out = 0, sw = switches();
+	__u64 cnt = floor_run_cnt(s, ps), cnt1;
 
 	for (int r = r0 - (r1 - r0) / 10; r < r1; r++) {
 		for (int k = 0; k < U_COUNT; k++) {
 			int u = ((k + r) % U_COUNT + U_COUNT) % U_COUNT;
 			int set = u < C_COUNT ? classes[u].set : SET_PLAIN, ng = u < C_COUNT && !set ? ng_cls : G_BASE;
 			int pkt = u < C_COUNT ? u : parts[u - C_COUNT].cls, now;
-			uint32_t sum[G_COUNT] = { 0 };
+			uint32_t sum[G_COUNT] = { 0 }, sp0 = probe2(), sp1;
 			long sw1;
 
 			for (int j = 0; j < runs; j++) {
@@ -1190,11 +1256,14 @@ static long time_rounds(struct run_setup *s, struct progset *ps, int r0, int r1,
 						 u < C_COUNT ? ps->cur[copy].fd : ps->part_fd[u - C_COUNT];
 					__u32 d;
 
-					if (run_once(fd, s->pkts[pkt], s->lens[pkt], &d, NULL))
+					/* Untimed, then timed: see above. */
+					if (run_once(fd, s->pkts[pkt], s->lens[pkt], &d, NULL) ||
+					    run_once(fd, s->pkts[pkt], s->lens[pkt], &d, NULL))
 						die("BPF_PROG_TEST_RUN: %s", strerror(errno));
 					sum[g] += d;
 				}
 			}
+			sp1 = probe2();
 			sw1 = switches();
 			now = sw1 != sw;
 			sw = sw1;
@@ -1207,9 +1276,75 @@ static long time_rounds(struct run_setup *s, struct progset *ps, int r0, int r1,
 			spoilt = now;
 			for (int g = 0; g < ng; g++)
 				sums[g][u][r] = sum[g];
+			speed[u][r] = sp0 > sp1 ? sp0 : sp1;
 		}
+		cnt1 = floor_run_cnt(s, ps);
+		if (r >= r0)
+			stats[r] = cnt1 != cnt;
+		cnt = cnt1;
 	}
 	return out;
+}
+
+/*
+ * The CPU runs in one of two states (README.md, Performance): at full speed,
+ * or slowed down by work outside this machine that shares its core; slowed
+ * down, every program runs slower, and by a share that differs from program
+ * to program, so ratios measured then differ from those at full speed by 20
+ * to 50 %, and how much of a run falls in it is up to the host.  The probe
+ * tells them apart: at full speed it stays within a per cent or two of its
+ * fastest, slowed down it takes 5 to 60 % longer.  A unit whose probe took
+ * more than SPEED_TOL above the run's fastest (its 1st percentile) is left
+ * out.
+ */
+#define SPEED_TOL 0.025
+
+/* The fastest probe of the units in rounds [0, rounds) not left out, in ns;
+ * *limit gets the limit in ns and *fast the number of units within it. */
+static double speed_limit(uint32_t *sums[][U_COUNT], uint32_t *speed[], int rounds, double *limit, long *fast)
+{
+	double *v = malloc((size_t)rounds * U_COUNT * sizeof(double) + 1), best;
+	size_t n = 0;
+
+	if (!v)
+		die("out of memory%s", "");
+	for (int u = 0; u < U_COUNT; u++)
+		for (int r = 0; r < rounds; r++)
+			if (sums[G_FLOOR][u][r])
+				v[n++] = speed[u][r] / 10.0;
+	*fast = 0;
+	best = n ? quantile(v, n, 0.01) : 0;
+	*limit = best * (1 + SPEED_TOL);
+	for (size_t i = 0; i < n; i++)
+		*fast += v[i] <= *limit;
+	free(v);
+	return best;
+}
+
+/* Leaves out (zeroes) every unit whose probe took more than limit ns; *out
+ * gets their number, *slow_floor the floor's ns per run in them (median; 0
+ * if none). */
+static void speed_leave_out(uint32_t *sums[][U_COUNT], uint32_t *speed[], int rounds, int runs, double limit,
+			    long *out, double *slow_floor)
+{
+	double *v = malloc((size_t)rounds * U_COUNT * sizeof(double) + 1);
+	size_t ns = 0;
+
+	if (!v)
+		die("out of memory%s", "");
+	*slow_floor = 0;
+	for (int u = 0; u < U_COUNT; u++)
+		for (int r = 0; r < rounds; r++) {
+			if (!sums[G_FLOOR][u][r] || speed[u][r] / 10.0 <= limit)
+				continue;
+			v[ns++] = (double)sums[G_FLOOR][u][r] / runs;
+			for (int g = 0; g < G_COUNT; g++)
+				sums[g][u][r] = 0;
+		}
+	*out = (long)ns;
+	if (ns)
+		*slow_floor = quantile(v, ns, 0.5);
+	free(v);
 }
 
 #define USAGE_RUN                                                                                        \
@@ -1226,6 +1361,9 @@ static int cmd_run(int argc, char **argv)
 	/* sums[g][u][r]: program g's time summed over the runs of unit u in
 	 * round r (units: the classes, then the parts). */
 	uint32_t *sums[G_COUNT][U_COUNT];
+	/* speed[u][r]: the CPU's speed (probe, tenths of ns) while unit u of
+	 * round r ran. */
+	uint32_t *speed[U_COUNT];
 	/* Figures of each unit: ns per run of floor, program, base; the ratios
 	 * program / floor, base / floor, program / base; ns above the floor;
 	 * ns above the base. */
@@ -1241,9 +1379,11 @@ static int cmd_run(int argc, char **argv)
 	uint8_t srv[4];
 	const char *what;
 	char err[256];
-	int rounds = 10000, runs = 8, passes = 20, opt, cpu, stats_passes = 0, rounds_all, passes_all;
-	unsigned char stats_pass[MAX_PASSES];
-	long left_out = 0;
+	int rounds = 10000, runs = 8, passes = 20, opt, cpu, stats_passes = 0, passes_used, p, per, passes_asked;
+	unsigned char stats_pass[MAX_PASSES * EXTEND], *stats_round;
+	long stats_rounds = 0, fast;
+	long left_out = 0, slow_out;
+	double speed_best, speed_lim, slow_floor;
 	cpu_set_t set;
 
 	while ((opt = getopt(argc, argv, "Xn:k:p:c:o:O:B:L:F:P:D:T:S:s:")) != -1) {
@@ -1291,8 +1431,6 @@ static int cmd_run(int argc, char **argv)
 			rounds, runs, passes, s.copies, MAX_PASSES, MAX_COPIES);
 		return 1;
 	}
-	rounds_all = rounds;
-	passes_all = passes;
 	if (!baselabel)
 		baselabel = s.basepath;
 	if (harness_netns(0, &what, err, sizeof(err)))
@@ -1319,10 +1457,17 @@ static int cmd_run(int argc, char **argv)
 		s.lens[c] = build_class(c, s.pkts[c], &fp, NULL);
 	for (int g = 0; g < G_COUNT; g++)
 		for (int u = 0; u < U_COUNT; u++) {
-			sums[g][u] = calloc((size_t)rounds, sizeof(uint32_t));
+			sums[g][u] = calloc((size_t)rounds * EXTEND, sizeof(uint32_t));
 			if (!sums[g][u])
 				die("out of memory%s", "");
 		}
+	for (int u = 0; u < U_COUNT; u++)
+		if (!(speed[u] = calloc((size_t)rounds * EXTEND, sizeof(uint32_t))))
+			die("out of memory%s", "");
+	if (!(stats_round = calloc((size_t)rounds * EXTEND, 1)))
+		die("out of memory%s", "");
+	per = rounds / passes;
+	passes_asked = passes;
 
 	/* Pin to one CPU, so per-CPU counters and caches stay put: the last one
 	 * we may run on, since CPU 0 usually takes more of the interrupts. */
@@ -1338,51 +1483,60 @@ static int cmd_run(int argc, char **argv)
 	/* Where the JIT puts a program moves its cost by several ns, and the
 	 * same image loaded twice lands elsewhere: every pass times fresh
 	 * copies, so a figure is an average over passes * copies placements.
-	 * A pass during which the run-time statistics were on, even for a
-	 * moment, is not used while another pass was clean of them. */
-	for (int p = 0; p < passes; p++) {
-		int ffd;
-		__u64 cnt;
+	 * A round during which the run-time statistics were on, even for a
+	 * moment, is not used while other rounds were clean of them. */
+	for (p = 0; p < passes * EXTEND; p++) {
+		int r0 = p * per, r1 = (p + 1) * per;
 
+		/* Slowed down for much of the time: more passes, until half
+		 * the units planned ran at full speed. */
+		if (p >= passes && (speed_limit(sums, speed, r0, &speed_lim, &fast), fast >= (long)rounds * U_COUNT / 2))
+			break;
 		progset_load(&s, &ps, &rng);
-		ffd = first_prog_fd(ps.floor[0]);
-		stats_wait(&s, ffd);
-		cnt = run_cnt(ffd);
-		left_out += time_rounds(&s, &ps, p * rounds / passes, (p + 1) * rounds / passes, runs, sums, &rng);
-		stats_pass[p] = run_cnt(ffd) != cnt;
+		stats_wait(&s, first_prog_fd(ps.floor[0]));
+		left_out += time_rounds(&s, &ps, r0, r1, runs, sums, speed, stats_round, &rng);
+		stats_pass[p] = 0;
+		for (int r = r0; r < r1; r++) {
+			stats_rounds += stats_round[r];
+			stats_pass[p] |= stats_round[r];
+		}
 		stats_passes += stats_pass[p];
 		progset_close(&s, &ps);
 	}
+	passes = p;
+	rounds = p * per;
 	if (rawpath) {
 		FILE *f = fopen(rawpath, "w");
 
 		if (!f)
 			die("cannot write %s", rawpath);
-		fprintf(f, "round unit floor current base stats\n");
+		fprintf(f, "round unit floor current base stats speed\n");
 		for (int r = 0; r < rounds; r++)
 			for (int u = 0; u < U_COUNT; u++)
-				fprintf(f, "%d %s %u %u %u %d\n", r, u < C_COUNT ? classes[u].name : parts[u - C_COUNT].name,
-					sums[G_FLOOR][u][r], sums[G_CUR][u][r], sums[G_BASE][u][r], stats_pass[r / (rounds / passes)]);
+				fprintf(f, "%d %s %u %u %u %d %u\n", r, u < C_COUNT ? classes[u].name : parts[u - C_COUNT].name,
+					sums[G_FLOOR][u][r], sums[G_CUR][u][r], sums[G_BASE][u][r], stats_round[r], speed[u][r]);
 		if (ferror(f) | fclose(f))
 			die("cannot write %s", rawpath);
 	}
 
-	/* From here on, only the passes clean of run-time statistics, if any. */
-	if (stats_passes && stats_passes < passes) {
-		int per = rounds / passes, w = 0;
+	/* From here on, only the rounds clean of run-time statistics, if any. */
+	if (stats_rounds && stats_rounds < rounds)
+		for (int r = 0; r < rounds; r++)
+			for (int u = 0; stats_round[r] && u < U_COUNT; u++)
+				for (int g = 0; g < G_COUNT; g++)
+					sums[g][u][r] = 0;
+	passes_used = 0;
+	for (int q = 0; q < passes; q++) {
+		int clean = stats_rounds == rounds;
 
-		for (int p = 0; p < passes; p++) {
-			if (stats_pass[p])
-				continue;
-			for (int g = 0; g < G_COUNT; g++)
-				for (int u = 0; u < U_COUNT; u++)
-					memmove(sums[g][u] + (size_t)w * per, sums[g][u] + (size_t)p * per,
-						(size_t)per * sizeof(uint32_t));
-			w++;
-		}
-		passes = w;
-		rounds = w * per;
+		for (int r = q * per; r < (q + 1) * per; r++)
+			clean |= !stats_round[r];
+		passes_used += clean;
 	}
+
+	/* From here on, only the units the CPU ran at full speed. */
+	speed_best = speed_limit(sums, speed, rounds, &speed_lim, &fast);
+	speed_leave_out(sums, speed, rounds, runs, speed_lim, &slow_out, &slow_floor);
 
 	pool = malloc((size_t)rounds * U_COUNT * sizeof(double));
 	if (!pool)
@@ -1408,26 +1562,35 @@ static int cmd_run(int argc, char **argv)
 
 	printf("BPF_PROG_TEST_RUN, one packet per run (repeat = 1, fresh skb each run), pinned to CPU %d.\n"
 	       "%d rounds; in each, every class and part runs %d times next to the floor (an empty %s program)%s,\n"
-	       "one run of each after the other on the same packet, in a random order.  ns: the median over\n"
+	       "one run of each after the other on the same packet, in a random order, each timed right after\n"
+	       "an untimed run of the same program (warm).  ns: the median over\n"
 	       "the rounds of a program's mean time per run.  ratio: the median over the rounds of the\n"
 	       "round's time of the program over the floor's in the same round (the judged figure).\n"
-	       "spread: the lowest and highest median of %d passes (equal stretches of the rounds, each\n"
+	       "spread: the lowest and highest median of %d passes%s (equal stretches of the rounds, each\n"
 	       "with %d fresh loads of every program: where the JIT puts a program moves its cost).\n"
 	       "Floor: %.1f ns per run (interquartile range of the rounds %.1f-%.1f).\n",
-	       cpu, rounds_all, runs, xdp_mode ? "XDP" : "tc", s.basepath ? " and the base" : "", passes_all, s.copies,
-	       floor_all.med, floor_all.q25,
-	       floor_all.q75);
-	printf("Left out: %ld of %ld class and part rounds, those in or right after which this CPU ran\n"
-	       "another task.\n",
-	       left_out, (long)rounds_all * U_COUNT);
-	if (stats_passes == passes_all)
-		printf("WARNING: the kernel's BPF run-time statistics were on during every pass (kernel.bpf_stats_enabled,\n"
+	       cpu, rounds, runs, xdp_mode ? "XDP" : "tc", s.basepath ? " and the base" : "", passes,
+	       passes > passes_asked ? " (more than asked: the CPU ran slowed down)" : "", s.copies, floor_all.med,
+	       floor_all.q25, floor_all.q75);
+	printf("CPU speed: a fixed loop of arithmetic, timed in user space before and after each class or\n"
+	       "part of a round, took %.1f ns at best.  It took more than %.1f ns (+%.1f %%) around %ld of\n"
+	       "the %ld (%.0f %%): there the CPU ran slowed down by other work on its core, outside this\n"
+	       "machine, and the floor took %.1f ns.  Those are left out, and %ld in or right after which\n"
+	       "this CPU ran another task.\n",
+	       speed_best, speed_lim, 100 * SPEED_TOL, slow_out, (long)rounds * U_COUNT,
+	       100.0 * slow_out / ((double)rounds * U_COUNT), slow_floor, left_out);
+	if (slow_out > (long)rounds * U_COUNT / 2)
+		printf("WARNING: the CPU ran slowed down during most of the run (work outside this machine on its\n"
+		       "core): the figures come from the rest, and if it never ran at full speed they are not\n"
+		       "comparable with another run's.  Compare the speed probe's fastest with theirs.\n");
+	if (stats_rounds == rounds)
+		printf("WARNING: the kernel's BPF run-time statistics were on during every round (kernel.bpf_stats_enabled,\n"
 		       "or BPF_ENABLE_STATS held by another process): every run paid for them, so the floor is\n"
 		       "higher and every ratio lower than without.  Run again when they are off.\n");
-	else if (stats_passes)
-		printf("The kernel's BPF run-time statistics were on during %d of %d passes (another process):\n"
-		       "the figures are from the other %d.\n",
-		       stats_passes, passes_all, passes);
+	else if (stats_rounds)
+		printf("The kernel's BPF run-time statistics were on during %ld of %d rounds (another process):\n"
+		       "the figures are from the other %ld.\n",
+		       stats_rounds, rounds, rounds - stats_rounds);
 	if (s.basepath)
 		printf("base: %s.  cur/base: the median over the rounds of the program's time over the base's;\n"
 		       "+ns: the same of the program's ns per run minus the base's.\n",
@@ -1479,10 +1642,14 @@ static int cmd_run(int argc, char **argv)
 		if (!f)
 			die("cannot write %s", json);
 		uname(&un);
-		fprintf(f, "{\"method\":{\"rounds\":%d,\"runs_per_round\":%d,\"passes\":%d,\"repeat\":1,\"copies\":%d,"
-			   "\"passes_with_bpf_stats\":%d,\"passes_used\":%d,\"rounds_left_out\":%ld,\"cpu\":%d,"
+		fprintf(f, "{\"method\":{\"rounds\":%d,\"runs_per_round\":%d,\"passes\":%d,\"passes_asked\":%d,"
+			   "\"repeat\":1,\"copies\":%d,"
+			   "\"passes_with_bpf_stats\":%d,\"passes_used\":%d,\"rounds_with_bpf_stats\":%ld,"
+			   "\"rounds_left_out\":%ld,\"speed_probe_ns\":%.1f,\"speed_limit_ns\":%.1f,\"units\":%ld,"
+			   "\"units_slowed\":%ld,\"slowed_floor_ns\":%.1f,\"cpu\":%d,"
 			   "\"services\":%d,\"base_services\":%d,\"kernel\":",
-			rounds_all, runs, passes_all, s.copies, stats_passes, passes, left_out, cpu, n_services,
+			rounds, runs, passes, passes_asked, s.copies, stats_passes, passes_used, stats_rounds, left_out, speed_best,
+			speed_lim, (long)rounds * U_COUNT, slow_out, slow_floor, cpu, n_services,
 			base_services < 0 ? n_services : base_services);
 		json_str(f, un.release);
 		fprintf(f, "},\n\"floor\":{\"ns\":%.2f,\"ns_q25\":%.2f,\"ns_q75\":%.2f},\n", floor_all.med,
