@@ -288,37 +288,6 @@ static void print_changes(const struct cls_redirect_config *old,
 		printf("unchanged\n");
 }
 
-/* A config map's value must be of a layout this tool knows before it is
- * shown or overwritten: version 0 (never written, or cleared) or ours. */
-static int check_value(const char *dir, const struct cls_redirect_config *cfg)
-{
-	static const __u32 zero[sizeof(cfg->reserved) / sizeof(cfg->reserved[0])];
-
-	if (cfg->version != 0 && cfg->version != CLS_REDIRECT_CONFIG_VERSION)
-		return errorf(EXIT_SYSTEM,
-			      "%s/%s: refusing this map: config layout version %u, %s %s knows "
-			      "version %d (use the cls-redirect-config of the attached classifier)",
-			      dir, CLS_REDIRECT_CONFIG_MAP, cfg->version, prog_name,
-			      CLS_REDIRECT_VERSION, CLS_REDIRECT_CONFIG_VERSION);
-	if ((cfg->flags & ~CLS_REDIRECT_F_ALL) || memcmp(cfg->reserved, zero, sizeof(zero)))
-		return errorf(EXIT_SYSTEM,
-			      "%s/%s: refusing this map: unknown flags 0x%x or non-zero reserved "
-			      "bytes in a version %u layout (written by a newer cls-redirect-config?)",
-			      dir, CLS_REDIRECT_CONFIG_MAP, cfg->flags & ~CLS_REDIRECT_F_ALL,
-			      cfg->version);
-	return EXIT_OK;
-}
-
-static int read_value(int fd, const char *dir, struct cls_redirect_config *cfg)
-{
-	__u32 key = 0;
-
-	if (bpf_map_lookup_elem(fd, &key, cfg))
-		return syserr(errno, "%s/%s: cannot read the configuration", dir,
-			      CLS_REDIRECT_CONFIG_MAP);
-	return check_value(dir, cfg);
-}
-
 static int write_value(int fd, const char *dir, const struct cls_redirect_config *cfg)
 {
 	__u32 key = 0;
@@ -364,7 +333,7 @@ static int cmd_show(const struct common_opts *o, const char *dir)
 	ret = map_open(dir, &config_map_desc, true, false, MISSING_HINT, &fd);
 	if (ret)
 		return ret;
-	ret = read_value(fd, dir, &cfg);
+	ret = config_read(fd, dir, &cfg);
 	close(fd);
 	if (ret)
 		return ret;
@@ -423,7 +392,7 @@ static int update_existing(int fd, const char *dir, const struct set_args *a)
 	struct cls_redirect_config old, cfg = {};
 	int ret;
 
-	ret = read_value(fd, dir, &old);
+	ret = config_read(fd, dir, &old);
 	/* clear keeps trust_gen: what the classifier remembered of the lists,
 	 * which clear leaves alone, must not become true again. */
 	cfg.trust_gen = old.trust_gen;
@@ -848,7 +817,7 @@ static int gather(struct status *s)
 	}
 	if (cfg_fd >= 0) {
 		s->config_id = map_id_of(cfg_fd);
-		ret = read_value(cfg_fd, s->dir, &s->cfg);
+		ret = config_read(cfg_fd, s->dir, &s->cfg);
 		if (ret)
 			goto out;
 		s->have_cfg = true;
@@ -1211,10 +1180,12 @@ static int parse_opts(int argc, char **argv, struct common_opts *o, const char *
 	return -1;
 }
 
+/* The prefixes of sources|hops: freed in main, whichever way run returns. */
+static struct trust_args trust;
+
 static int run(int argc, char **argv)
 {
 	struct common_opts o = {};
-	struct trust_args trust = {};
 	struct set_args set;
 	const char *group = NULL;
 	gid_t gid = 0;
@@ -1296,11 +1267,8 @@ static int run(int argc, char **argv)
 		return cmd_status(&o, dir);
 	if (!strcmp(cmd, "services"))
 		return services_run(dir, argc, argv);
-	if (trust.list) {
-		ret = trust_write(dir, &trust);
-		free(trust.prefixes);
-		return ret;
-	}
+	if (trust.list)
+		return trust_write(dir, &trust);
 	ret = cmd_write(dir, !strcmp(cmd, "set") ? &set : NULL, group, gid);
 	if (!ret && !strcmp(cmd, "set"))
 		trust_warn_empty(dir);
@@ -1309,6 +1277,10 @@ static int run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	int ret;
+
 	output_init();
-	return output_close(run(argc, argv));
+	ret = run(argc, argv);
+	free(trust.prefixes);
+	return output_close(ret);
 }

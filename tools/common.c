@@ -99,6 +99,37 @@ __u32 config_next_trust_gen(__u32 gen)
 	return gen + 1 ? gen + 1 : 1;
 }
 
+/* A config map's value must be of a layout this tool knows before it is
+ * shown or overwritten: version 0 (never written, or cleared) or ours. */
+int config_check_value(const char *dir, const struct cls_redirect_config *cfg)
+{
+	static const __u32 zero[sizeof(cfg->reserved) / sizeof(cfg->reserved[0])];
+
+	if (cfg->version != 0 && cfg->version != CLS_REDIRECT_CONFIG_VERSION)
+		return errorf(EXIT_SYSTEM,
+			      "%s/%s: refusing this map: config layout version %u, %s %s knows "
+			      "version %d (use the cls-redirect-config of the attached classifier)",
+			      dir, CLS_REDIRECT_CONFIG_MAP, cfg->version, prog_name,
+			      CLS_REDIRECT_VERSION, CLS_REDIRECT_CONFIG_VERSION);
+	if ((cfg->flags & ~CLS_REDIRECT_F_ALL) || memcmp(cfg->reserved, zero, sizeof(zero)))
+		return errorf(EXIT_SYSTEM,
+			      "%s/%s: refusing this map: unknown flags 0x%x or non-zero reserved "
+			      "bytes in a version %u layout (written by a newer cls-redirect-config?)",
+			      dir, CLS_REDIRECT_CONFIG_MAP, cfg->flags & ~CLS_REDIRECT_F_ALL,
+			      cfg->version);
+	return EXIT_OK;
+}
+
+int config_read(int fd, const char *dir, struct cls_redirect_config *cfg)
+{
+	__u32 key = 0;
+
+	if (bpf_map_lookup_elem(fd, &key, cfg))
+		return syserr(errno, "%s/%s: cannot read the configuration", dir,
+			      CLS_REDIRECT_CONFIG_MAP);
+	return config_check_value(dir, cfg);
+}
+
 static void vreport(const char *fmt, va_list ap, const char *suffix)
 {
 	/* One write per message, so lines from concurrent runs do not mix. */

@@ -120,6 +120,13 @@ __u32 config_next_trust_gen(__u32 gen);
 int config_edit(const char *dir, const char *prefix, const char *why,
 		int (*change)(const char *dir, struct cls_redirect_config *cfg));
 
+/* The config value must be of a layout this build knows before it is shown
+ * or overwritten: version 0 (never written, or cleared) or ours, no unknown
+ * flags, reserved bytes zero.  EXIT_OK, or EXIT_SYSTEM with the reason. */
+int config_check_value(const char *dir, const struct cls_redirect_config *cfg);
+/* Reads the config map's value at fd and checks it (config_check_value). */
+int config_read(int fd, const char *dir, struct cls_redirect_config *cfg);
+
 /* Open <dir>/<desc->name> (read-only with BPF_F_RDONLY when rdonly) and
  * check it against desc.  *fd = -1 and status 0 when missing_ok and the pin
  * does not exist.  A missing pin otherwise fails with "hint" appended. */

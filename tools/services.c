@@ -227,6 +227,27 @@ static int open_map(const char *dir, bool create, int *fd)
 	return map_open(dir, &services_map_desc, false, false, SERVICES_HINT, fd);
 }
 
+/* The words after add / del: the key, and for add the veth, asked of the
+ * kernel.  Everything an operator typed is checked here, before the pin
+ * directory or a map is touched (bad input changes nothing). */
+static int parse_args(bool add, int argc, char **argv, struct cls_redirect_service_key *k,
+		      struct cls_redirect_service *v)
+{
+	int ret;
+
+	ret = parse_key(argc, argv, k);
+	if (ret)
+		return ret;
+	if (!add)
+		return argc == 3 ? EXIT_OK :
+				   errorf(EXIT_USAGE,
+					  "services del: expected ADDR PORT tcp|udp, then nothing ('%s')",
+					  argv[3]);
+	if (argc != 5 || strcmp(argv[3], "dev"))
+		return errorf(EXIT_USAGE, "services add: expected ADDR PORT tcp|udp dev IFNAME");
+	return find_veth(argv[4], v);
+}
+
 static int cmd_add(const char *dir, int argc, char **argv)
 {
 	struct cls_redirect_service_key k;
@@ -235,12 +256,7 @@ static int cmd_add(const char *dir, int argc, char **argv)
 	bool replaced;
 	int fd, ret;
 
-	ret = parse_key(argc, argv, &k);
-	if (ret)
-		return ret;
-	if (argc != 5 || strcmp(argv[3], "dev"))
-		return errorf(EXIT_USAGE, "services add: expected ADDR PORT tcp|udp dev IFNAME");
-	ret = find_veth(argv[4], &v);
+	ret = parse_args(true, argc, argv, &k, &v);
 	if (ret)
 		return ret;
 	ret = open_map(dir, true, &fd);
@@ -272,12 +288,9 @@ static int cmd_del(const char *dir, int argc, char **argv)
 	char kt[96];
 	int fd, ret;
 
-	ret = parse_key(argc, argv, &k);
+	ret = parse_args(false, argc, argv, &k, NULL);
 	if (ret)
 		return ret;
-	if (argc != 3)
-		return errorf(EXIT_USAGE, "services del: expected ADDR PORT tcp|udp, then nothing ('%s')",
-			      argv[3]);
 	key_text(&k, kt, sizeof(kt));
 	ret = open_map(dir, false, &fd);
 	if (ret)
@@ -331,24 +344,40 @@ static int update_flag(const char *dir)
 
 int services_parse(int argc, char **argv)
 {
+	struct cls_redirect_service_key k;
+	struct cls_redirect_service v = {};
+
 	if (argc < 1 || (strcmp(argv[0], "add") && strcmp(argv[0], "del")))
 		return errorf(EXIT_USAGE, "services: expected add or del (see %s --help)", prog_name);
-	return EXIT_OK;
+	return parse_args(!strcmp(argv[0], "add"), argc - 1, argv + 1, &k, &v);
 }
 
 int services_run(const char *dir, int argc, char **argv)
 {
-	int lock_fd, ret;
+	struct cls_redirect_config cfg;
+	int lock_fd, cfg_fd, ret;
 
 	ret = pin_dir_lock(dir, &lock_fd);
 	if (ret)
 		return ret;
+	/* update_flag rewrites the config: a map or a value it would refuse
+	 * is refused before the services map changes. */
+	ret = map_open(dir, &config_map_desc, true, true, "", &cfg_fd);
+	if (ret)
+		goto out;
+	if (cfg_fd >= 0) {
+		ret = config_read(cfg_fd, dir, &cfg);
+		close(cfg_fd);
+		if (ret)
+			goto out;
+	}
 	if (!strcmp(argv[0], "add"))
 		ret = cmd_add(dir, argc - 1, argv + 1);
 	else
 		ret = cmd_del(dir, argc - 1, argv + 1);
 	if (!ret)
 		ret = update_flag(dir);
+out:
 	pin_dir_unlock(lock_fd);
 	return ret;
 }
