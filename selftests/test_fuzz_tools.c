@@ -4,7 +4,8 @@
  * cls-redirect-stat built with AddressSanitizer (leak detection on) and
  * UndefinedBehaviorSanitizer (selftests/fuzz.mk), run on generated argument
  * vectors against pinned maps in a private bpffs, in states that include
- * every way a pin can be wrong.
+ * every way a pin can be wrong, in a network namespace of its own (no
+ * classifier attached; veths for the services commands).
  *
  * Each run checks:
  *   - the tool ends by itself (a -w run is interrupted with SIGINT) with
@@ -14,8 +15,20 @@
  *     same counters on every CPU;
  *   - a success changes only what its command may: set / clear the config
  *     (set leaves version 1, a unicast address and a port; clear leaves all
- *     zero), --zero zeroes the counters, anything else changes nothing (the
- *     old names reset and --reset are refused);
+ *     zero), --zero zeroes the counters, sources / hops add|del change that
+ *     trust list, services add|del the services map, anything else changes
+ *     nothing (the old names reset and --reset are refused);
+ *   - sources / hops and services commands do what cls-redirect-config.8
+ *     says (a model of the page predicts the outcome of every vector that
+ *     has no option but -d): a bad prefix (malformed, length over 32, host
+ *     bits set), a delete of a prefix not listed, a list that would hold
+ *     more than 1024 prefixes, a bad service key, an interface that is not
+ *     a veth with its peer in another namespace, a delete of a service not
+ *     listed: exit 1 and nothing changed; otherwise the list or map is
+ *     exactly the old one with the prefixes / entry added or deleted, and a
+ *     del of prefixes moves the config's trust_gen on by one, nothing else;
+ *   - while the config is configured, its flag bits 2 and 3 follow the
+ *     services map after every successful set and services command;
  *   - a tool never succeeds on a map it must refuse (wrong type, sizes,
  *     entries, config layout version, unknown flags, a program pinned under
  *     the map's name), unless it only printed its help or version.
@@ -39,6 +52,8 @@
 #include <sched.h>
 #include <dirent.h>
 #include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -52,11 +67,22 @@
 #define PIN_SUB "tc/globals"
 #define CFG CLS_REDIRECT_CONFIG_MAP
 #define MET CLS_REDIRECT_METRICS_MAP
+#define SVC CLS_REDIRECT_SERVICES_MAP
 #define OUT_MAX 65536
+#define TRUST_MAX CLS_REDIRECT_TRUST_ENTRIES
+#define SVC_SNAP_MAX 16
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 static char mnt[64], pin_dir[128], tools_dir[256];
 static int verbose, ncpus;
 static int n_fail;
+/* Vectors the model predicted: [sources|hops, services][fails, succeeds]. */
+static unsigned long long predicted[2][2];
+
+/* The services commands' veth (setup): vpod, its peer in a pod namespace. */
+static __u32 vpod_ifindex, vpod_netnsid;
+static const char *const list_pin[2] = { CLS_REDIRECT_SOURCES_MAP, CLS_REDIRECT_HOPS_MAP };
+static const char *const list_cmd[2] = { "sources", "hops" };
 
 /* ---------------------------------------------------------------------- */
 
@@ -93,6 +119,28 @@ static const char *const state_names[S_COUNT] = {
 	"good", "unconfigured", "no-dir", "empty", "cfg-value16", "cfg-entries2", "cfg-hash",
 	"cfg-version2", "cfg-flags", "cfg-reserved", "cfg-prog", "met-array", "met-value",
 	"met-prog",
+};
+
+/* The trust lists and the services map, pinned next to the others unless
+ * the state has no maps at all (no-dir, empty). */
+enum list_state {
+	L_ABSENT, /* not pinned */
+	L_EMPTY,  /* pinned, no prefix */
+	L_SOME,   /* some prefixes of the vectors' pool */
+	L_FULL,   /* 1024 prefixes: not one more fits */
+	L_HASH,   /* a hash map of the right sizes: refused */
+	L_KEY20,  /* an LPM trie with IPv6-sized keys: refused */
+	L_COUNT
+};
+static const char *const list_state_names[L_COUNT] = { "absent", "empty", "some", "full", "hash",
+							"key20" };
+enum svc_state { V_ABSENT, V_SOME, V_ARRAY, V_COUNT };
+static const char *const svc_state_names[V_COUNT] = { "absent", "some", "array" };
+
+struct pins {
+	enum state st;
+	enum list_state list[2]; /* sources, hops */
+	enum svc_state svc;
 };
 
 /* Which map a state makes unacceptable: 'c' config, 'm' metrics, 0 none. */
@@ -147,12 +195,19 @@ static int pin_prog(const char *name)
 
 static void clear_pins(void)
 {
+	static const char *const names[] = { CFG, MET, CLS_REDIRECT_SOURCES_MAP,
+					     CLS_REDIRECT_HOPS_MAP, SVC };
 	char path[256];
+	size_t i;
 
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, CFG);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, MET);
-	unlink(path);
+	/* In the pin directory, and in the bpffs root, where -d may have
+	 * put them. */
+	for (i = 0; i < ARRAY_LEN(names); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, names[i]);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/%s", mnt, names[i]);
+		unlink(path);
+	}
 	rmdir(pin_dir);
 	snprintf(path, sizeof(path), "%s/tc", mnt);
 	rmdir(path);
@@ -211,14 +266,213 @@ static int make_state(enum state s)
 	return err;
 }
 
+/* The prefixes the vectors use: listed by L_SOME at random, added and
+ * deleted by the sources and hops commands. */
+static const char *const good_prefix[] = {
+	"192.0.2.0/24", "192.0.2.10", "10.0.0.0/8", "0.0.0.0/0", "198.51.100.7/32",
+	"203.0.113.128/25", "10.1.0.0/16", "192.0.2.10/32",
+};
+static const char *const bad_prefix[] = {
+	"10.1.2.3/8", "192.0.2.1/33", "192.0.2.1/", "192.0.2.1/-1", "192.0.2/24", "192.0.2.0/024",
+	"192.0.2.0/ 24", "192.0.2.0/2x", "::/0", "", "/8", "192.0.2.0/24/1", "300.0.0.0/8",
+	"0x0a.0.0.0/8", "192.0.2.128/24", "0.0.0.1/0",
+};
+
+/*
+ * PREFIX as cls-redirect-config.8 has it: A.B.C.D/LEN (LEN 0 to 32) or
+ * A.B.C.D (a /32), host bits zero.  LEN is one or two decimal digits.
+ * 1 and *p if valid.
+ */
+static int model_prefix(const char *w, struct cls_redirect_prefix *p)
+{
+	const char *slash = strchr(w, '/');
+	size_t alen = slash ? (size_t)(slash - w) : strlen(w);
+	char addr[INET_ADDRSTRLEN];
+	unsigned int len = 32;
+
+	if (alen >= sizeof(addr))
+		return 0;
+	memcpy(addr, w, alen);
+	addr[alen] = '\0';
+	if (inet_pton(AF_INET, addr, &p->addr) != 1)
+		return 0;
+	if (slash) {
+		const char *d = slash + 1;
+		size_t dl = strlen(d);
+
+		if (dl < 1 || dl > 2 || d[0] < '0' || d[0] > '9' || (dl == 2 && (d[1] < '0' || d[1] > '9')))
+			return 0;
+		len = (unsigned int)atoi(d);
+		if (len > 32)
+			return 0;
+	}
+	p->prefixlen = len;
+	return !(p->addr & (len ? ~htonl(~0u << (32 - len)) : ~0u));
+}
+
+static int pin_list(struct rng *r, const char *name, enum list_state ls)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = CLS_REDIRECT_TRUST_MAP_FLAGS);
+	struct cls_redirect_trust zero = { 0 };
+	struct cls_redirect_prefix p;
+	size_t i;
+	int fd;
+
+	if (ls == L_ABSENT)
+		return 0;
+	if (ls == L_HASH)
+		fd = bpf_map_create(BPF_MAP_TYPE_HASH, name, sizeof(p), sizeof(zero), TRUST_MAX, &o);
+	else
+		fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, name, ls == L_KEY20 ? 20 : sizeof(p),
+				    sizeof(zero), TRUST_MAX, &o);
+	if (fd < 0)
+		return -1;
+	for (i = 0; ls == L_SOME && i < ARRAY_LEN(good_prefix); i++)
+		if (rnd(r, 2) && model_prefix(good_prefix[i], &p) &&
+		    bpf_map_update_elem(fd, &p, &zero, BPF_ANY))
+			goto fail;
+	for (i = 0; ls == L_FULL && i < TRUST_MAX; i++) {
+		p.prefixlen = 24;
+		p.addr = htonl(0x0a000000u | (__u32)(i + 1) << 8); /* 10.0.(i+1).0/24: not in the pool */
+		if (bpf_map_update_elem(fd, &p, &zero, BPF_ANY))
+			goto fail;
+	}
+	return pin_fd(fd, name);
+fail:
+	close(fd);
+	return -1;
+}
+
+static void svc_key(struct cls_redirect_service_key *k, int v6, __u16 port, __u8 proto)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = v6 ? CLS_REDIRECT_SERVICE_V6 : CLS_REDIRECT_SERVICE_V4;
+	k->proto = proto;
+	k->port = htons(port);
+	inet_pton(v6 ? AF_INET6 : AF_INET, v6 ? "fd00:99::1" : "10.99.0.1", k->addr);
+}
+
+static int pin_services(struct rng *r, enum svc_state vs)
+{
+	struct cls_redirect_service_key k;
+	struct cls_redirect_service v = { .netnsid = vpod_netnsid, .ifindex = vpod_ifindex };
+	__u32 key0 = 0;
+	int fd;
+
+	if (vs == V_ABSENT)
+		return 0;
+	if (vs == V_ARRAY) {
+		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, SVC, 4, sizeof(v), 1, NULL);
+		if (fd < 0 || bpf_map_update_elem(fd, &key0, &v, BPF_ANY))
+			goto fail;
+		return pin_fd(fd, SVC);
+	}
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, SVC, sizeof(k), sizeof(v), CLS_REDIRECT_SERVICES_MAX, NULL);
+	if (fd < 0)
+		return -1;
+	svc_key(&k, 0, 8080, IPPROTO_TCP);
+	if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+		goto fail;
+	svc_key(&k, 1, 0, IPPROTO_UDP);
+	if (rnd(r, 2) && bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+		goto fail;
+	return pin_fd(fd, SVC);
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* The whole pin state: the config and metrics pins of p->st, then the
+ * lists and the services map where the state has maps at all. */
+static int make_pins(struct rng *r, const struct pins *p)
+{
+	int i;
+
+	if (make_state(p->st))
+		return -1;
+	if (p->st == S_NO_DIR || p->st == S_EMPTY)
+		return 0;
+	for (i = 0; i < 2; i++)
+		if (pin_list(r, list_pin[i], p->list[i]))
+			return -1;
+	return pin_services(r, p->svc);
+}
+
 /* What is pinned: names, ids, and the values of maps of our layout. */
+struct svc_entry {
+	struct cls_redirect_service_key k;
+	struct cls_redirect_service v;
+};
+
 struct snap {
 	char listing[1024];
+	char name[16][64];
+	__u32 id[16];
+	int npins;
 	int have_cfg, have_met;
 	struct cls_redirect_config cfg;
 	uint8_t met[4096];
 	size_t met_len;
+	struct {
+		int have; /* an LPM trie with our key: its prefixes, sorted */
+		size_t n;
+		struct cls_redirect_prefix p[TRUST_MAX + 8];
+	} list[2];
+	int have_svc; /* a hash of our key and value: its entries, sorted */
+	size_t nsvc;
+	struct svc_entry svc[SVC_SNAP_MAX];
 };
+
+static int prefix_cmp(const void *a, const void *b)
+{
+	const struct cls_redirect_prefix *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return ntohl(x->addr) < ntohl(y->addr) ? -1 : 1;
+	return (int)x->prefixlen - (int)y->prefixlen;
+}
+
+static int svc_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct svc_entry));
+}
+
+static void snap_list(int fd, const struct bpf_map_info *info, struct snap *s, int l)
+{
+	struct cls_redirect_prefix key, next;
+	int first = 1;
+
+	if (info->type != BPF_MAP_TYPE_LPM_TRIE || info->key_size != sizeof(key))
+		return;
+	s->list[l].have = 1;
+	while (s->list[l].n < ARRAY_LEN(s->list[l].p) &&
+	       !bpf_map_get_next_key(fd, first ? NULL : &key, &next)) {
+		s->list[l].p[s->list[l].n++] = next;
+		key = next;
+		first = 0;
+	}
+	qsort(s->list[l].p, s->list[l].n, sizeof(key), prefix_cmp);
+}
+
+static void snap_services(int fd, const struct bpf_map_info *info, struct snap *s)
+{
+	struct cls_redirect_service_key key, next;
+	int first = 1;
+
+	if (info->type != BPF_MAP_TYPE_HASH || info->key_size != sizeof(key) ||
+	    info->value_size != sizeof(struct cls_redirect_service))
+		return;
+	s->have_svc = 1;
+	while (s->nsvc < SVC_SNAP_MAX && !bpf_map_get_next_key(fd, first ? NULL : &key, &next)) {
+		s->svc[s->nsvc].k = next;
+		if (!bpf_map_lookup_elem(fd, &next, &s->svc[s->nsvc].v))
+			s->nsvc++;
+		key = next;
+		first = 0;
+	}
+	qsort(s->svc, s->nsvc, sizeof(s->svc[0]), svc_cmp);
+}
 
 static void take_snap(struct snap *s)
 {
@@ -258,7 +512,15 @@ static void take_snap(struct snap *s)
 				s->have_met = 1;
 				s->met_len = (size_t)info.value_size * ncpus;
 			}
+			if (!strcmp(e->d_name, list_pin[0]) || !strcmp(e->d_name, list_pin[1]))
+				snap_list(fd, &info, s, !strcmp(e->d_name, list_pin[1]));
+			if (!strcmp(e->d_name, SVC))
+				snap_services(fd, &info, s);
 			close(fd);
+		}
+		if (s->npins < (int)ARRAY_LEN(s->name)) {
+			snprintf(s->name[s->npins], sizeof(s->name[0]), "%.63s", e->d_name);
+			s->id[s->npins++] = id;
 		}
 		used += (size_t)snprintf(s->listing + used, sizeof(s->listing) - used, "%s#%u ",
 					 e->d_name, id);
@@ -271,7 +533,8 @@ static void take_snap(struct snap *s)
 /* ---------------------------------------------------------------------- */
 /* argument vectors                                                        */
 
-static const char *const w_cmd[] = { "show", "set", "clear", "reset", "sho", "SET", "", "help", "set\n" };
+static const char *const w_cmd[] = { "show", "set", "clear", "reset", "sho", "SET", "", "help", "set\n",
+				      "sources", "hops", "services", "source", "add", "del" };
 static const char *const w_kw[] = { "addr", "port", "mtu", "no-forward", "forward", "route", "no-route",
 				     "ADDR", "addr=", "flags" };
 static const char *const w_val[] = {
@@ -334,10 +597,71 @@ static const char *mangle(struct rng *r, const char *w, int slot)
 	return p;
 }
 
+/* Room for the words gen_trust makes up (pool slots 8 to 15). */
+#define POOL_MADE 8
+
+/* sources|hops add|del PREFIX...: prefixes of the pool (listed or not),
+ * random valid ones, and bad ones. */
+static int gen_trust(struct rng *r, const char **av, int n)
+{
+	int k, i;
+
+	av[n++] = list_cmd[rnd(r, 2)];
+	av[n++] = rnd(r, 2) ? "add" : "del";
+	for (k = 1 + (int)rnd(r, rnd(r, 8) ? 3 : 6), i = 0; k; k--, i++) {
+		switch (rnd(r, 6)) {
+		case 0:
+			av[n++] = bad_prefix[rnd(r, ARRAY_LEN(bad_prefix))];
+			break;
+		case 1: { /* a random valid prefix */
+			__u32 len = rnd(r, 33), a = (__u32)rnd64(r);
+			char *w = pool[POOL_MADE + (i % 8)];
+
+			a &= len ? ~0u << (32 - len) : 0;
+			snprintf(w, sizeof(pool[0]), "%u.%u.%u.%u/%u", a >> 24, (a >> 16) & 255,
+				 (a >> 8) & 255, a & 255, len);
+			av[n++] = w;
+			break;
+		}
+		default:
+			av[n++] = good_prefix[rnd(r, ARRAY_LEN(good_prefix))];
+			break;
+		}
+	}
+	return n;
+}
+
+/* services add ADDR PORT tcp|udp dev IFNAME, services del ADDR PORT tcp|udp. */
+static int gen_services(struct rng *r, const char **av, int n)
+{
+	/* The first few of each are valid; one of them is picked 7 times
+	 * in 8, so that whole valid commands are frequent. */
+	static const char *const addr[] = { "10.99.0.1", "fd00:99::1", "10.99.0.2", "::ffff:10.99.0.1",
+					    "10.99.0", "fd00::99::1", "" };
+	static const char *const port[] = { "8080", "0", "65535", "08080", "65536", "-1", "0x50", "",
+					    "99999999999999999999" };
+	static const char *const proto[] = { "tcp", "udp", "sctp", "TCP" };
+	static const char *const dev[] = { "vpod", "vhost", "lo", "nosuch", "vpod0", "" };
+#define PICK(a, valid) (a)[rnd(r, 8) ? rnd(r, valid) : rnd(r, ARRAY_LEN(a))]
+	int add = rnd(r, 3) != 0;
+
+	av[n++] = "services";
+	av[n++] = add ? "add" : "del";
+	av[n++] = PICK(addr, 4);
+	av[n++] = PICK(port, 4);
+	av[n++] = PICK(proto, 2);
+	if (add || !rnd(r, 8)) {
+		av[n++] = rnd(r, 8) ? "dev" : "device";
+		av[n++] = PICK(dev, 1);
+	}
+#undef PICK
+	return n;
+}
+
 /* A vector: mostly a valid command with something wrong, sometimes noise. */
 static int gen_argv(struct rng *r, int stat, const char **av)
 {
-	int n = 1, i, k;
+	int n = 1, i, k, model = 0;
 
 	av[0] = stat ? "cls-redirect-stat" : "cls-redirect-config";
 	if (rnd(r, 3) == 0) {
@@ -353,7 +677,12 @@ static int gen_argv(struct rng *r, int stat, const char **av)
 		for (i = 0; b[i]; i++)
 			av[n++] = !strcmp(b[i], "@") ? pin_dir : b[i];
 	} else {
-		switch (rnd(r, 5)) {
+		switch (rnd(r, 10)) {
+		case 5:
+		case 6:
+		case 7: n = gen_trust(r, av, n), model = 1; break;
+		case 8:
+		case 9: n = gen_services(r, av, n), model = 1; break;
 		case 0: av[n++] = "show"; if (rnd(r, 2)) av[n++] = "-j"; break;
 		case 1: av[n++] = "clear"; break;
 		case 2: /* one field alone */
@@ -380,8 +709,9 @@ static int gen_argv(struct rng *r, int stat, const char **av)
 		if (rnd(r, 4) == 0)
 			av[n++] = "-d", av[n++] = pin_dir;
 	}
-	/* Damage: mangle, insert, delete or swap words. */
-	for (k = (int)rnd(r, 4); k && n > 1; k--) {
+	/* Damage: mangle, insert, delete or swap words; 3 in 4 of the vectors
+	 * the model predicts stay whole. */
+	for (k = model && rnd(r, 4) ? 0 : (int)rnd(r, 4); k && n > 1; k--) {
 		i = 1 + (int)rnd(r, (uint32_t)n - 1 + (n == 1));
 		if (i >= n)
 			i = n - 1;
@@ -532,12 +862,320 @@ static void argv_str(const char *const *av, char *buf, size_t size)
 	buf[used < size ? used : size - 1] = '\0';
 }
 
-static int check_run(int stat, enum state st, const char *const *av, const struct snap *a,
+/* ---------------------------------------------------------------------- */
+/* the model of sources, hops and services (cls-redirect-config.8)          */
+
+enum { M_UNKNOWN, M_FAIL, M_OK };
+
+/*
+ * The words of a vector without its -d option: options come before the
+ * command word or right after it (SYNOPSIS); from the first word after the
+ * command that is not an option on, every word is an operand.  *with_d is
+ * 1 for -d PIN_DIR, 2 for another directory.  -1 if it has any other
+ * option: getopt's business, no prediction.
+ */
+static int plain_words(const char *const *av, const char **w, int *with_d)
+{
+	int i, n = 0, operands = 0;
+
+	*with_d = 0;
+	for (i = 1; av[i]; i++) {
+		if (!operands && (!strcmp(av[i], "-d") || !strcmp(av[i], "--pin-dir")) && av[i + 1]) {
+			*with_d = strcmp(av[i + 1], pin_dir) ? 2 : 1;
+			i++;
+			continue;
+		}
+		if (!operands && av[i][0] == '-' && av[i][1]) {
+			if (strncmp(av[i], "--pin-dir=", 10) && strncmp(av[i], "-d", 2))
+				return -1;
+			*with_d = 2;
+			continue;
+		}
+		operands |= n >= 1;
+		w[n++] = av[i];
+	}
+	return n;
+}
+
+static int prefix_in(const struct cls_redirect_prefix *l, size_t n, const struct cls_redirect_prefix *p)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (l[i].prefixlen == p->prefixlen && l[i].addr == p->addr)
+			return 1;
+	return 0;
+}
+
+/* Whether the pin directory is missing for a command: -d names it as it
+ * is, and only add makes it (cls-redirect-config.8, OPTIONS). */
+static int dir_missing(const struct pins *pp, int with_d, int add)
+{
+	return pp->st == S_NO_DIR && (with_d || !add);
+}
+
+/* Whether the state has maps besides config and metrics at all. */
+static int has_extras(const struct pins *pp)
+{
+	return pp->st != S_NO_DIR && pp->st != S_EMPTY;
+}
+
+/*
+ * sources|hops add|del PREFIX...: M_FAIL with the exit status in *want (0:
+ * any failure), or M_OK with the list it leaves in after (sorted).
+ */
+static int model_trust(const struct pins *pp, const struct snap *a, const char **w, int n,
+		       int with_d, int l, struct cls_redirect_prefix *after, size_t *nafter, int *want)
+{
+	struct cls_redirect_prefix p;
+	int add, i;
+	size_t j;
+
+	*want = 1;
+	if (n < 2 || (strcmp(w[1], "add") && strcmp(w[1], "del")) || n < 3)
+		return M_FAIL;
+	add = !strcmp(w[1], "add");
+	for (i = 2; i < n; i++)
+		if (!model_prefix(w[i], &p))
+			return M_FAIL;
+	*want = 0;
+	if (dir_missing(pp, with_d, add))
+		return M_FAIL;
+	if (has_extras(pp) && (pp->list[l] == L_HASH || pp->list[l] == L_KEY20))
+		return M_FAIL;
+	*want = 1;
+	*nafter = 0;
+	if (has_extras(pp) && pp->list[l] != L_ABSENT) {
+		if (!a->list[l].have)
+			return M_UNKNOWN;
+		*nafter = a->list[l].n;
+		memcpy(after, a->list[l].p, *nafter * sizeof(p));
+	} else if (!add) {
+		return M_FAIL; /* nothing is listed */
+	}
+	for (i = 2; i < n; i++) {
+		model_prefix(w[i], &p);
+		if (add) {
+			if (!prefix_in(after, *nafter, &p)) {
+				if (*nafter >= TRUST_MAX)
+					return M_FAIL; /* full */
+				after[(*nafter)++] = p;
+			}
+			continue;
+		}
+		if (!prefix_in(a->list[l].p, a->list[l].n, &p))
+			return M_FAIL; /* not listed */
+		for (j = 0; j < *nafter; j++)
+			if (after[j].prefixlen == p.prefixlen && after[j].addr == p.addr)
+				after[j] = after[--*nafter];
+	}
+	/* A delete moves the config's trust_gen on; a config map it cannot
+	 * write, or of another layout version, fails it (exit status 2) and
+	 * the prefixes are listed again. */
+	*want = 0;
+	if (!add && (pp->st == S_CFG_VALUE16 || pp->st == S_CFG_ENTRIES2 || pp->st == S_CFG_HASH ||
+		     pp->st == S_CFG_PROG || pp->st == S_CFG_VERSION2))
+		return M_FAIL;
+	qsort(after, *nafter, sizeof(p), prefix_cmp);
+	return M_OK;
+}
+
+/* PORT: decimal digits only, 0 to 65535. */
+static int model_port(const char *s, __u16 *port)
+{
+	size_t i, len = strlen(s);
+
+	if (!len)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	while (len > 1 && *s == '0')
+		s++, len--;
+	if (len > 5 || atol(s) > 65535)
+		return 0;
+	*port = (__u16)atol(s);
+	return 1;
+}
+
+/*
+ * services add ADDR PORT tcp|udp dev IFNAME, services del ADDR PORT
+ * tcp|udp: M_FAIL (*want as for model_trust), or M_OK with the entries it
+ * leaves (sorted): an added one names vpod and its pod's netnsid.
+ */
+static int model_services(const struct pins *pp, const struct snap *a, const char **w, int n,
+			  int with_d, struct svc_entry *after, size_t *nafter, int *want)
+{
+	struct cls_redirect_service_key k = { 0 };
+	size_t j;
+	int add;
+
+	*want = 1;
+	if (n < 2 || (strcmp(w[1], "add") && strcmp(w[1], "del")))
+		return M_FAIL;
+	add = !strcmp(w[1], "add");
+	if (n < 5)
+		return M_FAIL;
+	if (inet_pton(AF_INET, w[2], k.addr) == 1)
+		k.family = CLS_REDIRECT_SERVICE_V4;
+	else if (inet_pton(AF_INET6, w[2], k.addr) == 1)
+		k.family = CLS_REDIRECT_SERVICE_V6;
+	else
+		return M_FAIL;
+	if (!model_port(w[3], &k.port))
+		return M_FAIL;
+	k.port = htons(k.port);
+	if (strcmp(w[4], "tcp") && strcmp(w[4], "udp"))
+		return M_FAIL;
+	k.proto = strcmp(w[4], "tcp") ? IPPROTO_UDP : IPPROTO_TCP;
+	if (add ? n != 7 || strcmp(w[5], "dev") : n != 5)
+		return M_FAIL;
+	*want = 0;
+	if (add && strcmp(w[6], "vpod"))
+		return M_FAIL; /* not a veth with its peer in another namespace */
+	if (dir_missing(pp, with_d, add))
+		return M_FAIL;
+	if (has_extras(pp) && pp->svc == V_ARRAY)
+		return M_FAIL;
+	/* Both commands keep the config's services flag bits: a config pin or
+	 * value the tools refuse is refused first. */
+	if (state_bad(pp->st) == 'c')
+		return M_FAIL;
+	*want = 1;
+	*nafter = 0;
+	if (has_extras(pp) && pp->svc == V_SOME) {
+		if (!a->have_svc)
+			return M_UNKNOWN;
+		*nafter = a->nsvc;
+		memcpy(after, a->svc, *nafter * sizeof(*after));
+	}
+	for (j = 0; j < *nafter; j++)
+		if (!memcmp(&after[j].k, &k, sizeof(k)))
+			break;
+	if (!add && j == *nafter)
+		return M_FAIL; /* not listed */
+	if (!add) {
+		after[j] = after[--*nafter];
+	} else {
+		if (j == *nafter)
+			(*nafter)++;
+		after[j].k = k;
+		after[j].v.ifindex = vpod_ifindex;
+		after[j].v.netnsid = vpod_netnsid;
+	}
+	qsort(after, *nafter, sizeof(*after), svc_cmp);
+	return M_OK;
+}
+
+/* Pins removed or replaced, or new ones other than may[0..]: the first
+ * such name, or NULL. */
+static const char *pins_moved(const struct snap *a, const struct snap *b, const char *const *may, int any)
+{
+	int i, j, k;
+
+	for (i = 0; i < a->npins; i++) {
+		for (j = 0; j < b->npins && strcmp(a->name[i], b->name[j]); j++)
+			;
+		if (j == b->npins || a->id[i] != b->id[j])
+			return a->name[i];
+	}
+	for (j = 0; j < b->npins && !any; j++) {
+		for (i = 0; i < a->npins && strcmp(a->name[i], b->name[j]); i++)
+			;
+		if (i < a->npins)
+			continue;
+		for (k = 0; may[k] && strcmp(may[k], b->name[j]); k++)
+			;
+		if (!may[k])
+			return b->name[j];
+	}
+	return NULL;
+}
+
+static int list_changed(const struct snap *a, const struct snap *b, int l)
+{
+	return a->list[l].have != b->list[l].have || a->list[l].n != b->list[l].n ||
+	       memcmp(a->list[l].p, b->list[l].p, a->list[l].n * sizeof(a->list[l].p[0]));
+}
+
+static int svc_changed(const struct snap *a, const struct snap *b)
+{
+	return a->have_svc != b->have_svc || a->nsvc != b->nsvc ||
+	       memcmp(a->svc, b->svc, a->nsvc * sizeof(a->svc[0]));
+}
+
+/* The model's verdict on a config vector that is a sources, hops or
+ * services command without options but -d. */
+static void check_model(const struct pins *pp, const char *const *av, const struct snap *a,
+			const struct snap *b, int s, struct why *w)
+{
+	static struct cls_redirect_prefix after[TRUST_MAX + 8];
+	struct svc_entry safter[SVC_SNAP_MAX + 1];
+	const char *words[40];
+	size_t nafter = 0;
+	int n, with_d, want = 1, m = M_UNKNOWN, l = -1;
+
+	n = plain_words(av, words, &with_d);
+	if (n < 1 || with_d == 2)
+		return;
+	if (!strcmp(words[0], "sources") || !strcmp(words[0], "hops")) {
+		l = !strcmp(words[0], "hops");
+		m = model_trust(pp, a, words, n, with_d, l, after, &nafter, &want);
+	} else if (!strcmp(words[0], "services")) {
+		m = model_services(pp, a, words, n, with_d, safter, &nafter, &want);
+	}
+	if (m != M_UNKNOWN)
+		predicted[l < 0][m == M_OK]++;
+	if (m == M_FAIL && (s == 0 || (want && s != want)))
+		why_add(w, "the man page says this fails%s; exit %d", want ? " with exit status 1" : "", s);
+	if (m != M_OK)
+		return;
+	if (s != 0) {
+		why_add(w, "the man page says this succeeds; exit %d", s);
+		return;
+	}
+	if (l >= 0) {
+		struct cls_redirect_config cfg = a->cfg;
+
+		if (!b->list[l].have || b->list[l].n != nafter ||
+		    memcmp(b->list[l].p, after, nafter * sizeof(after[0])))
+			why_add(w, "%s holds %zu prefixes, the man page says %zu", list_pin[l], b->list[l].n,
+				nafter);
+		if (!strcmp(words[1], "del"))
+			cfg.trust_gen = cfg.trust_gen + 1 ? cfg.trust_gen + 1 : 1;
+		if (a->have_cfg && (!b->have_cfg || memcmp(&b->cfg, &cfg, sizeof(cfg))))
+			why_add(w, "config trust_gen %u -> %u (or more changed), the man page says %u",
+				a->cfg.trust_gen, b->cfg.trust_gen, cfg.trust_gen);
+		return;
+	}
+	if (!b->have_svc || b->nsvc != nafter || memcmp(b->svc, safter, nafter * sizeof(safter[0])))
+		why_add(w, "the services map holds %zu entries (or other ones), the man page says %zu",
+			b->nsvc, nafter);
+}
+
+/* While configured, flag bits 2 and 3 say whether the services map has
+ * an entry with a port, with port 0 (cls-redirect-config.8, services). */
+static void check_services_flags(const struct snap *b, struct why *w)
+{
+	__u32 bits = 0;
+	size_t i;
+
+	if (!b->have_cfg || b->cfg.version != CLS_REDIRECT_CONFIG_VERSION || !b->cfg.addr)
+		return;
+	for (i = 0; i < b->nsvc; i++)
+		bits |= b->svc[i].k.port ? CLS_REDIRECT_F_SERVICES : CLS_REDIRECT_F_SERVICES_ANY_PORT;
+	if ((b->cfg.flags & (CLS_REDIRECT_F_SERVICES | CLS_REDIRECT_F_SERVICES_ANY_PORT)) != bits)
+		why_add(w, "config flags 0x%x after a successful command, the services map says bits 0x%x",
+			b->cfg.flags, bits);
+}
+
+static int check_run(int stat, const struct pins *pp, const char *const *av, const struct snap *a,
 		     const struct snap *b, const struct result *res, struct why *w)
 {
+	enum state st = pp->st;
 	const char *tool = stat ? "cls-redirect-stat" : "cls-redirect-config";
 	char prefix[64];
-	int s = res->status, changed_cfg, changed_met, changed_pins;
+	int s = res->status, changed_cfg, changed_met, changed_pins, changed_lists, changed_svc;
 	int info_only = !strncmp(res->out, "Usage:", 6) || strstr(res->out, "(config layout");
 
 	snprintf(prefix, sizeof(prefix), "%s: ", tool);
@@ -556,25 +1194,37 @@ static int check_run(int stat, enum state st, const char *const *av, const struc
 				prefix, res->err);
 	}
 	changed_pins = strcmp(a->listing, b->listing) != 0;
+	changed_lists = list_changed(a, b, 0) || list_changed(a, b, 1);
+	changed_svc = svc_changed(a, b);
 	changed_cfg = a->have_cfg != b->have_cfg ||
 		      (a->have_cfg && memcmp(&a->cfg, &b->cfg, sizeof(a->cfg)));
 	changed_met = a->have_met != b->have_met || a->met_len != b->met_len ||
 		      memcmp(a->met, b->met, a->met_len);
+	if (!stat)
+		check_model(pp, av, a, b, s, w);
 	if (s != 0) {
-		if (changed_pins || changed_cfg || changed_met)
-			why_add(w, "failed (%d) but changed the pins or a map: pins '%s' -> '%s'%s%s", s,
+		if (changed_pins || changed_cfg || changed_met || changed_lists || changed_svc)
+			why_add(w, "failed (%d) but changed the pins or a map: pins '%s' -> '%s'%s%s%s%s", s,
 				a->listing, b->listing, changed_cfg ? ", config value" : "",
-				changed_met ? ", counters" : "");
+				changed_met ? ", counters" : "", changed_lists ? ", a trust list" : "",
+				changed_svc ? ", the services map" : "");
 		return w->len ? -1 : 0;
 	}
-	/* Success. */
+	/* Success.  sources and hops use no config (cls-redirect-config.8). */
+	{
+		const char *words[40];
+		int with_d, n = plain_words(av, words, &with_d);
+
+		if (!stat && n > 0 && (!strcmp(words[0], "sources") || !strcmp(words[0], "hops")))
+			info_only = 1;
+	}
 	if (!info_only && state_bad(st) == (stat ? 'm' : 'c'))
 		why_add(w, "succeeded on a %s pin it must refuse", state_names[st]);
 	if (!info_only && !stat && (st == S_CFG_VERSION2 || st == S_CFG_FLAGS || st == S_CFG_RESERVED))
 		why_add(w, "succeeded on a config value it must refuse (%s)", state_names[st]);
 	if (stat) {
-		if (changed_pins || changed_cfg)
-			why_add(w, "cls-redirect-stat changed the pins or the config");
+		if (changed_pins || changed_cfg || changed_lists || changed_svc)
+			why_add(w, "cls-redirect-stat changed the pins, the config, a list or the services");
 		if (changed_met) {
 			size_t i;
 
@@ -588,13 +1238,45 @@ static int check_run(int stat, enum state st, const char *const *av, const struc
 		}
 	} else {
 		int set = has_word(av, "set"), clear = has_word(av, "clear");
+		int add = has_word(av, "add"), del = has_word(av, "del"), svc = has_word(av, "services");
+		const char *may[4] = { NULL }, *moved, *words[40];
+		int nm = 0, l, n, with_d;
 
+		for (l = 0; l < 2; l++) {
+			if (has_word(av, list_cmd[l]) && add)
+				may[nm++] = list_pin[l];
+			if (list_changed(a, b, l) && !(has_word(av, list_cmd[l]) && (add || del)))
+				why_add(w, "%s changed by a command that is not %s add|del", list_pin[l],
+					list_cmd[l]);
+		}
+		if (svc && add)
+			may[nm++] = SVC;
+		if (changed_svc && !(svc && (add || del)))
+			why_add(w, "the services map changed by a command that is not services add|del");
 		if (changed_met)
 			why_add(w, "cls-redirect-config changed the counters");
-		if (changed_pins && !(set && !a->have_cfg))
-			why_add(w, "pins changed: '%s' -> '%s'", a->listing, b->listing);
-		if (changed_cfg && !set && !clear)
-			why_add(w, "config changed by a command that is neither set nor clear");
+		moved = pins_moved(a, b, may, set && !a->have_cfg);
+		if (moved)
+			why_add(w, "pins changed (%s): '%s' -> '%s'", moved, a->listing, b->listing);
+		n = plain_words(av, words, &with_d);
+		if (n > 0 && (!strcmp(words[0], "set") || !strcmp(words[0], "services")))
+			check_services_flags(b, w);
+		if (changed_cfg && !set && !clear) {
+			struct cls_redirect_config x = a->cfg, y = b->cfg;
+			__u32 bits = CLS_REDIRECT_F_SERVICES | CLS_REDIRECT_F_SERVICES_ANY_PORT;
+			int trust = has_word(av, list_cmd[0]) || has_word(av, list_cmd[1]);
+
+			/* services add|del keep the services flag bits, sources|hops
+			 * del move trust_gen on: nothing else. */
+			if (svc) {
+				x.flags &= ~bits;
+				y.flags &= ~bits;
+			}
+			if (trust && del)
+				x.trust_gen = y.trust_gen;
+			if (!(svc || (trust && del)) || !a->have_cfg || !b->have_cfg || memcmp(&x, &y, sizeof(x)))
+				why_add(w, "config changed by a command that is neither set nor clear");
+		}
 		if (changed_cfg && set && !clear &&
 		    (b->cfg.version != CLS_REDIRECT_CONFIG_VERSION || !b->cfg.addr || !b->cfg.port ||
 		     (ntohl(b->cfg.addr) >> 24) == 127 || (ntohl(b->cfg.addr) >> 24) >= 224))
@@ -617,10 +1299,22 @@ static int setup(char *err, size_t size)
 	char tmpl[] = "/tmp/cls-redirect-fuzz-tools.XXXXXX";
 	const char *env = getenv("FUZZ_TOOLS_DIR");
 	char cmd[1024];
-	int i;
+	int i, ifindex, netnsid;
 
-	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
-		snprintf(err, size, "private mount namespace: %s (must run as root)", strerror(errno));
+	/* A network namespace of its own: no classifier attached here, and
+	 * room for the services commands' interfaces: vpod, its peer in a pod
+	 * (harness_pod), and vhost, its peer here. */
+	if (unshare(CLONE_NEWNS | CLONE_NEWNET) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+		snprintf(err, size, "private mount and network namespace: %s (must run as root)",
+			 strerror(errno));
+		return -1;
+	}
+	if (harness_pod("vpod", "eth0", NULL, NULL, &ifindex, &netnsid, err, size))
+		return -1;
+	vpod_ifindex = (__u32)ifindex;
+	vpod_netnsid = (__u32)netnsid;
+	if (harness_sh("ip link add vhost type veth peer name vhost1")) {
+		snprintf(err, size, "ip link add vhost type veth peer name vhost1 failed");
 		return -1;
 	}
 	snprintf(mnt, sizeof(mnt), "/tmp/cls-redirect-bpffs.XXXXXX");
@@ -713,12 +1407,18 @@ int main(int argc, char **argv)
 		struct rng r = { seed ^ (run * 0x2545f4914f6cdd1dull) };
 		enum state st = (enum state)(rnd(&r, 3) ? (rnd(&r, 2) ? S_GOOD : S_UNCONFIGURED) :
 						  rnd(&r, S_COUNT));
-		struct snap a, b;
+		struct pins pp = { .st = st };
+		static struct snap a, b;
 		struct why w = { .len = 0 };
+		int l;
 
+		for (l = 0; l < 2; l++)
+			pp.list[l] = rnd(&r, 3) ? (rnd(&r, 2) ? L_SOME : L_ABSENT) :
+						  (enum list_state)rnd(&r, L_COUNT);
+		pp.svc = rnd(&r, 3) ? (rnd(&r, 2) ? V_SOME : V_ABSENT) : (enum svc_state)rnd(&r, V_COUNT);
 		stat = (int)rnd(&r, 2);
 		gen_argv(&r, stat, av);
-		if (make_state(st)) {
+		if (make_pins(&r, &pp)) {
 			printf("FAIL fuzz-tools-setup: cannot make pin state %s: %s\n", state_names[st],
 			       strerror(errno));
 			n_fail++;
@@ -732,22 +1432,34 @@ int main(int argc, char **argv)
 		}
 		take_snap(&b);
 		done[stat]++;
-		if (check_run(stat, st, av, &a, &b, &res, &w)) {
+		if (check_run(stat, &pp, av, &a, &b, &res, &w)) {
 			char args[1200];
 
 			argv_str(av, args, sizeof(args));
 			fails[stat]++;
 			if (!first[stat][0] || verbose) {
 				snprintf(first[stat], sizeof(first[stat]),
-					 "seed 0x%llx run %llu, pins %s: %.400s -> exit %d: %.600s",
-					 (unsigned long long)seed, (unsigned long long)run,
-					 state_names[st], args, res.status, w.buf);
+					 "seed 0x%llx run %llu, pins %s (sources %s, hops %s, services %s): "
+					 "%.400s -> exit %d: %.600s",
+					 (unsigned long long)seed, (unsigned long long)run, state_names[st],
+					 list_state_names[pp.list[0]], list_state_names[pp.list[1]],
+					 svc_state_names[pp.svc], args, res.status, w.buf);
 				if (verbose)
 					printf("# %s\n# stderr: %.2000s\n", first[stat], res.err);
 			}
 		}
 	}
 	t1 = now();
+	/* A pass long enough to matter must have seen the model's both ways. */
+	if (!n_fail && done[0] >= 200 &&
+	    (!predicted[0][0] || !predicted[0][1] || !predicted[1][0] || !predicted[1][1])) {
+		printf("FAIL fuzz-tools-model: %llu config vectors, and the model predicted a failure "
+		       "and a success of sources/hops %llu/%llu times, of services %llu/%llu: the "
+		       "vectors do not exercise the commands\n",
+		       (unsigned long long)done[0], predicted[0][0], predicted[0][1], predicted[1][0],
+		       predicted[1][1]);
+		n_fail++;
+	}
 	for (stat = 0; stat < 2; stat++) {
 		const char *name = stat ? "fuzz-tools-stat" : "fuzz-tools-config";
 
@@ -758,6 +1470,11 @@ int main(int argc, char **argv)
 		} else {
 			printf("PASS %s (%llu argument vectors under ASan+UBSan, seed 0x%llx)\n", name,
 			       (unsigned long long)done[stat], (unsigned long long)seed);
+		if (!stat)
+			printf("# the model of cls-redirect-config.8 predicted %llu sources/hops "
+			       "vectors (%llu succeed) and %llu services vectors (%llu succeed)\n",
+			       predicted[0][0] + predicted[0][1], predicted[0][1],
+			       predicted[1][0] + predicted[1][1], predicted[1][1]);
 		}
 	}
 	printf("# fuzz-tools: %llu runs in %.1f s (%.0f runs/s)\n",
