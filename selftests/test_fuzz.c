@@ -789,17 +789,6 @@ static const char *save_case(const struct fcase *c, const char *origin, const ch
 	return path;
 }
 
-static int hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 static int load_case(const char *path, struct fcase *c, char *err, size_t size)
 {
 	char line[2 * FRAME_MAX + 64], addr[64];
@@ -1714,17 +1703,13 @@ int main(int argc, char **argv)
 	int opt, cls, fails = 0, gone_netnsid;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if ((env = getenv("FUZZ_SEED")) && *env)
-		seed = strtoull(env, NULL, 0);
-	if ((env = getenv("FUZZ_SECONDS")) && *env)
-		seconds = strtod(env, NULL);
+	harness_fuzz_env(&seed, &seconds);
 	if ((env = getenv("FUZZ_CRASH_DIR")) && *env)
 		crash_dir = env;
 	while ((opt = getopt(argc, argv, "vs:t:n:d:h")) != -1) {
+		if (harness_fuzz_opt(opt, optarg, &verbose, &seed, &seconds))
+			continue;
 		switch (opt) {
-		case 'v': verbose = 1; break;
-		case 's': seed = strtoull(optarg, NULL, 0); break;
-		case 't': seconds = strtod(optarg, NULL); break;
 		case 'n': per_class = strtoull(optarg, NULL, 0); break;
 		case 'd': crash_dir = optarg; break;
 		case 'h': usage(stdout); return 0;

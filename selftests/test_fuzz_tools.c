@@ -1377,19 +1377,15 @@ int main(int argc, char **argv)
 	double seconds = 0, t0, t1;
 	static struct result res;
 	char err[512], first[2][1600] = { "", "" };
-	const char *env, *av[40];
+	const char *av[40];
 	int opt, stat;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if ((env = getenv("FUZZ_SEED")) && *env)
-		seed = strtoull(env, NULL, 0);
-	if ((env = getenv("FUZZ_SECONDS")) && *env)
-		seconds = strtod(env, NULL);
+	harness_fuzz_env(&seed, &seconds);
 	while ((opt = getopt(argc, argv, "vs:t:n:h")) != -1) {
+		if (harness_fuzz_opt(opt, optarg, &verbose, &seed, &seconds))
+			continue;
 		switch (opt) {
-		case 'v': verbose = 1; break;
-		case 's': seed = strtoull(optarg, NULL, 0); break;
-		case 't': seconds = strtod(optarg, NULL); break;
 		case 'n': runs = strtoull(optarg, NULL, 0); break;
 		default:
 			fprintf(opt == 'h' ? stdout : stderr,

@@ -25,18 +25,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MAX_FRAME 65536
+#include "pkt.h"
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#define MAX_FRAME 65536
 
 /* Appends the bytes spelled by text to frame; -1 on a stray character or an
  * odd number of digits (carried in *half between calls). */

@@ -634,6 +634,29 @@ out:
 	return *cookie ? 0 : -1;
 }
 
+/* The fuzzers' common settings: FUZZ_SEED and FUZZ_SECONDS from the
+ * environment, then -v, -s SEED and -t SECONDS; harness_fuzz_opt returns 1
+ * for an option it took. */
+static inline void harness_fuzz_env(uint64_t *seed, double *seconds)
+{
+	const char *env;
+
+	if ((env = getenv("FUZZ_SEED")) && *env)
+		*seed = strtoull(env, NULL, 0);
+	if ((env = getenv("FUZZ_SECONDS")) && *env)
+		*seconds = strtod(env, NULL);
+}
+
+static inline int harness_fuzz_opt(int opt, const char *arg, int *verbose, uint64_t *seed, double *seconds)
+{
+	switch (opt) {
+	case 'v': *verbose = 1; return 1;
+	case 's': *seed = strtoull(arg, NULL, 0); return 1;
+	case 't': *seconds = strtod(arg, NULL); return 1;
+	default: return 0;
+	}
+}
+
 /* The fuzzers' random numbers: splitmix64, seeded by the caller, so a run
  * can be replayed from its seed. */
 struct rng {

@@ -564,4 +564,16 @@ static inline size_t pkt_expect_gre_forward(uint8_t *out, const uint8_t *in, siz
 	return len - cut;
 }
 
+/* The value of one hex digit, or -1. */
+static inline int hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
 #endif /* CLS_REDIRECT_PKT_H */
