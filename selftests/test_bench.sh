@@ -12,8 +12,8 @@
 # through second chance (16 MiB here) ran with both flavours, the accepting
 # server's CPU time measured; kernel.bpf_stats_enabled is never written;
 # with a base, every class of both flavours has its current / base ratio
-# and the temporary worktree is gone; a base that is not a revision is
-# refused.
+# and the temporary worktree is gone (that run does only the upload of
+# part 3: BENCH_TRAFFIC=upload); a base that is not a revision is refused.
 # known_tcp_pod, the known flow in a pod listed as a service, is timed,
 # takes its path (checked by bench itself: accepted as established,
 # redirected to the pod) and is set against known_tcp; with
@@ -104,13 +104,17 @@ if ! git -C "$REPO" rev-parse -q --verify HEAD >/dev/null 2>&1; then
 fi
 # bench.sh makes its temporary worktree under TMPDIR: here, under $T.
 mkdir "$T/tmp" || exit 2
-if env $BRIEF TMPDIR="$T/tmp" BENCH_TRAFFIC=0 BENCH_BASE=HEAD BENCH_SERVICES=3 BENCH_BASE_SERVICES=0 \
+# BENCH_TRAFFIC=upload: of part 3, only the upload (8 MiB here).
+if env $BRIEF TMPDIR="$T/tmp" BENCH_TRAFFIC=upload BENCH_UPLOAD=8388608 BENCH_UPLOAD_ROUNDS=1 \
+	BENCH_BASE=HEAD BENCH_SERVICES=3 BENCH_BASE_SERVICES=0 \
 	sh selftests/bench/bench.sh "$T/b.json" >"$T/bout" 2>&1; then
 	pass "bench: BASE=HEAD runs to the end"
 else
 	fail "bench: BASE=HEAD runs to the end" "$(tail -n 5 "$T/bout" | tr '\n' ' ')"
 	exit 1
 fi
+jq_is "BENCH_TRAFFIC=upload: no class ran in real traffic, the upload ran with both flavours" \
+	'"\(.traffic | length) \([.upload.rounds[].flavour] | sort | join(" "))"' "0 tc xdp" "$T/b.json"
 jq_is "BASE=HEAD: the base is named with its commit" '.base.label' \
 	"HEAD ($(git -C "$REPO" rev-parse --short HEAD))" "$T/b.json"
 # Route mode's classes and the pod's have no base (bench.c: a revision

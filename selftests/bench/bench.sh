@@ -52,7 +52,7 @@
 # -s), so that BASE=HEAD BENCH_SERVICES=64 BENCH_BASE_SERVICES=0 times what
 # 64 services cost against none, in the same rounds;
 # BENCH_SECONDS (default 2) traffic per class and setup in part 3;
-# BENCH_TRAFFIC=0 skips part 3;
+# BENCH_TRAFFIC=0 skips part 3; BENCH_TRAFFIC=upload runs only its 3c;
 # BENCH_TRUST=N (make bench TRUST=N): each trust list holds N prefixes in
 # part 1 instead of 0.0.0.0/0 (bench run -T).
 set -u
@@ -192,7 +192,7 @@ say "obj/cls_redirect.o is a copy of obj/cls_redirect_$(cmp -s obj/cls_redirect.
 
 # ---- 3. real traffic ----
 echo "[]" >"$T/traffic.json"
-if [ "${BENCH_TRAFFIC:-1}" != 0 ]; then
+if [ "${BENCH_TRAFFIC:-1}" != 0 ] && [ "${BENCH_TRAFFIC:-1}" != upload ]; then
 	netns_add gen
 	netns_add srv
 	veth_pair gen g0 192.0.2.2 srv s0 192.0.2.1
@@ -309,7 +309,8 @@ if [ "${BENCH_TRAFFIC:-1}" != 0 ]; then
 	# classifier and with the XDP flavour, back to back, which one first
 	# alternating, all with GRO on g0: the xdp/tc ratio of a class is the
 	# median of the pairs' ratios (lowest-highest), never a comparison of
-	# runs minutes apart (table 3's tc runs had GRO off on g0, too).
+	# runs minutes apart: on this machine those differ by more than the two
+	# flavours do.
 	in_ns gen ethtool -K g0 gro on >/dev/null 2>&1
 	XDP_PAIRS=${BENCH_XDP_PAIRS:-3}
 	# one tc|xdp CLASS: a run with that flavour on s0; sets ONE_CPU (cpu/pkt),
@@ -387,7 +388,8 @@ upload_once() {
 		TOPO_FLAVOUR=tc topo_attach "$REPO/obj/cls_redirect_btf.o"
 	fi || { echo "bench: 3c: attaching the $1 flavour failed" >&2; return 1; }
 	topo_director b
-	rm -f "$T/go" "$T/up"
+	rm -f "$T/go"
+	: >"$T/up"
 	mkfifo "$T/go" || return 1
 	in_ns cli timeout 300 "$BENCH" upload $TOPO_VIP4 9000 "$UPLOAD_BYTES" <"$T/go" >"$T/up" 2>&1 &
 	_up=$!
