@@ -1169,36 +1169,48 @@ static long switches(void)
 }
 
 /*
- * The CPU's speed, seen from user space: a fixed loop of 200 steps of
- * integer arithmetic, timed with CLOCK_MONOTONIC, in tenths of ns.  It
- * touches no memory and makes no call, so only the core's own speed moves
- * it: on a VM whose virtual CPU shares a core with other work on the host
- * (another hyperthread) it takes several per cent longer while that work
- * runs, and every program then runs slower by more than that, by an amount
- * that depends on the program (README.md, Performance).
+ * The CPU's speed, seen from user space, in tenths of ns: K_ALU times a
+ * fixed loop of 200 steps of integer arithmetic, K_MEM six copies of 4 KiB
+ * within the L1 cache.  Neither makes a call, so only the core's own speed
+ * moves them: on a VM whose virtual CPU shares a core with other work on
+ * the host (another hyperthread) they take longer while that work runs,
+ * the first when it computes, the second when it moves memory, and every
+ * program then runs slower by more than that, by an amount that depends on
+ * the program (README.md, Performance).
  */
-static uint32_t probe(void)
+enum { K_ALU, K_MEM, K_COUNT };
+
+static uint8_t probe_buf[2][4096];
+
+static uint32_t probe(int kind)
 {
 	struct timespec a, b;
 	uint64_t p = 1, q = 2, r = 3, u = 4;
 
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	for (uint64_t j = 0; j < 200; j++) {
-		p += q ^ j;
-		q += r ^ p;
-		r += u ^ j;
-		u += p ^ r;
+	if (kind == K_ALU) {
+		for (uint64_t j = 0; j < 200; j++) {
+			p += q ^ j;
+			q += r ^ p;
+			r += u ^ j;
+			u += p ^ r;
+		}
+		/* The loop's results are needed before the second reading. */
+		__asm__ volatile("" : : "r"(p), "r"(q), "r"(r), "r"(u));
+	} else {
+		for (int j = 0; j < 6; j++) {
+			memcpy(probe_buf[j & 1], probe_buf[!(j & 1)], sizeof(probe_buf[0]));
+			__asm__ volatile("" : : : "memory");
+		}
 	}
-	/* The loop's results are needed before the second reading. */
-	__asm__ volatile("" : : "r"(p), "r"(q), "r"(r), "r"(u));
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	return (uint32_t)(((b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec)) * 10);
 }
 
 /* The fastest of two probes: an interrupt slows one, rarely both. */
-static uint32_t probe2(void)
+static uint32_t probe2(int kind)
 {
-	uint32_t a = probe(), b = probe();
+	uint32_t a = probe(kind), b = probe(kind);
 
 	return a < b ? a : b;
 }
@@ -1217,13 +1229,13 @@ static uint32_t probe2(void)
  * over the runs of unit u in round r, or 0 when the unit is left out: the
  * CPU went to another task during it or during the unit before (which
  * leaves the caches to the other task and the first runs after it cold).
- * speed[u][r] gets the slower of the probes (probe2) just before and just
- * after the unit's runs: the CPU's speed while they ran.  stats[r] is set
+ * speed[k][u][r] gets the slower of the probes of kind k (probe2) just
+ * before and just after the unit's runs: the CPU's speed while they ran.  stats[r] is set
  * when the BPF run-time statistics were on during round r (the floors'
  * run_cnt moved).  Returns the number of units left out.
  */
 static long time_rounds(struct run_setup *s, struct progset *ps, int r0, int r1, int runs,
-			uint32_t *sums[][U_COUNT], uint32_t *speed[], unsigned char *stats, struct rng *rng)
+			uint32_t *sums[][U_COUNT], uint32_t *speed[][U_COUNT], unsigned char *stats, struct rng *rng)
 {
 	int ng_cls = s->basepath ? G_COUNT : G_BASE, spoilt = 0;
 	long out = 0, sw = switches();
@@ -1234,9 +1246,11 @@ static long time_rounds(struct run_setup *s, struct progset *ps, int r0, int r1,
 			int u = ((k + r) % U_COUNT + U_COUNT) % U_COUNT;
 			int set = u < C_COUNT ? classes[u].set : SET_PLAIN, ng = u < C_COUNT && !set ? ng_cls : G_BASE;
 			int pkt = u < C_COUNT ? u : parts[u - C_COUNT].cls, now;
-			uint32_t sum[G_COUNT] = { 0 }, sp0 = probe2(), sp1;
+			uint32_t sum[G_COUNT] = { 0 }, sp0[K_COUNT], sp1[K_COUNT];
 			long sw1;
 
+			for (int k = 0; k < K_COUNT; k++)
+				sp0[k] = probe2(k);
 			for (int j = 0; j < runs; j++) {
 				int order[G_COUNT] = { G_FLOOR, G_CUR, G_BASE };
 				int copy = ((j + r) % s->copies + s->copies) % s->copies;
@@ -1263,7 +1277,8 @@ static long time_rounds(struct run_setup *s, struct progset *ps, int r0, int r1,
 					sum[g] += d;
 				}
 			}
-			sp1 = probe2();
+			for (int k = 0; k < K_COUNT; k++)
+				sp1[k] = probe2(k);
 			sw1 = switches();
 			now = sw1 != sw;
 			sw = sw1;
@@ -1276,7 +1291,8 @@ static long time_rounds(struct run_setup *s, struct progset *ps, int r0, int r1,
 			spoilt = now;
 			for (int g = 0; g < ng; g++)
 				sums[g][u][r] = sum[g];
-			speed[u][r] = sp0 > sp1 ? sp0 : sp1;
+			for (int k = 0; k < K_COUNT; k++)
+				speed[k][u][r] = sp0[k] > sp1[k] ? sp0[k] : sp1[k];
 		}
 		cnt1 = floor_run_cnt(s, ps);
 		if (r >= r0)
@@ -1299,33 +1315,40 @@ static long time_rounds(struct run_setup *s, struct progset *ps, int r0, int r1,
  */
 #define SPEED_TOL 0.025
 
-/* The fastest probe of the units in rounds [0, rounds) not left out, in ns;
- * *limit gets the limit in ns and *fast the number of units within it. */
-static double speed_limit(uint32_t *sums[][U_COUNT], uint32_t *speed[], int rounds, double *limit, long *fast)
+/* The fastest probe of each kind (best[k], ns) of the units in rounds
+ * [0, rounds) not left out, and the limits (limit[k], ns); returns the
+ * number of units within both. */
+static long speed_limit(uint32_t *sums[][U_COUNT], uint32_t *speed[][U_COUNT], int rounds, double *best,
+			double *limit)
 {
-	double *v = malloc((size_t)rounds * U_COUNT * sizeof(double) + 1), best;
-	size_t n = 0;
+	double *v = malloc((size_t)rounds * U_COUNT * sizeof(double) + 1);
+	long fast = 0;
 
 	if (!v)
 		die("out of memory%s", "");
+	for (int k = 0; k < K_COUNT; k++) {
+		size_t n = 0;
+
+		for (int u = 0; u < U_COUNT; u++)
+			for (int r = 0; r < rounds; r++)
+				if (sums[G_FLOOR][u][r])
+					v[n++] = speed[k][u][r] / 10.0;
+		best[k] = n ? quantile(v, n, 0.01) : 0;
+		limit[k] = best[k] * (1 + SPEED_TOL);
+	}
+	free(v);
 	for (int u = 0; u < U_COUNT; u++)
 		for (int r = 0; r < rounds; r++)
-			if (sums[G_FLOOR][u][r])
-				v[n++] = speed[u][r] / 10.0;
-	*fast = 0;
-	best = n ? quantile(v, n, 0.01) : 0;
-	*limit = best * (1 + SPEED_TOL);
-	for (size_t i = 0; i < n; i++)
-		*fast += v[i] <= *limit;
-	free(v);
-	return best;
+			fast += sums[G_FLOOR][u][r] && speed[K_ALU][u][r] / 10.0 <= limit[K_ALU] &&
+				speed[K_MEM][u][r] / 10.0 <= limit[K_MEM];
+	return fast;
 }
 
-/* Leaves out (zeroes) every unit whose probe took more than limit ns; *out
- * gets their number, *slow_floor the floor's ns per run in them (median; 0
- * if none). */
-static void speed_leave_out(uint32_t *sums[][U_COUNT], uint32_t *speed[], int rounds, int runs, double limit,
-			    long *out, double *slow_floor)
+/* Leaves out (zeroes) every unit with a probe above its limit; *out gets
+ * their number, *slow_floor the floor's ns per run in them (median; 0 if
+ * none). */
+static void speed_leave_out(uint32_t *sums[][U_COUNT], uint32_t *speed[][U_COUNT], int rounds, int runs,
+			    const double *limit, long *out, double *slow_floor)
 {
 	double *v = malloc((size_t)rounds * U_COUNT * sizeof(double) + 1);
 	size_t ns = 0;
@@ -1335,7 +1358,8 @@ static void speed_leave_out(uint32_t *sums[][U_COUNT], uint32_t *speed[], int ro
 	*slow_floor = 0;
 	for (int u = 0; u < U_COUNT; u++)
 		for (int r = 0; r < rounds; r++) {
-			if (!sums[G_FLOOR][u][r] || speed[u][r] / 10.0 <= limit)
+			if (!sums[G_FLOOR][u][r] || (speed[K_ALU][u][r] / 10.0 <= limit[K_ALU] &&
+						     speed[K_MEM][u][r] / 10.0 <= limit[K_MEM]))
 				continue;
 			v[ns++] = (double)sums[G_FLOOR][u][r] / runs;
 			for (int g = 0; g < G_COUNT; g++)
@@ -1361,9 +1385,9 @@ static int cmd_run(int argc, char **argv)
 	/* sums[g][u][r]: program g's time summed over the runs of unit u in
 	 * round r (units: the classes, then the parts). */
 	uint32_t *sums[G_COUNT][U_COUNT];
-	/* speed[u][r]: the CPU's speed (probe, tenths of ns) while unit u of
-	 * round r ran. */
-	uint32_t *speed[U_COUNT];
+	/* speed[k][u][r]: the CPU's speed (probe of kind k, tenths of ns)
+	 * while unit u of round r ran. */
+	uint32_t *speed[K_COUNT][U_COUNT];
 	/* Figures of each unit: ns per run of floor, program, base; the ratios
 	 * program / floor, base / floor, program / base; ns above the floor;
 	 * ns above the base. */
@@ -1383,7 +1407,7 @@ static int cmd_run(int argc, char **argv)
 	unsigned char stats_pass[MAX_PASSES * EXTEND], *stats_round;
 	long stats_rounds = 0, fast;
 	long left_out = 0, slow_out;
-	double speed_best, speed_lim, slow_floor;
+	double speed_best[K_COUNT], speed_lim[K_COUNT], slow_floor;
 	cpu_set_t set;
 
 	while ((opt = getopt(argc, argv, "Xn:k:p:c:o:O:B:L:F:P:D:T:S:s:")) != -1) {
@@ -1461,9 +1485,10 @@ static int cmd_run(int argc, char **argv)
 			if (!sums[g][u])
 				die("out of memory%s", "");
 		}
-	for (int u = 0; u < U_COUNT; u++)
-		if (!(speed[u] = calloc((size_t)rounds * EXTEND, sizeof(uint32_t))))
-			die("out of memory%s", "");
+	for (int k = 0; k < K_COUNT; k++)
+		for (int u = 0; u < U_COUNT; u++)
+			if (!(speed[k][u] = calloc((size_t)rounds * EXTEND, sizeof(uint32_t))))
+				die("out of memory%s", "");
 	if (!(stats_round = calloc((size_t)rounds * EXTEND, 1)))
 		die("out of memory%s", "");
 	per = rounds / passes;
@@ -1490,7 +1515,7 @@ static int cmd_run(int argc, char **argv)
 
 		/* Slowed down for much of the time: more passes, until half
 		 * the units planned ran at full speed. */
-		if (p >= passes && (speed_limit(sums, speed, r0, &speed_lim, &fast), fast >= (long)rounds * U_COUNT / 2))
+		if (p >= passes && speed_limit(sums, speed, r0, speed_best, speed_lim) >= (long)rounds * U_COUNT / 2)
 			break;
 		progset_load(&s, &ps, &rng);
 		stats_wait(&s, first_prog_fd(ps.floor[0]));
@@ -1510,11 +1535,12 @@ static int cmd_run(int argc, char **argv)
 
 		if (!f)
 			die("cannot write %s", rawpath);
-		fprintf(f, "round unit floor current base stats speed\n");
+		fprintf(f, "round unit floor current base stats alu mem\n");
 		for (int r = 0; r < rounds; r++)
 			for (int u = 0; u < U_COUNT; u++)
-				fprintf(f, "%d %s %u %u %u %d %u\n", r, u < C_COUNT ? classes[u].name : parts[u - C_COUNT].name,
-					sums[G_FLOOR][u][r], sums[G_CUR][u][r], sums[G_BASE][u][r], stats_round[r], speed[u][r]);
+				fprintf(f, "%d %s %u %u %u %d %u %u\n", r, u < C_COUNT ? classes[u].name : parts[u - C_COUNT].name,
+					sums[G_FLOOR][u][r], sums[G_CUR][u][r], sums[G_BASE][u][r], stats_round[r],
+					speed[K_ALU][u][r], speed[K_MEM][u][r]);
 		if (ferror(f) | fclose(f))
 			die("cannot write %s", rawpath);
 	}
@@ -1535,7 +1561,7 @@ static int cmd_run(int argc, char **argv)
 	}
 
 	/* From here on, only the units the CPU ran at full speed. */
-	speed_best = speed_limit(sums, speed, rounds, &speed_lim, &fast);
+	fast = speed_limit(sums, speed, rounds, speed_best, speed_lim);
 	speed_leave_out(sums, speed, rounds, runs, speed_lim, &slow_out, &slow_floor);
 
 	pool = malloc((size_t)rounds * U_COUNT * sizeof(double));
@@ -1572,12 +1598,12 @@ static int cmd_run(int argc, char **argv)
 	       cpu, rounds, runs, xdp_mode ? "XDP" : "tc", s.basepath ? " and the base" : "", passes,
 	       passes > passes_asked ? " (more than asked: the CPU ran slowed down)" : "", s.copies, floor_all.med,
 	       floor_all.q25, floor_all.q75);
-	printf("CPU speed: a fixed loop of arithmetic, timed in user space before and after each class or\n"
-	       "part of a round, took %.1f ns at best.  It took more than %.1f ns (+%.1f %%) around %ld of\n"
-	       "the %ld (%.0f %%): there the CPU ran slowed down by other work on its core, outside this\n"
-	       "machine, and the floor took %.1f ns.  Those are left out, and %ld in or right after which\n"
-	       "this CPU ran another task.\n",
-	       speed_best, speed_lim, 100 * SPEED_TOL, slow_out, (long)rounds * U_COUNT,
+	printf("CPU speed: two fixed loops timed in user space before and after each class or part of a\n"
+	       "round, one of arithmetic, one copying memory within the L1 cache, took %.1f and %.1f ns at\n"
+	       "best.  One of them took more than %.1f %% longer around %ld of the %ld (%.0f %%): there\n"
+	       "the CPU ran slowed down by other work on its core, outside this machine, and the floor\n"
+	       "took %.1f ns.  Those are left out, and %ld in or right after which this CPU ran another task.\n",
+	       speed_best[K_ALU], speed_best[K_MEM], 100 * SPEED_TOL, slow_out, (long)rounds * U_COUNT,
 	       100.0 * slow_out / ((double)rounds * U_COUNT), slow_floor, left_out);
 	if (slow_out > (long)rounds * U_COUNT / 2)
 		printf("WARNING: the CPU ran slowed down during most of the run (work outside this machine on its\n"
@@ -1645,11 +1671,12 @@ static int cmd_run(int argc, char **argv)
 		fprintf(f, "{\"method\":{\"rounds\":%d,\"runs_per_round\":%d,\"passes\":%d,\"passes_asked\":%d,"
 			   "\"repeat\":1,\"copies\":%d,"
 			   "\"passes_with_bpf_stats\":%d,\"passes_used\":%d,\"rounds_with_bpf_stats\":%ld,"
-			   "\"rounds_left_out\":%ld,\"speed_probe_ns\":%.1f,\"speed_limit_ns\":%.1f,\"units\":%ld,"
+			   "\"rounds_left_out\":%ld,\"speed_probe_ns\":%.1f,\"speed_limit_ns\":%.1f,"
+			   "\"memory_probe_ns\":%.1f,\"memory_limit_ns\":%.1f,\"units\":%ld,"
 			   "\"units_slowed\":%ld,\"slowed_floor_ns\":%.1f,\"cpu\":%d,"
 			   "\"services\":%d,\"base_services\":%d,\"kernel\":",
-			rounds, runs, passes, passes_asked, s.copies, stats_passes, passes_used, stats_rounds, left_out, speed_best,
-			speed_lim, (long)rounds * U_COUNT, slow_out, slow_floor, cpu, n_services,
+			rounds, runs, passes, passes_asked, s.copies, stats_passes, passes_used, stats_rounds, left_out, speed_best[K_ALU],
+			speed_lim[K_ALU], speed_best[K_MEM], speed_lim[K_MEM], (long)rounds * U_COUNT, slow_out, slow_floor, cpu, n_services,
 			base_services < 0 ? n_services : base_services);
 		json_str(f, un.release);
 		fprintf(f, "},\n\"floor\":{\"ns\":%.2f,\"ns_q25\":%.2f,\"ns_q75\":%.2f},\n", floor_all.med,
