@@ -88,11 +88,14 @@ jq_is "the method says how many rounds and passes were used" \
 	'.method.passes_used > 0 and .method.passes_used <= .method.passes and .method.rounds_left_out >= 0
 	 and .method.passes >= .method.passes_asked and .method.passes <= 3 * .method.passes_asked
 	 and .method.rounds_with_bpf_stats >= 0' true
-# The speed probe (README, Performance: CPU speed): its fastest, and how many
-# class-round shares it left out as run slowed down, never all of them.
-jq_is "the speed probe is reported, and the shares it left out" \
+# The speed probes (README, Performance: CPU speed): their fastest, and how
+# many class-round shares they left out as run slowed down, never all of
+# them; and whether the floor was in its slow mode.
+jq_is "the speed probes are reported, and the shares they left out" \
 	'.method.speed_probe_ns > 0 and .method.speed_limit_ns > .method.speed_probe_ns
-	 and .method.units_slowed >= 0 and .method.units_slowed < .method.units' true
+	 and .method.memory_probe_ns > 0 and .method.memory_limit_ns > .method.memory_probe_ns
+	 and .method.units_slowed >= 0 and .method.units_slowed < .method.units
+	 and (.method.floor_slow_mode | type) == "boolean"' true
 check "bench: the text says what the speed probe left out" grep -q '^CPU speed: ' "$T/r.txt"
 
 # BASE=HEAD: the classifier of HEAD, built in a temporary worktree, timed
