@@ -63,11 +63,14 @@
  *    used in turn.
  *  - A round during which the kernel's BPF run-time statistics were on (they
  *    add about 30 ns to every run) is left out while another round was not.
- *  - The CPU's speed is probed (a fixed loop of arithmetic in user space)
- *    before and after each class or part of a round: where it ran slowed
- *    down (a VM's core shared with other work on the host) ratios move by
- *    20 to 50 %, so those are left out; while more than half are, the run
- *    goes on for up to EXTEND times the passes asked.
+ *  - The CPU's speed is probed (a fixed loop of arithmetic and one copying
+ *    memory, in user space) before and after each class or part of a
+ *    round: where it ran slowed down (a VM's core shared with other work on
+ *    the host) ratios move by 20 to 50 %, so those are left out; while more
+ *    than half are, the run goes on for up to EXTEND times the passes asked.
+ *  - The floor has a slow mode of its own (about 5 ns more, whole runs,
+ *    cause unknown) that the probes do not see: the output warns when the
+ *    part "call", a program that does more, comes out cheaper than it.
  *  - Before timing, every class is run once through every copy: verdict and
  *    the outcome counter it moves are checked, and the base's output must be
  *    the current one's: a class that takes a different path than its name
