@@ -380,9 +380,13 @@ static __attribute__((noinline)) int forward_route(struct packet *p, __u32 reaso
 SEC("classifier")
 int cls_redirect(struct __sk_buff *skb)
 {
-	struct packet p = { .ctx = skb };
+	struct packet p; /* not zeroed: see struct packet in the core */
 	struct verdict v;
 	__u32 key = 0;
+
+	p.ctx = skb;
+	p.svc_ifindex = 0;
+	p.l4_metric = 0;
 
 	if (skb->tc_index == REENTRY_MARK) {
 		skb->tc_index = 0;
@@ -403,12 +407,13 @@ int cls_redirect(struct __sk_buff *skb)
 	case ACTION_FORWARD:
 		if (p.route)
 			return forward_route(&p, v.reason);
-		return v.reason == M(FORWARDED_GRE) ? forward_gre(&p, v.reason, NULL) :
-						      forward_gue(&p, v.reason, NULL);
+		/* Constant counters: each path bumps its own. */
+		return v.reason == M(FORWARDED_GRE) ? forward_gre(&p, M(FORWARDED_GRE), NULL) :
+						      forward_gue(&p, M(FORWARDED_GUE), NULL);
 	case ACTION_DROP:
 		return finish(&p, v.reason, TC_ACT_SHOT);
 	}
-	return finish(&p, v.reason, TC_ACT_UNSPEC);
+	return finish(&p, M(PASSED), TC_ACT_UNSPEC);
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";

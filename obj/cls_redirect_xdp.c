@@ -221,10 +221,14 @@ static __always_inline int forward_gre(struct packet *p, __u32 reason)
 SEC("xdp")
 int cls_redirect_xdp(struct xdp_md *ctx)
 {
-	struct packet p = { .ctx = ctx };
+	struct packet p; /* not zeroed: see struct packet in the core */
 	const struct cls_redirect_config *cfg;
 	struct verdict v;
 	__u32 key = 0;
+
+	p.ctx = ctx;
+	p.svc_ifindex = 0;
+	p.l4_metric = 0;
 
 	/* Decided by an earlier copy of this program: two copies run in one
 	 * dispatcher while xdp-loader replaces one with the other. */
@@ -244,11 +248,12 @@ int cls_redirect_xdp(struct xdp_md *ctx)
 			return leave_to_tc(&p);
 		return accept_locally(&p, v.reason);
 	case ACTION_FORWARD:
-		return v.reason == M(FORWARDED_GRE) ? forward_gre(&p, v.reason) : forward_gue(&p, v.reason);
+		return v.reason == M(FORWARDED_GRE) ? forward_gre(&p, M(FORWARDED_GRE)) :
+						      forward_gue(&p, M(FORWARDED_GUE));
 	case ACTION_DROP:
 		return finish(&p, v.reason, XDP_DROP);
 	}
-	return hand_up(&p, v.reason);
+	return hand_up(&p, M(PASSED));
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";
