@@ -18,7 +18,9 @@
 # takes its path (checked by bench itself: accepted as established,
 # redirected to the pod) and is set against known_tcp; with
 # BENCH_SERVICES=3 BENCH_BASE_SERVICES=0 the base lists none and every
-# class the base runs has its ns more than the base.
+# class the base runs has its ns more than the base.  A floor made dearer
+# than the part "call" (selftests/progs/floor_dear.bpf.c) is taken for the
+# floor's slow mode, pass by pass.
 set -u
 . "$(dirname "$0")/lib/common.sh"
 require_root
@@ -97,6 +99,21 @@ jq_is "the speed probes are reported, and the shares they left out" \
 	 and .method.units_slowed >= 0 and .method.units_slowed < .method.units
 	 and (.method.floor_slow_mode | type) == "boolean"' true
 check "bench: the text says what the speed probe left out" grep -q '^CPU speed: ' "$T/r.txt"
+jq_is "the passes with the floor in its slow mode are counted" \
+	'.method.floor_slow_passes >= 0 and .method.floor_slow_passes <= .method.passes' true
+
+# The floor's slow mode, made: a floor dearer than the part "call" (40
+# multiplies) is what it looks like, in every pass that has enough rounds at
+# full speed to tell; those are left out, or all kept if all are in it, and
+# the run as a whole is flagged.
+if selftests/bench/bench run -n 600 -p 3 -c 2 -F selftests/progs/floor_dear.bpf.o -o "$T/dear.json" >"$T/dear.txt" 2>&1; then
+	jq_is "a floor dearer than the part call is taken for the slow mode, pass by pass" \
+		'.method.floor_slow_passes > 0 and .method.floor_slow_mode' true "$T/dear.json"
+	check "bench: the text says in how many passes the floor was in its slow mode" \
+		grep -q "no dearer than the floor in [1-9][0-9]* of [0-9]* passes" "$T/dear.txt"
+else
+	fail "bench: bench run with a dear floor runs" "$(tail -n 3 "$T/dear.txt" | tr '\n' ' ')"
+fi
 
 # BASE=HEAD: the classifier of HEAD, built in a temporary worktree, timed
 # as a second program.  Needs the git history.
