@@ -243,6 +243,21 @@ static __always_inline int skip_ipv6_ext(CLS_REDIRECT_CTX *ctx, __u8 nexthdr, __
 {
 	__u32 pos = *off;
 
+	/*
+	 * Forget where the walk starts: pos ^ end ^ end is pos, but the
+	 * verifier only keeps the bits known in both operands of a xor, and
+	 * end comes from the packet, so to it pos is now any 32-bit value,
+	 * after the first header as well (an addition to such a value can
+	 * wrap).  Every chain length, none included, then ends in the same
+	 * state, which the verifier follows through the rest of the program
+	 * once, instead of once per chain length (on Linux 6.18 26,116
+	 * instructions instead of 15,443).  A mask (pos &= MAX_PARSE_OFF)
+	 * would not do: the verifier keeps the tighter of the two bounds.
+	 * Every use of the offset is bounded where it is made: ctx_ptr()
+	 * checks it against MAX_PARSE_OFF, a helper takes any offset.  Inline
+	 * asm, so that the compiler, which sees a no-op, keeps it.
+	 */
+	asm volatile("%0 ^= %1; %0 ^= %1" : "+r"(pos) : "r"(end));
 	/* Unrolled (max is a constant at each call site): 5.10 and 6.1 refuse
 	 * a loop whose back edge is the fall-through of a helper call. */
 #pragma unroll
@@ -269,16 +284,6 @@ static __always_inline int skip_ipv6_ext(CLS_REDIRECT_CTX *ctx, __u8 nexthdr, __
 		nexthdr = hdr[0];
 		if (pos > end || pos > MAX_PARSE_OFF)
 			return -1;
-		/*
-		 * Forget how far the walk got: a no-op on the value (pos <=
-		 * MAX_PARSE_OFF here, and MAX_PARSE_OFF is all ones), but it
-		 * leaves the verifier one state per walk instead of one per
-		 * chain length, each of which it would otherwise follow through
-		 * the whole rest of the program (without it the verifier
-		 * checked three times as many instructions).  Inline asm so the
-		 * compiler, which knows it is a no-op, keeps it.
-		 */
-		asm volatile("%0 &= %1" : "+r"(pos) : "i"(MAX_PARSE_OFF));
 	}
 	return -1;
 }
