@@ -864,7 +864,14 @@ static __always_inline struct verdict encapsulated_verdict(struct packet *p)
 	p->next_hop = priv->next_hop;
 	p->priv_flags = priv->vflags;
 	p->inner_proto = gue->proto_ctype;
-	p->last_hop = p->last_hop || priv->next_hop == n;
+	/* A bitwise or, not ||: the value stored is never one the verifier
+	 * knows to be 0 (the flag from the config is unknown to it), so it
+	 * follows one state through the classification.  With || the
+	 * compiler branches on the flag first, and the path on which both are
+	 * false stores a known 0: the verifier followed that state next to the
+	 * other one, up to the last test of last_hop (on Linux 6.18 15,443
+	 * instructions instead of 9,315). */
+	p->last_hop |= priv->next_hop == n;
 
 	v = classify(p);
 	if (v.action == ACTION_FORWARD)
