@@ -712,13 +712,6 @@ static __always_inline bool listed(void *list, __u32 which, __u32 gen, __be32 ad
 	return true;
 }
 
-/* The hops check as a call: inlined there, the verifier walks 5,000 more
- * instructions (the source check, earlier, costs it a hundred). */
-static __noinline bool listed_call(void *list, __u32 which, __u32 gen, __be32 addr)
-{
-	return listed(list, which, gen, addr);
-}
-
 /* ------------------------------------------------------------- forward -- */
 
 /* Whether the final hop gets plain GRE instead of GUE. */
@@ -752,7 +745,7 @@ static __always_inline struct verdict decide_forward(struct packet *p)
 		return DROP(ERR_REDIRECT_LOOP);
 	/* Only to the fleet: a hop list is written by whoever sent the packet,
 	 * and without this check the server would be a reflector. */
-	if (!listed_call(&cls_redirect_hops, TRUST_CACHE_HOPS, p->trust_gen, p->hop))
+	if (!listed(&cls_redirect_hops, TRUST_CACHE_HOPS, p->trust_gen, p->hop))
 		return DROP(ERR_FORBIDDEN_HOP);
 	if (gre)
 		out_len -= GRE_SHRINK(p->hop_count);
