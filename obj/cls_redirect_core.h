@@ -798,15 +798,14 @@ static int outer_not_plain(struct packet *p, __u8 ver_ihl, __be16 port, struct v
  * us (the first OFF_HOPS bytes are linear), then classifies it and, if it is
  * not ours, checks where it would go.
  *
- * It reads the forwarding settings from the config map itself, and in the
- * legacy flavour it runs out of line, as decide_encapsulated(), whose verdict
- * comes back through *out: iproute2's legacy ELF loader only loads
+ * decide() has filled in the forwarding settings from the config.  In the
+ * legacy flavour this runs out of line, as decide_encapsulated(), whose
+ * verdict comes back through *out: iproute2's legacy ELF loader only loads
  * the subprograms in .text (classify_icmp_error, outer_not_plain) when .text
  * has relocations of its own, and a map reference is the one kind it accepts
- * there.  The BTF flavour inlines it and saves a call (a BPF-to-BPF call and
- * its return cost about 10 ns on a machine with return-stack mitigations).
- * The second lookup of a one-entry array costs a few instructions (the
- * verifier inlines it) and only on our own traffic.
+ * there (the trust lists' lookups are those).  The BTF flavour inlines it
+ * and saves a call (a BPF-to-BPF call and its return cost about 10 ns on a
+ * machine with return-stack mitigations).
  */
 static __always_inline struct verdict encapsulated_verdict(struct packet *p)
 {
