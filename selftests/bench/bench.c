@@ -1241,7 +1241,8 @@ static uint32_t probe2(int kind)
  * run_cnt moved).  Returns the number of units left out.
  */
 static long time_rounds(struct run_setup *s, struct progset *ps, int r0, int r1, int runs,
-			uint32_t *sums[][U_COUNT], uint32_t *speed[][U_COUNT], unsigned char *stats, struct rng *rng)
+			uint32_t *sums[][U_COUNT], uint32_t *speed[][U_COUNT], uint32_t *held[][U_COUNT],
+			unsigned char *stats, struct rng *rng)
 {
 	int ng_cls = s->basepath ? G_COUNT : G_BASE, spoilt = 0;
 	long out = 0, sw = switches();
@@ -1291,6 +1292,8 @@ static long time_rounds(struct run_setup *s, struct progset *ps, int r0, int r1,
 			if (r < r0)
 				continue;
 			if (now || spoilt) {
+				for (int g = 0; g < ng; g++)
+					held[g][u][r] = sum[g];
 				memset(sum, 0, sizeof(sum));
 				out++;
 			}
@@ -1351,8 +1354,33 @@ static long speed_limit(uint32_t *sums[][U_COUNT], uint32_t *speed[][U_COUNT], i
 	return fast;
 }
 
-/* Leaves out (zeroes) every unit with a probe above its limit; *out gets
- * their number, *slow_floor the floor's ns per run in them (median; 0 if
+/* Whether unit u has a round at full speed (probes within limit) that is
+ * not left out already and has no skip[r] set (skip may be NULL). */
+static int unit_has_fast_round(uint32_t *sums[][U_COUNT], uint32_t *speed[][U_COUNT], int u, int rounds,
+			       const double *limit, const unsigned char *skip)
+{
+	for (int r = 0; r < rounds; r++)
+		if (sums[G_FLOOR][u][r] && !(skip && skip[r]) && speed[K_ALU][u][r] / 10.0 <= limit[K_ALU] &&
+		    speed[K_MEM][u][r] / 10.0 <= limit[K_MEM])
+			return 1;
+	return 0;
+}
+
+/* Whether some unit would have no round at full speed left once the rounds
+ * with skip[r] set are left out. */
+static int units_left_bare(uint32_t *sums[][U_COUNT], uint32_t *speed[][U_COUNT], int rounds, const double *limit,
+			   const unsigned char *skip)
+{
+	for (int u = 0; u < U_COUNT; u++)
+		if (!unit_has_fast_round(sums, speed, u, rounds, limit, skip))
+			return 1;
+	return 0;
+}
+
+/* Leaves out (zeroes) every unit with a probe above its limit, but for a
+ * class or part that would have nothing left: that one keeps its rounds
+ * (the run then warns that the CPU ran slowed down); *out gets their
+ * number, *slow_floor the floor's ns per run in them (median; 0 if
  * none). */
 static void speed_leave_out(uint32_t *sums[][U_COUNT], uint32_t *speed[][U_COUNT], int rounds, int runs,
 			    const double *limit, long *out, double *slow_floor)
@@ -1363,7 +1391,9 @@ static void speed_leave_out(uint32_t *sums[][U_COUNT], uint32_t *speed[][U_COUNT
 	if (!v)
 		die("out of memory%s", "");
 	*slow_floor = 0;
-	for (int u = 0; u < U_COUNT; u++)
+	for (int u = 0; u < U_COUNT; u++) {
+		if (!unit_has_fast_round(sums, speed, u, rounds, limit, NULL))
+			continue; /* nothing would be left: keep them all */
 		for (int r = 0; r < rounds; r++) {
 			if (!sums[G_FLOOR][u][r] || (speed[K_ALU][u][r] / 10.0 <= limit[K_ALU] &&
 						     speed[K_MEM][u][r] / 10.0 <= limit[K_MEM]))
@@ -1372,6 +1402,7 @@ static void speed_leave_out(uint32_t *sums[][U_COUNT], uint32_t *speed[][U_COUNT
 			for (int g = 0; g < G_COUNT; g++)
 				sums[g][u][r] = 0;
 		}
+	}
 	*out = (long)ns;
 	if (ns)
 		*slow_floor = quantile(v, ns, 0.5);
@@ -1460,7 +1491,10 @@ static int cmd_run(int argc, char **argv)
 	unsigned char stats_pass[MAX_PASSES * EXTEND], *stats_round;
 	/* Per round: its pass had the floor in its slow mode (floor_part_gap()). */
 	unsigned char *floor_slow;
-	int floor_slow_passes = 0, floor_fast_passes = 0, floor_slow_kept;
+	/* held[g][u][r]: sums[g][u][r] as measured where time_rounds() left it
+	 * out (another task ran on this CPU), else 0. */
+	uint32_t *held[G_COUNT][U_COUNT];
+	int floor_slow_passes = 0, floor_fast_passes = 0, floor_slow_kept, floor_slow_out;
 	long stats_rounds = 0, fast;
 	long left_out = 0, slow_out;
 	double speed_best[K_COUNT], speed_lim[K_COUNT], slow_floor;
@@ -1538,7 +1572,8 @@ static int cmd_run(int argc, char **argv)
 	for (int g = 0; g < G_COUNT; g++)
 		for (int u = 0; u < U_COUNT; u++) {
 			sums[g][u] = calloc((size_t)rounds * EXTEND, sizeof(uint32_t));
-			if (!sums[g][u])
+			held[g][u] = calloc((size_t)rounds * EXTEND, sizeof(uint32_t));
+			if (!sums[g][u] || !held[g][u])
 				die("out of memory%s", "");
 		}
 	for (int k = 0; k < K_COUNT; k++)
@@ -1577,7 +1612,7 @@ static int cmd_run(int argc, char **argv)
 			break;
 		progset_load(&s, &ps, &rng);
 		stats_wait(&s, first_prog_fd(ps.floor[0]));
-		left_out += time_rounds(&s, &ps, r0, r1, runs, sums, speed, stats_round, &rng);
+		left_out += time_rounds(&s, &ps, r0, r1, runs, sums, speed, held, stats_round, &rng);
 		stats_pass[p] = 0;
 		for (int r = r0; r < r1; r++) {
 			stats_rounds += stats_round[r];
@@ -1599,6 +1634,19 @@ static int cmd_run(int argc, char **argv)
 	}
 	passes = p;
 	rounds = p * per;
+	/* The shares spoilt by another task stay left out, but for a class or
+	 * part that has none left (a CPU busy with other work all along): that
+	 * one gets them back. */
+	for (int u = 0; u < U_COUNT; u++) {
+		int r = 0;
+
+		while (r < rounds && !sums[G_FLOOR][u][r])
+			r++;
+		for (int q = 0; r == rounds && q < rounds; q++)
+			for (int g = 0; g < G_COUNT; g++)
+				if (held[g][u][q])
+					sums[g][u][q] = held[g][u][q];
+	}
 	if (rawpath) {
 		FILE *f = fopen(rawpath, "w");
 
@@ -1633,9 +1681,12 @@ static int cmd_run(int argc, char **argv)
 	 * them, the floor's slow mode or not). */
 	fast = speed_limit(sums, speed, rounds, speed_best, speed_lim, NULL);
 	/* The passes the floor spent in its slow mode are left out, if another
-	 * pass was seen out of it; else all are kept, and the warning below
+	 * pass was seen out of it and every class and part keeps a round at
+	 * full speed without them; else all are kept, and the warning below
 	 * says so. */
-	if (floor_fast_passes)
+	floor_slow_out = floor_fast_passes && floor_slow_passes &&
+			 !units_left_bare(sums, speed, rounds, speed_lim, floor_slow);
+	if (floor_slow_out)
 		for (int r = 0; r < rounds; r++)
 			for (int u = 0; floor_slow[r] && u < U_COUNT; u++)
 				for (int g = 0; g < G_COUNT; g++)
@@ -1688,7 +1739,7 @@ static int cmd_run(int argc, char **argv)
 		printf("The floor's slow mode (README.md, Performance): the part \"call\" or \"redirect\", programs\n"
 		       "that do more, came out over %.1f ns cheaper than the floor in %d of %d passes%s.\n",
 		       -FLOOR_SLOW_NS, floor_slow_passes, passes,
-		       !floor_slow_passes ? "" : floor_fast_passes ? ": those are left out" : ": all kept, see below");
+		       !floor_slow_passes ? "" : floor_slow_out ? ": those are left out" : ": all kept, see below");
 	if (fast < (long)passes_asked * per * U_COUNT / 2)
 		printf("WARNING: the CPU ran slowed down during most of the run, even with %d times the passes\n"
 		       "asked (work outside this machine on its core): the figures come from the rest, and if it\n"
