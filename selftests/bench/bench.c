@@ -1494,7 +1494,7 @@ static int cmd_run(int argc, char **argv)
 	/* held[g][u][r]: sums[g][u][r] as measured where time_rounds() left it
 	 * out (another task ran on this CPU), else 0. */
 	uint32_t *held[G_COUNT][U_COUNT];
-	int floor_slow_passes = 0, floor_fast_passes = 0, floor_slow_kept, floor_slow_out;
+	int floor_slow_passes = 0, floor_fast_passes = 0, floor_slow_kept, floor_slow_out, cheap_part;
 	long stats_rounds = 0, fast;
 	long left_out = 0, slow_out;
 	double speed_best[K_COUNT], speed_lim[K_COUNT], slow_floor;
@@ -1621,9 +1621,10 @@ static int cmd_run(int argc, char **argv)
 		stats_passes += stats_pass[p];
 		progset_close(&s, &ps);
 		if (!xdp_mode) {
-			speed_limit(sums, speed, r1, speed_best, speed_lim, floor_slow);
-			double gap = floor_part_gap(sums, speed, r0, r1, runs, speed_lim);
+			double gap;
 
+			speed_limit(sums, speed, r1, speed_best, speed_lim, floor_slow);
+			gap = floor_part_gap(sums, speed, r0, r1, runs, speed_lim);
 			if (gap < FLOOR_SLOW_NS) {
 				memset(floor_slow + r0, 1, (size_t)per);
 				floor_slow_passes++;
@@ -1642,10 +1643,12 @@ static int cmd_run(int argc, char **argv)
 
 		while (r < rounds && !sums[G_FLOOR][u][r])
 			r++;
-		for (int q = 0; r == rounds && q < rounds; q++)
+		for (int q = 0; r == rounds && q < rounds; q++) {
+			left_out -= held[G_FLOOR][u][q] != 0;
 			for (int g = 0; g < G_COUNT; g++)
 				if (held[g][u][q])
 					sums[g][u][q] = held[g][u][q];
+		}
 	}
 	if (rawpath) {
 		FILE *f = fopen(rawpath, "w");
@@ -1712,7 +1715,9 @@ static int cmd_run(int argc, char **argv)
 			pool[(size_t)u * rounds + r] = sums[G_FLOOR][u][r] ? (double)sums[G_FLOOR][u][r] / runs : NAN;
 	}
 	floor_all = figure(pool, rounds * U_COUNT, 1);
-	floor_slow_kept = !xdp_mode && (above[C_COUNT + P_CALL] < above[C_COUNT + P_REDIRECT] ? above[C_COUNT + P_CALL] : above[C_COUNT + P_REDIRECT]) < FLOOR_SLOW_NS;
+	/* The part that came out cheapest against the floor (floor_part_gap()). */
+	cheap_part = above[C_COUNT + P_CALL] < above[C_COUNT + P_REDIRECT] ? P_CALL : P_REDIRECT;
+	floor_slow_kept = !xdp_mode && above[C_COUNT + cheap_part] < FLOOR_SLOW_NS;
 	pod_ratio = round_figure(sums[G_CUR][C_KNOWN_POD], sums[G_CUR][C_KNOWN_TCP], rounds, passes, runs, 1);
 	pod_ns = round_figure(sums[G_CUR][C_KNOWN_POD], sums[G_CUR][C_KNOWN_TCP], rounds, passes, runs, 0);
 
@@ -1751,8 +1756,7 @@ static int cmd_run(int argc, char **argv)
 		printf("WARNING: the floor ran slower than the part \"%s\" (%.1f ns), a program that does more:\n"
 		       "the floor was in its slow mode for much of the run, and every ratio is 8 to 16 %% lower\n"
 		       "than in a run without.  Compare ratios only between runs without this warning.\n",
-		       above[C_COUNT + P_CALL] < above[C_COUNT + P_REDIRECT] ? "call" : "redirect",
-		       (above[C_COUNT + P_CALL] < above[C_COUNT + P_REDIRECT] ? above[C_COUNT + P_CALL] : above[C_COUNT + P_REDIRECT]));
+		       parts[cheap_part].name, above[C_COUNT + cheap_part]);
 	if (stats_rounds == rounds)
 		printf("WARNING: the kernel's BPF run-time statistics were on during every round (kernel.bpf_stats_enabled,\n"
 		       "or BPF_ENABLE_STATS held by another process): every run paid for them, so the floor is\n"
