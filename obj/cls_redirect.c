@@ -386,7 +386,6 @@ int cls_redirect(struct __sk_buff *skb)
 
 	p.ctx = skb;
 	p.svc_ifindex = 0;
-	p.l4_metric = 0;
 
 	if (skb->tc_index == REENTRY_MARK) {
 		skb->tc_index = 0;

@@ -123,10 +123,10 @@ struct verdict {
 #define FORWARD() VERDICT(FORWARD, FORWARDED_GUE)
 
 /*
- * An entry point sets ctx, metrics, svc_ifindex (0) and l4_metric (0) and
- * nothing else: decide() writes every other field before it reads it.  Not
- * zeroed as a whole, which cost every packet, passed ones too, a store per
- * 8 bytes (make bench).
+ * An entry point sets ctx, metrics and svc_ifindex (0), and l4_metric (0) if
+ * it reads it, and nothing else: decide() writes every other field before it
+ * reads it.  Not zeroed as a whole, which cost every packet, passed ones too,
+ * a store per 8 bytes (make bench).
  */
 struct packet {
 	CLS_REDIRECT_CTX *ctx;
@@ -154,7 +154,8 @@ struct packet {
 	/* cls_redirect_config.trust_gen, read before any trust list */
 	__u32 trust_gen;
 	/* The l4_* counter classify() bumped (0: none), so an entry point that
-	 * hands the decision on (XDP, for a service) can take it back. */
+	 * hands the decision on (XDP, for a service) can take it back.  Only
+	 * such an entry point sets it to 0 first: tc never reads it. */
 	__u32 l4_metric;
 };
 
