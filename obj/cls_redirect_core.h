@@ -28,9 +28,11 @@
  * is a function here; what a verdict does to the packet (strip headers,
  * rewrite and send) belongs to the entry point.
  *
- * Everything the tools need lives in pinned maps (no .data/.bss/.rodata: tc
- * pins none of those, and the legacy loader cannot relocate them).  Only
- * helpers available in Linux 5.10 are used.
+ * Everything the tools need lives in pinned maps (no .data/.rodata: tc pins
+ * none of those, and the legacy loader cannot relocate them; the BTF
+ * flavours keep only the trust lists' remembered addresses in .bss, which
+ * nothing outside the program reads).  Only helpers available in Linux 5.10
+ * are used.
  */
 #ifndef CLS_REDIRECT_CORE_H
 #define CLS_REDIRECT_CORE_H
@@ -210,6 +212,13 @@ static __always_inline void count(struct packet *p, __u32 reason)
 	__u64 idx = reason;
 
 	p->metrics->counters[M(PROCESSED)]++;
+	/* A reason the compiler knows (pass, forward) needs no check: a
+	 * constant offset, and no common block with a variable index that
+	 * every path would jump to (make bench: not_ours 1.9 ns less). */
+	if (__builtin_constant_p(reason)) {
+		p->metrics->counters[reason]++;
+		return;
+	}
 	/* The compiler knows every reason is in range and would drop the
 	 * check, or make it on a copy of the value; the verifier needs it on
 	 * the register that indexes (64 bits wide: no zero extension between
