@@ -826,8 +826,8 @@ static int outer_not_plain(struct packet *p, __u8 ver_ihl, __be16 port, struct v
 
 /*
  * Validates outer IPv4, UDP, GUE and private header of a packet addressed to
- * us (the first OFF_HOPS bytes are linear), then classifies it and, if it is
- * not ours, checks where it would go.
+ * us (data: the first OFF_HOPS bytes of the frame, linear), then classifies
+ * it and, if it is not ours, checks where it would go.
  *
  * decide() has filled in the forwarding settings from the config.  In the
  * legacy flavour this runs out of line, as decide_encapsulated(), whose
@@ -838,10 +838,8 @@ static int outer_not_plain(struct packet *p, __u8 ver_ihl, __be16 port, struct v
  * and saves a call (a BPF-to-BPF call and its return cost about 10 ns on a
  * machine with return-stack mitigations).
  */
-static __always_inline struct verdict encapsulated_verdict(struct packet *p)
+static __always_inline struct verdict encapsulated_verdict(struct packet *p, void *data)
 {
-	/* decide() made them linear, nothing has pulled since. */
-	void *data = ctx_ptr_linear(p->ctx, 0, OFF_HOPS);
 	struct cls_redirect_priv *priv;
 	struct cls_redirect_gue *gue;
 	struct udphdr *udp;
@@ -908,7 +906,9 @@ static __always_inline struct verdict encapsulated_verdict(struct packet *p)
 #ifdef CLS_REDIRECT_LEGACY_MAPS
 static __attribute__((noinline)) int decide_encapsulated(struct packet *p, struct verdict *out)
 {
-	*out = encapsulated_verdict(p);
+	/* decide() made them linear, nothing has pulled since; its
+	 * pointer does not cross the call. */
+	*out = encapsulated_verdict(p, ctx_ptr_linear(p->ctx, 0, OFF_HOPS));
 	return 0;
 }
 #endif
@@ -954,7 +954,7 @@ static __always_inline struct verdict decide(struct packet *p)
 	decide_encapsulated(p, &v);
 	return v;
 #else
-	return encapsulated_verdict(p);
+	return encapsulated_verdict(p, data);
 #endif
 }
 
