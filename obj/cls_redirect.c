@@ -119,9 +119,7 @@ _Static_assert(CTX_MAX_OFF == MAX_PARSE_OFF, "the entry point bounds offsets as 
 /* The XDP flavour decided and counted this packet already. */
 static __always_inline bool xdp_decided(struct __sk_buff *skb)
 {
-	void *meta = (void *)(long)skb->data_meta;
-
-	return meta + sizeof(__u32) <= (void *)(long)skb->data && *(__u32 *)meta == CLS_REDIRECT_XDP_MARK;
+	return xdp_marked((void *)(long)skb->data_meta, (void *)(long)skb->data);
 }
 
 static __always_inline int finish(struct packet *p, __u32 reason, int ret)

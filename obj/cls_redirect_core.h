@@ -960,6 +960,14 @@ static __always_inline struct verdict decide(struct packet *p)
 }
 
 
+/* Whether the metadata before a frame (meta up to data) carries the XDP
+ * flavour's mark, CLS_REDIRECT_XDP_MARK in the 32 bits right before it: an
+ * earlier program decided and counted the frame already. */
+static __always_inline bool xdp_marked(void *meta, void *data)
+{
+	return meta + sizeof(__u32) <= data && *(__u32 *)meta == CLS_REDIRECT_XDP_MARK;
+}
+
 /* ------------------------------------------------------------ rewrites -- */
 
 /*

@@ -102,13 +102,6 @@ static __always_inline int finish(struct packet *p, __u32 reason, int ret)
 	return ret;
 }
 
-static __always_inline bool marked(struct xdp_md *ctx)
-{
-	__u32 *meta = (void *)(long)ctx->data_meta;
-
-	return (void *)(meta + 1) <= (void *)(long)ctx->data && *meta == CLS_REDIRECT_XDP_MARK;
-}
-
 /*
  * Hands the packet to the stack marked as decided here, so the tc object,
  * if attached too, does not count it again.  A driver without metadata
@@ -232,7 +225,7 @@ int cls_redirect_xdp(struct xdp_md *ctx)
 
 	/* Decided by an earlier copy of this program: two copies run in one
 	 * dispatcher while xdp-loader replaces one with the other. */
-	if (marked(ctx))
+	if (xdp_marked((void *)(long)ctx->data_meta, (void *)(long)ctx->data))
 		return XDP_PASS;
 	cfg = bpf_map_lookup_elem(&cls_redirect_config, &key);
 	if (cfg && (cfg->flags & CLS_REDIRECT_F_ROUTE))
