@@ -81,6 +81,9 @@ done
 tmpdir T
 
 say() { echo "$*" | tee -a "$T/out.txt"; }
+# The flavours of the Nth pair of a tc/XDP comparison, in the order they
+# run: the first of each pair takes turns, so neither always runs first.
+pair_order() { if [ $(($1 % 2)) = 0 ]; then echo "xdp tc"; else echo "tc xdp"; fi; }
 # sched_ns PID: ns PID has been on a CPU so far.
 sched_ns() { awk '{print $1}' "/proc/$1/schedstat" 2>/dev/null || echo 0; }
 # spread: "median lowest highest" of the numbers on stdin, two decimals.
@@ -350,9 +353,7 @@ if [ "${BENCH_TRAFFIC:-1}" != 0 ] && [ "${BENCH_TRAFFIC:-1}" != upload ]; then
 		_p=0
 		while [ $_p -lt "$XDP_PAIRS" ]; do
 			_p=$((_p + 1))
-			_order="tc xdp"
-			[ $((_p % 2)) = 0 ] && _order="xdp tc"
-			for _f in $_order; do
+			for _f in $(pair_order $_p); do
 				one $_f "$class"
 				eval "_${_f}_cpu=\$ONE_CPU _${_f}_ns=\$ONE_NS _${_f}_pps=\$ONE_PPS"
 			done
@@ -444,9 +445,7 @@ bench_upload() {
 	_r=0
 	while [ $_r -lt "$UPLOAD_ROUNDS" ]; do
 		_r=$((_r + 1))
-		_order="tc xdp"
-		[ $((_r % 2)) = 0 ] && _order="xdp tc"
-		for _f in $_order; do
+		for _f in $(pair_order $_r); do
 			upload_once $_f || { say "round $_r: $_f failed (see above): 3c stopped"; return; }
 			set -- $U_LINE
 			printf '%-6s %-7s %8s %10s %10s %10s %10s\n' $_r $_f "$1" $(($3 + $4)) "$3" "$4" "$2" | tee -a "$T/out.txt"
