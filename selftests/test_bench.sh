@@ -105,10 +105,22 @@ jq_is "the passes with the floor in its slow mode are counted" \
 # The floor's slow mode, made: a floor dearer than the part "call" (40
 # multiplies) is what it looks like, in every pass that has enough rounds at
 # full speed to tell; those are left out, or all kept if all are in it, and
-# the run as a whole is flagged.
-if selftests/bench/bench run -n 600 -p 3 -c 2 -F selftests/progs/floor_dear.bpf.o -o "$T/dear.json" >"$T/dear.txt" 2>&1; then
-	jq_is "a floor dearer than the part call is taken for the slow mode, pass by pass" \
-		'.method.floor_slow_passes > 0 and .method.floor_slow_mode' true "$T/dear.json"
+# the run as a whole is flagged.  A pass tells only with 16 rounds at full
+# speed in each part: while the host slows this CPU down nearly all the time
+# (in 2 of 20 runs here, 98 % of the shares were slowed) no pass can tell,
+# so a run in which none could is made again, up to 5 times (2-3 s each).
+dear='.method.floor_slow_passes > 0 and .method.floor_slow_mode'
+tries=0
+while [ $tries -lt 5 ]; do
+	tries=$((tries + 1))
+	rm -f "$T/dear.json"
+	selftests/bench/bench run -n 600 -p 3 -c 2 -F selftests/progs/floor_dear.bpf.o -o "$T/dear.json" \
+		>"$T/dear.txt" 2>&1 || break
+	[ "$(jq -r .method.floor_slow_passes "$T/dear.json")" = 0 ] || break
+	grep -E '^CPU speed|around [0-9]+ of' "$T/dear.txt" | sed "s/^/# dear floor, run $tries: /"
+done
+if [ -s "$T/dear.json" ]; then
+	jq_is "a floor dearer than the part call is taken for the slow mode, pass by pass" "$dear" true "$T/dear.json"
 	check "bench: the text says in how many passes the floor was in its slow mode" \
 		grep -q "cheaper than the floor in [1-9][0-9]* of [0-9]* passes" "$T/dear.txt"
 else
